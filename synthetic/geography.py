@@ -38,20 +38,101 @@ _STREET_WORDS = (
     "MILLENNIUM BEACONSFIELD FAIRFIELD GREENFIELD HIGHFIELD SPRINGFIELD WESTFIELD ASHFIELD MOORFIELD"
 )
 _STREET_TYPES = {
-    "ROAD": 30, "STREET": 14, "LANE": 10, "CLOSE": 10, "AVENUE": 8, "DRIVE": 7, "WAY": 5, "GARDENS": 4,
-    "CRESCENT": 3, "PLACE": 2, "GROVE": 2, "TERRACE": 2, "VIEW": 1, "RISE": 1, "WALK": 1, "MEWS": 1,
+    "ROAD": 30,
+    "STREET": 14,
+    "LANE": 10,
+    "CLOSE": 10,
+    "AVENUE": 8,
+    "DRIVE": 7,
+    "WAY": 5,
+    "GARDENS": 4,
+    "CRESCENT": 3,
+    "PLACE": 2,
+    "GROVE": 2,
+    "TERRACE": 2,
+    "VIEW": 1,
+    "RISE": 1,
+    "WALK": 1,
+    "MEWS": 1,
 }
-_LOCALITY_PREFIXES = (
-    "ASH BARN BEL BRAM BROOK CHAD COLE DEN EAST ELS FAR GREAT HAM HOL KIRK LITTLE LONG MARS MIDDLE "
-    "NEW NORTH OLD OVER SOUTH STAN STOKE SUT UPPER WEST WHIT WOOD"
-).split()
-_LOCALITY_SUFFIXES = "BY FORD HAM LEY TON WORTH FIELD DALE WELL BURY COMBE HURST SHAW THORPE WICK GATE".split()
+_LOCALITY_PREFIXES = [
+    "ASH",
+    "BARN",
+    "BEL",
+    "BRAM",
+    "BROOK",
+    "CHAD",
+    "COLE",
+    "DEN",
+    "EAST",
+    "ELS",
+    "FAR",
+    "GREAT",
+    "HAM",
+    "HOL",
+    "KIRK",
+    "LITTLE",
+    "LONG",
+    "MARS",
+    "MIDDLE",
+    "NEW",
+    "NORTH",
+    "OLD",
+    "OVER",
+    "SOUTH",
+    "STAN",
+    "STOKE",
+    "SUT",
+    "UPPER",
+    "WEST",
+    "WHIT",
+    "WOOD",
+]
+_LOCALITY_SUFFIXES = [
+    "BY",
+    "FORD",
+    "HAM",
+    "LEY",
+    "TON",
+    "WORTH",
+    "FIELD",
+    "DALE",
+    "WELL",
+    "BURY",
+    "COMBE",
+    "HURST",
+    "SHAW",
+    "THORPE",
+    "WICK",
+    "GATE",
+]
 _PRACTICE_TEMPLATES = (
-    "{street} SURGERY", "{locality} MEDICAL CENTRE", "{locality} HEALTH CENTRE", "THE {tree} PRACTICE",
-    "DR {surname} AND PARTNERS", "{locality} FAMILY PRACTICE", "{street} MEDICAL PRACTICE",
+    "{street} SURGERY",
+    "{locality} MEDICAL CENTRE",
+    "{locality} HEALTH CENTRE",
+    "THE {tree} PRACTICE",
+    "DR {surname} AND PARTNERS",
+    "{locality} FAMILY PRACTICE",
+    "{street} MEDICAL PRACTICE",
     "{locality} GROUP PRACTICE",
 )
-_TREES = "OAK ELM BEECH ASH WILLOW MAPLE CEDAR LIME HAWTHORN HOLLY ROWAN BIRCH LAUREL CHESTNUT YEW".split()
+_TREES = [
+    "OAK",
+    "ELM",
+    "BEECH",
+    "ASH",
+    "WILLOW",
+    "MAPLE",
+    "CEDAR",
+    "LIME",
+    "HAWTHORN",
+    "HOLLY",
+    "ROWAN",
+    "BIRCH",
+    "LAUREL",
+    "CHESTNUT",
+    "YEW",
+]
 _NON_GEOGRAPHIC_DISTRICT = re.compile(r"\D9[89]$")
 
 
@@ -129,8 +210,9 @@ class World:
         outcode = self.postcode_outcode[postcode]
         area = self.outcode_area[outcode]
         start = np.select([scope == 0, scope == 1], [self.outcode_start[outcode], self.area_start[area]], 0)
-        count = np.select([scope == 0, scope == 1], [self.outcode_count[outcode], self.area_count[area]],
-                          self.size)
+        count = np.select(
+            [scope == 0, scope == 1], [self.outcode_count[outcode], self.area_count[area]], self.size
+        )
         return start + (u * count).astype(np.int64)
 
     def practices_near(self, postcode: np.ndarray, u: np.ndarray, same_outcode: np.ndarray) -> np.ndarray:
@@ -172,8 +254,9 @@ def load_world() -> World:
     order = np.argsort(postcode_outcode, kind="stable")
     postcode_outcode = postcode_outcode[order]
     outcodes = pa.array(unique_outcodes, pa.string())
-    postcodes = pc.binary_join_element_wise(outcodes.take(pa.array(postcode_outcode)),
-                                            incode_col.take(pa.array(order)), " ")
+    postcodes = pc.binary_join_element_wise(
+        outcodes.take(pa.array(postcode_outcode)), incode_col.take(pa.array(order)), " "
+    )
     outcode_area = np.array([area_id[_area_of(o)] for o in unique_outcodes], dtype=np.int32)
     outcode_start, outcode_count = _ranges(postcode_outcode, len(unique_outcodes))
     area_start, area_count = _ranges(outcode_area[postcode_outcode], len(area_names))
@@ -188,24 +271,57 @@ def load_world() -> World:
     streets = pa.array(street_names, pa.string())
     area_towns = pa.array([areas[a][0] for a in area_names], pa.string())
 
-    practices = _make_practices(rng, outcode_count, outcode_start, outcode_area, area_names, areas,
-                                postcodes, postcode_street, street_names, outcode_locality)
+    practices = _make_practices(
+        rng,
+        outcode_count,
+        outcode_start,
+        outcode_area,
+        area_names,
+        areas,
+        postcodes,
+        postcode_street,
+        street_names,
+        outcode_locality,
+    )
     practice_outcode = practices.pop("outcode")
     outcode_practice_start, outcode_practice_count = _ranges(practice_outcode, len(unique_outcodes))
     area_practice_start, area_practice_count = _ranges(outcode_area[practice_outcode], len(area_names))
     return World(
-        postcodes=postcodes, postcode_outcode=postcode_outcode, outcodes=outcodes,
-        outcode_start=outcode_start, outcode_count=outcode_count, outcode_area=outcode_area,
-        area_start=area_start, area_count=area_count, area_towns=area_towns,
-        postcode_street=postcode_street, streets=streets, outcode_locality=outcode_locality,
-        outcode_practice_start=outcode_practice_start, outcode_practice_count=outcode_practice_count,
-        area_practice_start=area_practice_start, area_practice_count=area_practice_count, **practices,
+        postcodes=postcodes,
+        postcode_outcode=postcode_outcode,
+        outcodes=outcodes,
+        outcode_start=outcode_start,
+        outcode_count=outcode_count,
+        outcode_area=outcode_area,
+        area_start=area_start,
+        area_count=area_count,
+        area_towns=area_towns,
+        postcode_street=postcode_street,
+        streets=streets,
+        outcode_locality=outcode_locality,
+        outcode_practice_start=outcode_practice_start,
+        outcode_practice_count=outcode_practice_count,
+        area_practice_start=area_practice_start,
+        area_practice_count=area_practice_count,
+        **practices,
     )
 
 
-def _make_practices(rng, outcode_count, outcode_start, outcode_area, area_names, areas, postcodes,
-                    postcode_street, street_names, outcode_locality) -> dict:
-    per_outcode = np.floor(outcode_count / POSTCODES_PER_PRACTICE + rng.random(len(outcode_count))).astype(int)
+def _make_practices(
+    rng,
+    outcode_count,
+    outcode_start,
+    outcode_area,
+    area_names,
+    areas,
+    postcodes,
+    postcode_street,
+    street_names,
+    outcode_locality,
+) -> dict:
+    per_outcode = np.floor(outcode_count / POSTCODES_PER_PRACTICE + rng.random(len(outcode_count))).astype(
+        int
+    )
     practice_outcode = np.repeat(np.arange(len(outcode_count)), per_outcode)
     n = len(practice_outcode)
     postcode = outcode_start[practice_outcode] + (rng.random(n) * outcode_count[practice_outcode]).astype(int)
@@ -213,16 +329,20 @@ def _make_practices(rng, outcode_count, outcode_start, outcode_area, area_names,
     letters = [areas[area_names[outcode_area[o]]][1] for o in practice_outcode]
     serial: dict[str, int] = {}
     codes, names, addresses = [], [], []
-    pc_list = postcodes.to_pylist()
     for i in range(n):
         letter = letters[i]
         serial[letter] = serial.get(letter, 81000) + 1 + int(rng.integers(0, 3))
         codes.append(f"{letter}{serial[letter]:05d}")
         street = street_names[postcode_street[postcode[i]]]
         template = _PRACTICE_TEMPLATES[rng.integers(len(_PRACTICE_TEMPLATES))]
-        names.append(template.format(street=street, locality=outcode_locality[practice_outcode[i]].as_py(),
-                                     tree=_TREES[rng.integers(len(_TREES))],
-                                     surname=surnames.split()[rng.integers(14)]))
+        names.append(
+            template.format(
+                street=street,
+                locality=outcode_locality[practice_outcode[i]].as_py(),
+                tree=_TREES[rng.integers(len(_TREES))],
+                surname=surnames.split()[rng.integers(14)],
+            )
+        )
         town = areas[area_names[outcode_area[practice_outcode[i]]]][0]
         addresses.append(f"{rng.integers(1, 120)} {street}, {town}")
     return {

@@ -21,8 +21,27 @@ from synthetic.names import NameTables
 DAYS_PER_YEAR = 365.25
 
 # UK population mid-2022 (ONS), thousands, by five-year band 0-4 ... 85-89, then 90+.
-UK_AGE_BANDS_THOUSANDS = (3860, 4090, 4170, 4000, 4150, 4440, 4620, 4510, 4330, 4210, 4650, 4620, 4140,
-                          3540, 3360, 2650, 1800, 1080, 600)
+UK_AGE_BANDS_THOUSANDS = (
+    3860,
+    4090,
+    4170,
+    4000,
+    4150,
+    4440,
+    4620,
+    4510,
+    4330,
+    4210,
+    4650,
+    4620,
+    4140,
+    3540,
+    3360,
+    2650,
+    1800,
+    1080,
+    600,
+)
 MAX_AGE = 105
 
 MALE, FEMALE, OTHER, UNKNOWN = 0, 1, 2, 3
@@ -87,9 +106,17 @@ class People:
         return len(self.household)
 
     def take(self, index: np.ndarray) -> People:
-        return People(self.household[index], self.role[index], self.age[index], self.date_of_birth[index],
-                      self.sex[index], self.family_name[index], self.previous_names[index],
-                      self.given_name[index], self.household_count)
+        return People(
+            self.household[index],
+            self.role[index],
+            self.age[index],
+            self.date_of_birth[index],
+            self.sex[index],
+            self.family_name[index],
+            self.previous_names[index],
+            self.given_name[index],
+            self.household_count,
+        )
 
 
 def sample_ages(count: int, rng: np.random.Generator, low: int = 0, high: int = MAX_AGE) -> np.ndarray:
@@ -97,8 +124,9 @@ def sample_ages(count: int, rng: np.random.Generator, low: int = 0, high: int = 
     return low + rng.choice(len(weights), size=count, p=weights / weights.sum())
 
 
-def sample_family_names(count: int, rng: np.random.Generator, names: NameTables,
-                        surnames: Vocabulary) -> np.ndarray:
+def sample_family_names(
+    count: int, rng: np.random.Generator, names: NameTables, surnames: Vocabulary
+) -> np.ndarray:
     """Surnames with a few inherited double-barrelled ones (about 0.6% of families)."""
     out = names.sample_surnames(count, rng).astype(np.int64)
     barrelled = np.flatnonzero(rng.random(count) < 0.006)
@@ -114,8 +142,14 @@ def _offsets(counts: np.ndarray) -> np.ndarray:
     return np.concatenate([[0], np.cumsum(counts)]).astype(np.int64)
 
 
-def make_people(target: int, rng: np.random.Generator, names: NameTables, surnames: Vocabulary,
-                given: Vocabulary, as_of_days: int) -> People:
+def make_people(
+    target: int,
+    rng: np.random.Generator,
+    names: NameTables,
+    surnames: Vocabulary,
+    given: Vocabulary,
+    as_of_days: int,
+) -> People:
     """Exactly ``target`` people in households."""
     child_share = AGE_WEIGHTS[:18].sum()
     families = max(1, int(target * child_share / 1.76))
@@ -135,8 +169,11 @@ def make_people(target: int, rng: np.random.Generator, names: NameTables, surnam
     lone_father = lone & (rng.random(families) < 0.1)
     has_mother, has_father = ~lone_father, ~lone | lone_father
     mother_age = eldest + np.clip(rng.normal(29, 5.5, families), 17, 45).round().astype(int)
-    father_age = np.where(lone_father, eldest + np.clip(rng.normal(31, 6, families), 18, 55).round(),
-                          mother_age + np.clip(rng.normal(2.5, 4, families), -8, 15).round()).astype(int)
+    father_age = np.where(
+        lone_father,
+        eldest + np.clip(rng.normal(31, 6, families), 18, 55).round(),
+        mother_age + np.clip(rng.normal(2.5, 4, families), -8, 15).round(),
+    ).astype(int)
     father_age = np.clip(father_age, 18, MAX_AGE)
     older_parent = np.where(has_mother, mother_age, father_age)
     adult_child_age = np.maximum(18, eldest + rng.integers(2, 10, families))
@@ -147,8 +184,12 @@ def make_people(target: int, rng: np.random.Generator, names: NameTables, surnam
         (fam[has_mother], np.full(has_mother.sum(), MOTHER), mother_age[has_mother], None),
         (fam[has_father], np.full(has_father.sum(), FATHER), father_age[has_father], None),
         (kid_family, np.full(len(kid_family), CHILD), kid_age, kid_dob),
-        (fam[has_adult_child], np.full(has_adult_child.sum(), ADULT_CHILD), adult_child_age[has_adult_child],
-         None),
+        (
+            fam[has_adult_child],
+            np.full(has_adult_child.sum(), ADULT_CHILD),
+            adult_child_age[has_adult_child],
+            None,
+        ),
     ]
     household = np.concatenate([p[0] for p in family_parts])
     role = np.concatenate([p[1] for p in family_parts]).astype(np.int8)
@@ -174,8 +215,17 @@ def make_people(target: int, rng: np.random.Generator, names: NameTables, surnam
 
     sex = _sexes(household, role, age, rng)
     family_name, previous = _family_names(household, role, sex, age, families, rng, names, surnames)
-    people = People(household, role, age, dob, sex, family_name, previous,
-                    np.zeros(len(household), np.int64), household_count)
+    people = People(
+        household,
+        role,
+        age,
+        dob,
+        sex,
+        family_name,
+        previous,
+        np.zeros(len(household), np.int64),
+        household_count,
+    )
     people.given_name = _given_names(people, rng, names, given, as_of_days)
     return people
 
@@ -221,7 +271,8 @@ def _sexes(household: np.ndarray, role: np.ndarray, age: np.ndarray, rng: np.ran
     sex[role == MOTHER] = FEMALE
     sex[role == FATHER] = MALE
     sex[(role == CHILD) | (role == ADULT_CHILD)] = np.where(
-        rng.random(((role == CHILD) | (role == ADULT_CHILD)).sum()) < 0.512, MALE, FEMALE)
+        rng.random(((role == CHILD) | (role == ADULT_CHILD)).sum()) < 0.512, MALE, FEMALE
+    )
     # The second partner of a couple is of the other sex in 97% of couples.
     first, second = couples(household, role)
     opposite = rng.random(len(second)) < 0.97
@@ -314,7 +365,7 @@ def _given_names(people: People, rng, names: NameTables, given: Vocabulary, as_o
     kids = np.flatnonzero((people.role == CHILD) | (people.role == ADULT_CHILD))
     for _ in range(6):
         key = people.household[kids] * (len(given.base) + 1) + out[kids]
-        _, first_seen, counts = np.unique(key, return_index=True, return_counts=True)
+        _, first_seen = np.unique(key, return_index=True)
         duplicate = np.ones(len(kids), bool)
         duplicate[first_seen] = False
         if not duplicate.any():
@@ -337,16 +388,21 @@ def _given_names(people: People, rng, names: NameTables, given: Vocabulary, as_o
     return out
 
 
-def sample_other_given_names(people: People, rng, names: NameTables, given: Vocabulary,
-                             first_given: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+def sample_other_given_names(
+    people: People, rng, names: NameTables, given: Vocabulary, first_given: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
     """How many middle names each person has (0-3) and three candidates, distinct from the first name."""
     n = len(people)
     birth_year = 1970 + (people.date_of_birth / DAYS_PER_YEAR).astype(int)
     male = people.sex != FEMALE
     count = rng.choice(4, size=n, p=[0.22, 0.62, 0.14, 0.02])
-    candidates = np.stack([names.sample_given(birth_year, male, rng) for _ in range(3)], axis=1).astype(np.int64)
+    candidates = np.stack([names.sample_given(birth_year, male, rng) for _ in range(3)], axis=1).astype(
+        np.int64
+    )
     for column in range(3):
-        same = np.flatnonzero((candidates[:, column] == first_given)
-                              | (column > 0) & (candidates[:, column] == candidates[:, 0]))
+        same = np.flatnonzero(
+            (candidates[:, column] == first_given)
+            | (column > 0) & (candidates[:, column] == candidates[:, 0])
+        )
         candidates[same, column] = names.sample_given(birth_year[same], male[same], rng)
     return count, candidates

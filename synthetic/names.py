@@ -11,11 +11,29 @@ import numpy as np
 import pyarrow as pa
 
 # Share of births taking one of the decade's 30 top names (ONS: names grew more diverse over time).
-_TOP30_SHARE = {1914: 0.62, 1924: 0.60, 1934: 0.58, 1944: 0.55, 1954: 0.50, 1964: 0.46, 1974: 0.42,
-                1984: 0.38, 1994: 0.34, 2004: 0.30, 2014: 0.27, 2024: 0.25}
+_TOP30_SHARE = {
+    1914: 0.62,
+    1924: 0.60,
+    1934: 0.58,
+    1944: 0.55,
+    1954: 0.50,
+    1964: 0.46,
+    1974: 0.42,
+    1984: 0.38,
+    1994: 0.34,
+    2004: 0.30,
+    2014: 0.27,
+    2024: 0.25,
+}
 # Order in which the given-name tail is drawn on (weighted shuffle by origin).
-_POOL_GROUP_WEIGHT = {"british_irish": 6.0, "american": 3.0, "south_asian": 2.0, "european": 1.0,
-                      "african": 1.0, "other": 0.5}
+_POOL_GROUP_WEIGHT = {
+    "british_irish": 6.0,
+    "american": 3.0,
+    "south_asian": 2.0,
+    "european": 1.0,
+    "african": 1.0,
+    "other": 0.5,
+}
 _POOL_SEED = 1904
 
 
@@ -52,7 +70,9 @@ class NameTables:
     def sample_surnames(self, count: int, rng: np.random.Generator) -> np.ndarray:
         return rng.choice(len(self.surnames), size=count, p=self.surname_probabilities)
 
-    def sample_given(self, birth_years: np.ndarray, is_male: np.ndarray, rng: np.random.Generator) -> np.ndarray:
+    def sample_given(
+        self, birth_years: np.ndarray, is_male: np.ndarray, rng: np.random.Generator
+    ) -> np.ndarray:
         """Given-name indices for people of the given birth years and sexes."""
         anchors = self.anchor_for_birth_years(birth_years)
         out = np.empty(len(birth_years), dtype=np.int32)
@@ -91,12 +111,16 @@ def load_name_tables() -> NameTables:
     by_decade: dict[tuple[int, str], GivenNameDistribution] = {}
     for anchor, top_share in _TOP30_SHARE.items():
         for sex in ("male", "female"):
-            top = [vocabulary[r["given_name"]] for r in decade_rows
-                   if int(r["anchor_year"]) == anchor and r["sex"] == sex]
+            top = [
+                vocabulary[r["given_name"]]
+                for r in decade_rows
+                if int(r["anchor_year"]) == anchor and r["sex"] == sex
+            ]
             tail = tail_order[sex][~np.isin(tail_order[sex], top)]
             indices = np.concatenate([np.array(top), tail]).astype(np.int32)
-            probabilities = np.concatenate([top_share * _zipf(len(top), 0.9),
-                                            (1 - top_share) * _zipf(len(tail), 1.05)])
+            probabilities = np.concatenate(
+                [top_share * _zipf(len(top), 0.9), (1 - top_share) * _zipf(len(tail), 1.05)]
+            )
             by_decade[(anchor, sex)] = GivenNameDistribution(indices, probabilities / probabilities.sum())
 
     return NameTables(

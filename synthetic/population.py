@@ -54,8 +54,12 @@ def days(date: dt.date) -> int:
     return (date - EPOCH).days
 
 
-def generate_population(records: int, seed: int, config: PopulationConfig | None = None,
-                        progress: Callable[[int], None] | None = None) -> Iterator[pa.RecordBatch]:
+def generate_population(
+    records: int,
+    seed: int,
+    config: PopulationConfig | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> Iterator[pa.RecordBatch]:
     """Yield record batches holding exactly ``records`` people in total."""
     config = config or PopulationConfig()
     world, names = load_world(), load_name_tables()
@@ -72,8 +76,13 @@ def generate_population(records: int, seed: int, config: PopulationConfig | None
             progress(size)
 
 
-def write_population(path: Path | str, records: int, seed: int, config: PopulationConfig | None = None,
-                     progress: Callable[[int], None] | None = None) -> None:
+def write_population(
+    path: Path | str,
+    records: int,
+    seed: int,
+    config: PopulationConfig | None = None,
+    progress: Callable[[int], None] | None = None,
+) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
@@ -83,8 +92,14 @@ def write_population(path: Path | str, records: int, seed: int, config: Populati
     partial.replace(path)
 
 
-def _generate_chunk(size: int, rng: np.random.Generator, world: World, names: NameTables,
-                    config: PopulationConfig, nhs_numbers: np.ndarray) -> pa.RecordBatch:
+def _generate_chunk(
+    size: int,
+    rng: np.random.Generator,
+    world: World,
+    names: NameTables,
+    config: PopulationConfig,
+    nhs_numbers: np.ndarray,
+) -> pa.RecordBatch:
     as_of = days(config.as_of)
     surnames, given = Vocabulary(names.surnames), Vocabulary(names.given_names)
     people = make_people(size, rng, names, surnames, given, as_of)
@@ -106,12 +121,14 @@ def _generate_chunk(size: int, rng: np.random.Generator, world: World, names: Na
     household_practice = world.practices_near(home, rng.random(households), same_district)
     practice = household_practice[people.household]
     own_choice = rng.random(n) < 0.08
-    practice[own_choice] = world.practices_near(home[people.household[own_choice]], rng.random(own_choice.sum()),
-                                                rng.random(own_choice.sum()) < 0.5)
+    practice[own_choice] = world.practices_near(
+        home[people.household[own_choice]], rng.random(own_choice.sum()), rng.random(own_choice.sum()) < 0.5
+    )
     person_move_in = np.maximum(move_in[people.household], people.date_of_birth)
     kept_old = has_previous & (rng.random(n) < config.kept_old_practice)
-    practice[kept_old] = world.practices_near(latest_previous_postcode[kept_old], rng.random(kept_old.sum()),
-                                              np.ones(kept_old.sum(), bool))
+    practice[kept_old] = world.practices_near(
+        latest_previous_postcode[kept_old], rng.random(kept_old.sum()), np.ones(kept_old.sum(), bool)
+    )
     registration = person_move_in + rng.exponential(40, n).astype(np.int64)
     before_move = person_move_in - rng.integers(30, 5 * 365, n)
     registration = np.where(kept_old, np.maximum(before_move, people.date_of_birth), registration)
@@ -123,11 +140,16 @@ def _generate_chunk(size: int, rng: np.random.Generator, world: World, names: Na
     line_1 = world.street_address(home, house_number)
     flat = rng.random(households) < config.flat_rate
     flat_number = pc.cast(pa.array(rng.integers(1, 25, households)), pa.string())
-    flat_line = pc.binary_join_element_wise(pc.binary_join_element_wise("FLAT", flat_number, " "), line_1, ", ")
+    flat_line = pc.binary_join_element_wise(
+        pc.binary_join_element_wise("FLAT", flat_number, " "), line_1, ", "
+    )
     line_1 = pc.if_else(pa.array(flat), flat_line, line_1)
     locality = world.outcode_locality.take(pa.array(world.postcode_outcode[home]))
-    line_2 = pc.if_else(pa.array(rng.random(households) < config.address_line_2_rate), locality,
-                        pa.nulls(households, pa.string()))
+    line_2 = pc.if_else(
+        pa.array(rng.random(households) < config.address_line_2_rate),
+        locality,
+        pa.nulls(households, pa.string()),
+    )
     by_household = pa.array(people.household)
 
     count, candidates = sample_other_given_names(people, rng, names, given, people.given_name)
@@ -137,14 +159,19 @@ def _generate_chunk(size: int, rng: np.random.Generator, world: World, names: Na
     three = pc.binary_join_element_wise(two, middle[2], " ")
     other_given = pc.case_when(
         pc.make_struct(pa.array(count == 0), pa.array(count == 1), pa.array(count == 2)),
-        pa.scalar(""), middle[0], two, three)
+        pa.scalar(""),
+        middle[0],
+        two,
+        three,
+    )
 
     surname_strings = surnames.strings()
     previous_names = people.previous_names
     kept = previous_names >= 0
     previous_name_list = pa.ListArray.from_arrays(
         pa.array(np.concatenate([[0], np.cumsum(kept.sum(axis=1))]).astype(np.int32)),
-        surname_strings.take(pa.array(previous_names[kept])))
+        surname_strings.take(pa.array(previous_names[kept])),
+    )
 
     columns = {
         "nhs_number": pc.cast(pa.array(nhs_numbers), pa.string()),
@@ -170,8 +197,15 @@ def _generate_chunk(size: int, rng: np.random.Generator, world: World, names: Na
     return pa.RecordBatch.from_arrays(list(columns.values()), schema=POPULATION_SCHEMA)
 
 
-def _previous_addresses(people: People, home: np.ndarray, move_in: np.ndarray, oldest_dob: np.ndarray,
-                        rng: np.random.Generator, world: World, config: PopulationConfig) -> dict:
+def _previous_addresses(
+    people: People,
+    home: np.ndarray,
+    move_in: np.ndarray,
+    oldest_dob: np.ndarray,
+    rng: np.random.Generator,
+    world: World,
+    config: PopulationConfig,
+) -> dict:
     """Households' earlier addresses (0-4, mostly nearby), kept for members born before each move."""
     households = len(home)
     adult_age = (move_in - oldest_dob) / DAYS_PER_YEAR
@@ -211,14 +245,22 @@ def _previous_addresses(people: People, home: np.ndarray, move_in: np.ndarray, o
     offsets = np.concatenate([[0], np.cumsum(per_person)]).astype(np.int32)
     index = pa.array(entry)
     struct = pa.StructArray.from_arrays(
-        [line_1.take(index), town.take(index), postcode_strings.take(index),
-         pa.array(moved_out[entry].astype(np.int32), pa.date32())],
-        fields=list(PREVIOUS_ADDRESS))
+        [
+            line_1.take(index),
+            town.take(index),
+            postcode_strings.take(index),
+            pa.array(moved_out[entry].astype(np.int32), pa.date32()),
+        ],
+        fields=list(PREVIOUS_ADDRESS),
+    )
     latest = np.full(len(people), -1, np.int64)
     has_previous = per_person > 0
     latest[has_previous] = postcode[entry[offsets[:-1][has_previous]]]
-    return {"list": pa.ListArray.from_arrays(pa.array(offsets), struct), "latest_postcode": latest,
-            "has_previous": has_previous}
+    return {
+        "list": pa.ListArray.from_arrays(pa.array(offsets), struct),
+        "latest_postcode": latest,
+        "has_previous": has_previous,
+    }
 
 
 def _dates_of_death(people: People, rng: np.random.Generator, as_of: int) -> np.ndarray:
