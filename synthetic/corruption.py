@@ -142,7 +142,7 @@ def ocr_variant(value: str, rnd: random.Random) -> str | None:
 
 @cache
 def nickname_table() -> dict[str, tuple[str, ...]]:
-    """Upper-case name -> the names it may be written as: its nicknames, or the names a nickname stands for."""
+    """Upper-case name -> names it may be written as: its nicknames, or the names a nickname stands for."""
     table: dict[str, set[str]] = {}
     with resources.files("nicknames").joinpath("names.csv").open(newline="") as fh:
         for row in csv.DictReader(fh):
