@@ -210,9 +210,7 @@ class World:
         outcode = self.postcode_outcode[postcode]
         area = self.outcode_area[outcode]
         start = np.select([scope == 0, scope == 1], [self.outcode_start[outcode], self.area_start[area]], 0)
-        count = np.select(
-            [scope == 0, scope == 1], [self.outcode_count[outcode], self.area_count[area]], self.size
-        )
+        count = np.select([scope == 0, scope == 1], [self.outcode_count[outcode], self.area_count[area]], self.size)
         return start + (u * count).astype(np.int64)
 
     def practices_near(self, postcode: np.ndarray, u: np.ndarray, same_outcode: np.ndarray) -> np.ndarray:
@@ -319,9 +317,7 @@ def _make_practices(
     street_names,
     outcode_locality,
 ) -> dict:
-    per_outcode = np.floor(outcode_count / POSTCODES_PER_PRACTICE + rng.random(len(outcode_count))).astype(
-        int
-    )
+    per_outcode = np.floor(outcode_count / POSTCODES_PER_PRACTICE + rng.random(len(outcode_count))).astype(int)
     practice_outcode = np.repeat(np.arange(len(outcode_count)), per_outcode)
     n = len(practice_outcode)
     postcode = outcode_start[practice_outcode] + (rng.random(n) * outcode_count[practice_outcode]).astype(int)

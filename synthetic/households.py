@@ -124,9 +124,7 @@ def sample_ages(count: int, rng: np.random.Generator, low: int = 0, high: int = 
     return low + rng.choice(len(weights), size=count, p=weights / weights.sum())
 
 
-def sample_family_names(
-    count: int, rng: np.random.Generator, names: NameTables, surnames: Vocabulary
-) -> np.ndarray:
+def sample_family_names(count: int, rng: np.random.Generator, names: NameTables, surnames: Vocabulary) -> np.ndarray:
     """Surnames with a few inherited double-barrelled ones (about 0.6% of families)."""
     out = names.sample_surnames(count, rng).astype(np.int64)
     barrelled = np.flatnonzero(rng.random(count) < 0.006)
@@ -316,14 +314,14 @@ def _family_names(household, role, sex, age, families, rng, names, surnames):
     kids = np.flatnonzero((role == CHILD) | (role == ADULT_CHILD))
     kid_fam = household[kids]
     father, mother = fam_father[kid_fam], fam_mother[kid_fam]
-    u = rng.random(len(kids))
+    u = rng.random(families)[kid_fam]  # siblings share one surname choice
     choice = np.where(father >= 0, current[np.maximum(father, 0)], current[np.maximum(mother, 0)])
     unmarried = couple[kid_fam] & ~married[kid_fam]
     from_mother = unmarried & (u < 0.15)
     choice[from_mother] = current[mother[from_mother]]
     joint_kids = np.flatnonzero(unmarried & (u >= 0.15) & (u < 0.30))
     choice[joint_kids] = surnames.compound(current[father[joint_kids]], current[mother[joint_kids]], "-")
-    absent_father = (father < 0) & (rng.random(len(kids)) < 0.45)
+    absent_father = (father < 0) & (rng.random(families)[kid_fam] < 0.45)
     # An absent father's name is shared by siblings: draw it once per family.
     family_absent_name = names.sample_surnames(families, rng)
     choice[absent_father] = family_absent_name[kid_fam[absent_father]]
@@ -396,13 +394,10 @@ def sample_other_given_names(
     birth_year = 1970 + (people.date_of_birth / DAYS_PER_YEAR).astype(int)
     male = people.sex != FEMALE
     count = rng.choice(4, size=n, p=[0.22, 0.62, 0.14, 0.02])
-    candidates = np.stack([names.sample_given(birth_year, male, rng) for _ in range(3)], axis=1).astype(
-        np.int64
-    )
+    candidates = np.stack([names.sample_given(birth_year, male, rng) for _ in range(3)], axis=1).astype(np.int64)
     for column in range(3):
         same = np.flatnonzero(
-            (candidates[:, column] == first_given)
-            | (column > 0) & (candidates[:, column] == candidates[:, 0])
+            (candidates[:, column] == first_given) | (column > 0) & (candidates[:, column] == candidates[:, 0])
         )
         candidates[same, column] = names.sample_given(birth_year[same], male[same], rng)
     return count, candidates

@@ -70,9 +70,7 @@ class NameTables:
     def sample_surnames(self, count: int, rng: np.random.Generator) -> np.ndarray:
         return rng.choice(len(self.surnames), size=count, p=self.surname_probabilities)
 
-    def sample_given(
-        self, birth_years: np.ndarray, is_male: np.ndarray, rng: np.random.Generator
-    ) -> np.ndarray:
+    def sample_given(self, birth_years: np.ndarray, is_male: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Given-name indices for people of the given birth years and sexes."""
         anchors = self.anchor_for_birth_years(birth_years)
         out = np.empty(len(birth_years), dtype=np.int32)
@@ -82,6 +80,16 @@ class NameTables:
             if n:
                 out[mask] = dist.indices[rng.choice(len(dist.indices), size=n, p=dist.probabilities)]
         return out
+
+
+def power_law_tail(ranks: np.ndarray, anchor: int, anchor_weight: float, total: float) -> np.ndarray:
+    """Weights ``anchor_weight * (anchor / rank) ** s`` continuing a ranked list, with s chosen to sum to ``total``."""
+    low, high = 0.05, 4.0
+    for _ in range(60):
+        exponent = (low + high) / 2
+        weights = anchor_weight * (anchor / ranks) ** exponent
+        low, high = (exponent, high) if weights.sum() > total else (low, exponent)
+    return weights * (total / weights.sum())
 
 
 def _zipf(count: int, exponent: float) -> np.ndarray:
@@ -108,20 +116,23 @@ def load_name_tables() -> NameTables:
         keys = rng.random(len(rows)) ** (1.0 / np.array([_POOL_GROUP_WEIGHT[r["source"]] for r in rows]))
         tail_order[sex] = np.array([vocabulary[rows[i]["given_name"]] for i in np.argsort(-keys)])
 
+    tops = {(int(r["anchor_year"]), r["sex"]): [] for r in decade_rows}
+    for r in decade_rows:
+        tops[(int(r["anchor_year"]), r["sex"])].append(vocabulary[r["given_name"]])
     by_decade: dict[tuple[int, str], GivenNameDistribution] = {}
     for anchor, top_share in _TOP30_SHARE.items():
         for sex in ("male", "female"):
-            top = [
-                vocabulary[r["given_name"]]
-                for r in decade_rows
-                if int(r["anchor_year"]) == anchor and r["sex"] == sex
-            ]
-            tail = tail_order[sex][~np.isin(tail_order[sex], top)]
-            indices = np.concatenate([np.array(top), tail]).astype(np.int32)
-            probabilities = np.concatenate(
-                [top_share * _zipf(len(top), 0.9), (1 - top_share) * _zipf(len(tail), 1.05)]
+            top = tops[(anchor, sex)]
+            # Names popular in nearby decades come next, then the wider pool of names.
+            nearby = [i for other in sorted(_TOP30_SHARE, key=lambda a: abs(a - anchor)) for i in tops[(other, sex)]]
+            order = list(dict.fromkeys(top + nearby + tail_order[sex].tolist()))
+            top_weights = top_share * _zipf(len(top), 0.7)
+            ranks = np.arange(len(top) + 1, len(order) + 1, dtype=float)
+            tail_weights = power_law_tail(ranks, len(top), top_weights[-1], 1 - top_share)
+            probabilities = np.concatenate([top_weights, tail_weights])
+            by_decade[(anchor, sex)] = GivenNameDistribution(
+                np.array(order, dtype=np.int32), probabilities / probabilities.sum()
             )
-            by_decade[(anchor, sex)] = GivenNameDistribution(indices, probabilities / probabilities.sum())
 
     return NameTables(
         surnames=surnames,

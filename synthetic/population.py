@@ -140,9 +140,7 @@ def _generate_chunk(
     line_1 = world.street_address(home, house_number)
     flat = rng.random(households) < config.flat_rate
     flat_number = pc.cast(pa.array(rng.integers(1, 25, households)), pa.string())
-    flat_line = pc.binary_join_element_wise(
-        pc.binary_join_element_wise("FLAT", flat_number, " "), line_1, ", "
-    )
+    flat_line = pc.binary_join_element_wise(pc.binary_join_element_wise("FLAT", flat_number, " "), line_1, ", ")
     line_1 = pc.if_else(pa.array(flat), flat_line, line_1)
     locality = world.outcode_locality.take(pa.array(world.postcode_outcode[home]))
     line_2 = pc.if_else(

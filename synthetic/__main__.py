@@ -1,0 +1,3 @@
+from synthetic.cli import main
+
+raise SystemExit(main())
