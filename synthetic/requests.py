@@ -283,6 +283,7 @@ def corrupt(
         "nhs_number": record["nhs_number"] if member and rnd.random() < profile.nhs_number_known else None,
         "date_of_birth": dob.isoformat(),
     }
+    original = dict(out)
     changes: list[str] = []
 
     def set_field(field: str, kind: str, value: str | None) -> bool:
@@ -373,7 +374,9 @@ def corrupt(
         i = rnd.randrange(10)
         digit = rnd.choice([d for d in "0123456789" if d != out["nhs_number"][i]])
         set_field("nhs_number", "typo", out["nhs_number"][:i] + digit + out["nhs_number"][i + 1 :])
-    return out, changes
+    # Only errors whose effect survives (a swap undone by a second swap is no error).
+    effective = [x for x in changes if out[x.split(":")[0]] != original[x.split(":")[0]]]
+    return out, list(dict.fromkeys(effective))
 
 
 def summarise_truth(truth: pa.Table) -> dict[str, float]:

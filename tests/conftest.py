@@ -1,0 +1,40 @@
+from __future__ import annotations
+
+import datetime as dt
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.parquet as pq
+import pytest
+
+from synthetic.population import DEFAULT_AS_OF, write_population
+from synthetic.profiles import PROFILES
+from synthetic.requests import RequestSet, generate_requests
+
+SAMPLE_SIZE = 200_000
+
+
+@pytest.fixture(scope="session")
+def population_path(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("population") / "population.parquet"
+    write_population(path, SAMPLE_SIZE, seed=11)
+    return path
+
+
+@pytest.fixture(scope="session")
+def population(population_path: Path) -> pa.Table:
+    return pq.read_table(population_path)
+
+
+@pytest.fixture(scope="session")
+def ages(population: pa.Table) -> np.ndarray:
+    dob = population.column("date_of_birth").cast(pa.int32()).to_numpy()
+    return ((DEFAULT_AS_OF - dt.date(1970, 1, 1)).days - dob) / 365.25
+
+
+@pytest.fixture(scope="session")
+def request_sets(population_path: Path) -> dict[str, RequestSet]:
+    return {
+        name: generate_requests(population_path, 20_000, profile, 0.3, seed=5) for name, profile in PROFILES.items()
+    }
