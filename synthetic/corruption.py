@@ -118,12 +118,18 @@ _OCR_PAIRS = (
 )
 
 
+@cache
+def _rules(pairs: tuple[tuple[str, str], ...]) -> tuple[tuple[str, str], ...]:
+    return tuple((source, target) for a, b in pairs for source, target in ((a, b), (b, a)) if source)
+
+
 def _substitute(value: str, pairs: tuple[tuple[str, str], ...], rnd: random.Random) -> str | None:
     options = []
-    for a, b in pairs:
-        for source, target in ((a, b), (b, a)):
-            if source:
-                options += [(m.start(), source, target) for m in re.finditer(re.escape(source), value)]
+    for source, target in _rules(pairs):
+        start = value.find(source)
+        while start >= 0:
+            options.append((start, source, target))
+            start = value.find(source, start + 1)
     rnd.shuffle(options)
     for start, source, target in options:
         changed = value[:start] + target + value[start + len(source) :]

@@ -154,9 +154,10 @@ def _non_members(
 
     # Redraw until no non-member shares a member's given name, family name and date of birth
     # (a look-alike that drew its model's own given name is caught here too).
+    identities = table.select(_IDENTITY).group_by(_IDENTITY).aggregate([])
     for _ in range(20):
         _draw_given_names([r for r in records if r["given_name"] is None], names, rng)
-        clashes = _clashes_with_population(records, table)
+        clashes = _clashes_with_population(records, identities)
         if not clashes:
             break
         for i in clashes:
@@ -204,7 +205,8 @@ def _draw_given_names(records: list[dict], names: NameTables, rng: np.random.Gen
         record["given_name"] = name
 
 
-def _clashes_with_population(records: list[dict], table: pa.Table) -> list[int]:
+def _clashes_with_population(records: list[dict], identities: pa.Table) -> list[int]:
+    """Slots of records whose given name, family name and date of birth are a member's (``identities``)."""
     candidates = pa.table(
         {
             "given_name": [r["given_name"] for r in records],
@@ -213,9 +215,7 @@ def _clashes_with_population(records: list[dict], table: pa.Table) -> list[int]:
             "slot": np.arange(len(records)),
         }
     )
-    joined = candidates.join(
-        table.select(_IDENTITY).group_by(_IDENTITY).aggregate([]), keys=_IDENTITY, join_type="inner"
-    )
+    joined = candidates.join(identities, keys=_IDENTITY, join_type="inner")
     return sorted(set(joined.column("slot").to_pylist()))
 
 
