@@ -86,7 +86,10 @@ def write_population(
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     partial = path.with_name(path.name + ".partial")
-    with pq.ParquetWriter(partial, POPULATION_SCHEMA, compression="zstd") as writer:
+    config = config or PopulationConfig()
+    # Readers (the request generator) need the extract date the ages were computed against.
+    schema = POPULATION_SCHEMA.with_metadata({"as_of": config.as_of.isoformat(), "seed": str(seed)})
+    with pq.ParquetWriter(partial, schema, compression="zstd") as writer:
         for batch in generate_population(records, seed, config, progress):
             writer.write_batch(batch)
     partial.replace(path)

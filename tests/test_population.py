@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import collections
+import datetime as dt
 import re
 
 import numpy as np
@@ -28,6 +29,16 @@ def test_schema_is_the_contract(population_path):
     schema = pq.read_schema(population_path)
     for field in POPULATION_SCHEMA:
         assert schema.field(field.name).type == field.type, field.name
+
+
+def test_extract_date_is_recorded_for_readers(tmp_path):
+    from synthetic.population import PopulationConfig, write_population
+    from synthetic.requests import population_as_of
+
+    path = tmp_path / "p.parquet"
+    write_population(path, 200, seed=1, config=PopulationConfig(as_of=dt.date(2019, 6, 30)))
+    assert population_as_of(path) == dt.date(2019, 6, 30)
+    assert max(pq.read_table(path).column("registration_date").to_pylist()) <= dt.date(2019, 6, 30)
 
 
 def test_exact_record_count_and_deterministic_per_seed():
