@@ -23,6 +23,13 @@ def _positive(text: str) -> int:
     return value
 
 
+def _seed(text: str) -> int:
+    value = int(text)
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"must be 0 or more, got {text}")
+    return value
+
+
 def _rate(text: str) -> float:
     value = float(text)
     if not 0.0 <= value <= 1.0:
@@ -36,7 +43,7 @@ def build_parser() -> argparse.ArgumentParser:
 
     population = commands.add_parser("population", help="generate a synthetic national index extract")
     population.add_argument("--records", type=_positive, required=True)
-    population.add_argument("--seed", type=int, default=0)
+    population.add_argument("--seed", type=_seed, default=0)
     population.add_argument("--out", type=Path, required=True)
     population.add_argument("--quiet", action="store_true", help="no progress bar or summary")
 
@@ -45,7 +52,7 @@ def build_parser() -> argparse.ArgumentParser:
     requests.add_argument("--count", type=_positive, required=True)
     requests.add_argument("--profile", choices=sorted(PROFILES), default="typical")
     requests.add_argument("--non-member-rate", type=_rate, default=0.3)
-    requests.add_argument("--seed", type=int, default=0)
+    requests.add_argument("--seed", type=_seed, default=0)
     requests.add_argument("--out", type=Path, required=True)
     requests.add_argument("--truth", type=Path, required=True)
     requests.add_argument("--quiet", action="store_true")
@@ -53,7 +60,7 @@ def build_parser() -> argparse.ArgumentParser:
     demo = commands.add_parser("demo", help="generate a small population and requests and summarise them")
     demo.add_argument("--records", type=_positive, default=50_000)
     demo.add_argument("--count", type=_positive, default=2_000)
-    demo.add_argument("--seed", type=int, default=0)
+    demo.add_argument("--seed", type=_seed, default=0)
     demo.add_argument("--dir", type=Path, default=Path("out"))
     return parser
 
@@ -73,6 +80,14 @@ def _requests(args: argparse.Namespace) -> str:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
+    try:
+        return _run(args)
+    except (ValueError, RuntimeError, OSError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _run(args: argparse.Namespace) -> int:
     if args.command == "population":
         started = time.perf_counter()
         _population(args.records, args.seed, args.out, args.quiet)

@@ -119,6 +119,11 @@ class People:
         )
 
 
+def birth_years(date_of_birth: np.ndarray) -> np.ndarray:
+    """Calendar year of each date given as days since 1970-01-01 (floor, so dates before 1970 are right)."""
+    return np.asarray(date_of_birth, dtype="datetime64[D]").astype("datetime64[Y]").astype(int) + 1970
+
+
 def sample_ages(count: int, rng: np.random.Generator, low: int = 0, high: int = MAX_AGE) -> np.ndarray:
     weights = AGE_WEIGHTS[low : high + 1]
     return low + rng.choice(len(weights), size=count, p=weights / weights.sum())
@@ -354,7 +359,7 @@ def _family_names(household, role, sex, age, families, rng, names, surnames):
 
 
 def _given_names(people: People, rng, names: NameTables, given: Vocabulary, as_of_days: int) -> np.ndarray:
-    birth_year = 1970 + (people.date_of_birth / DAYS_PER_YEAR).astype(int)
+    birth_year = birth_years(people.date_of_birth)
     # Other/unknown sex: the name was chosen at birth for one of the two.
     male = np.where(people.sex >= OTHER, rng.random(len(people)) < 0.5, people.sex == MALE)
     out = names.sample_given(birth_year, male, rng).astype(np.int64)
@@ -391,13 +396,15 @@ def sample_other_given_names(
 ) -> tuple[np.ndarray, np.ndarray]:
     """How many middle names each person has (0-3) and three candidates, distinct from the first name."""
     n = len(people)
-    birth_year = 1970 + (people.date_of_birth / DAYS_PER_YEAR).astype(int)
-    male = people.sex != FEMALE
+    birth_year = birth_years(people.date_of_birth)
+    male = people.sex == MALE
     count = rng.choice(4, size=n, p=[0.22, 0.62, 0.14, 0.02])
     candidates = np.stack([names.sample_given(birth_year, male, rng) for _ in range(3)], axis=1).astype(np.int64)
     for column in range(3):
         same = np.flatnonzero(
-            (candidates[:, column] == first_given) | (column > 0) & (candidates[:, column] == candidates[:, 0])
+            (candidates[:, column] == first_given)
+            | (column > 0) & (candidates[:, column] == candidates[:, 0])
+            | (column > 1) & (candidates[:, column] == candidates[:, 1])
         )
         candidates[same, column] = names.sample_given(birth_year[same], male[same], rng)
     return count, candidates

@@ -137,9 +137,9 @@ def _generate_chunk(
     registration = np.where(kept_old, np.maximum(before_move, people.date_of_birth), registration)
     registration = np.minimum(registration, as_of)
 
-    death = _dates_of_death(people, rng, as_of)
+    death = _dates_of_death(people, np.maximum(registration, person_move_in), rng, as_of)
 
-    house_number = 1 + np.floor(np.exp(rng.random(households) * np.log(160))).astype(np.int64)
+    house_number = np.floor(np.exp(rng.random(households) * np.log(160))).astype(np.int64)
     line_1 = world.street_address(home, house_number)
     flat = rng.random(households) < config.flat_rate
     flat_number = pc.cast(pa.array(rng.integers(1, 25, households)), pa.string())
@@ -230,7 +230,7 @@ def _previous_addresses(
         if k < 3:
             deeper = np.flatnonzero(rank == k + 1)
             anchor[deeper] = postcode[deeper - 1]
-    house = 1 + np.floor(np.exp(rng.random(len(household_of)) * np.log(160))).astype(np.int64)
+    house = np.floor(np.exp(rng.random(len(household_of)) * np.log(160))).astype(np.int64)
     line_1 = world.street_address(postcode, house)
     town = world.town_of(postcode)
     postcode_strings = world.postcodes.take(pa.array(postcode))
@@ -264,11 +264,11 @@ def _previous_addresses(
     }
 
 
-def _dates_of_death(people: People, rng: np.random.Generator, as_of: int) -> np.ndarray:
-    """About 1% deceased, mostly old; -1 for the living."""
+def _dates_of_death(people: People, last_event: np.ndarray, rng: np.random.Generator, as_of: int) -> np.ndarray:
+    """About 1% deceased, mostly old, dying within five years and after their last registration or move; -1 if alive."""
     age = people.age
     hazard = np.select([age < 60, age < 75, age < 85], [0.002, 0.012, 0.04], 0.10)
     dead = rng.random(len(people)) < hazard
-    lived = as_of - people.date_of_birth
-    before = np.minimum(rng.random(len(people)) * 5 * DAYS_PER_YEAR, lived - 1).astype(np.int64)
-    return np.where(dead, as_of - np.maximum(before, 0), -1)
+    earliest = np.maximum(last_event, as_of - int(5 * DAYS_PER_YEAR))
+    died = earliest + np.floor(rng.random(len(people)) * (as_of - earliest + 1)).astype(np.int64)
+    return np.where(dead, np.minimum(died, as_of), -1)

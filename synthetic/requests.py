@@ -24,9 +24,8 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from synthetic import corruption as c
-from synthetic.households import DAYS_PER_YEAR
 from synthetic.names import NameTables, load_name_tables
-from synthetic.population import DEFAULT_AS_OF, days, generate_population
+from synthetic.population import DEFAULT_AS_OF, PopulationConfig, days, generate_population
 from synthetic.profiles import ADDRESS_ERROR_KINDS, POSTCODE_ERROR_KINDS, CorruptionProfile
 from synthetic.schema import REQUEST_SCHEMA, TRUTH_SCHEMA
 
@@ -115,7 +114,9 @@ def write_requests(request_set: RequestSet, requests_path: Path | str, truth_pat
 
 
 def _eligible(table: pa.Table, as_of: dt.date) -> np.ndarray:
-    latest_birth = days(as_of) - int(MINIMUM_AGE * DAYS_PER_YEAR) - 1
+    # Sixteen on the extract date counts (29 February birthdays: the 28th in common years).
+    sixteenth = as_of.replace(year=as_of.year - MINIMUM_AGE, day=min(as_of.day, 28 if as_of.month == 2 else 31))
+    latest_birth = days(sixteenth)
     dob = table.column("date_of_birth").cast(pa.int32()).to_numpy()
     alive = table.column("date_of_death").is_null().to_numpy(zero_copy_only=False)
     return np.flatnonzero(alive & (dob <= latest_birth))
@@ -179,7 +180,9 @@ def _outsider_pool(count: int, seed: int, as_of: dt.date) -> list[dict]:
     if count == 0:
         return []
     size = 2 * count + 1000  # about three in four people are living adults
-    table = pa.Table.from_batches(list(generate_population(size, seed=(seed + 1) * 1_000_003)))
+    # A seed stream no population is generated with (populations take small non-negative seeds).
+    outsider_seed = 2**62 + seed
+    table = pa.Table.from_batches(list(generate_population(size, outsider_seed, PopulationConfig(as_of=as_of))))
     table = table.select(_SOURCE_COLUMNS)
     eligible = _eligible(table, as_of)
     if len(eligible) < count:
@@ -234,7 +237,7 @@ def _middle_name_picker(names: NameTables) -> Callable[[random.Random, int, bool
 
 def _weighted_order(weights: dict[str, float], rnd: random.Random) -> list[str]:
     """Kinds in random order, heavier kinds tending to come first (weighted sampling without replacement)."""
-    return sorted(weights, key=lambda k: -(rnd.random() ** (1.0 / weights[k])) if weights[k] > 0 else 1.0)
+    return sorted((k for k in weights if weights[k] > 0), key=lambda k: -(rnd.random() ** (1.0 / weights[k])))
 
 
 _NAME_CORRUPTORS: dict[str, c.Corruptor] = {
@@ -300,6 +303,11 @@ def corrupt(
             given, family = out["given_name"], out["family_name"]
             if not given or given == family:
                 return False
+            # Errors already made travel with the value into the other field.
+            other = {"given_name": "family_name", "family_name": "given_name"}
+            changes[:] = [
+                f"{other[x.split(':')[0]]}:{x.split(':')[1]}" if x.split(":")[0] in other else x for x in changes
+            ]
             set_field("given_name", kind, family)
             return set_field("family_name", kind, given)
         if kind == "missing":

@@ -46,3 +46,8 @@ def test_bad_arguments_fail_clearly(tmp_path):
     assert done.returncode == 2 and "does not exist" in done.stderr
     done = run("requests", "--population", "x", "--count", "10", "--non-member-rate", "2", "--out", "r", "--truth", "t")
     assert done.returncode == 2 and "between 0 and 1" in done.stderr
+
+
+def test_negative_seed_is_a_clear_error(tmp_path):
+    done = run("population", "--records", "10", "--seed", "-2", "--out", str(tmp_path / "p.parquet"))
+    assert done.returncode == 2 and "0 or more" in done.stderr and "Traceback" not in done.stderr

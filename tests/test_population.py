@@ -173,3 +173,30 @@ def test_previous_addresses_are_ordered_and_before_now(population):
 @pytest.mark.parametrize("column", ["gp_practice_code"])
 def test_practice_codes_are_ods_format(population, column):
     assert all(re.fullmatch(r"[A-Z][0-9]{5}", c) for c in population.column(column).to_pylist()[:20_000])
+
+
+def test_the_dead_died_after_registering_and_moving(population):
+    died = population.column("date_of_death").to_pylist()
+    registered = population.column("registration_date").to_pylist()
+    moves = population.column("previous_addresses").to_pylist()
+    dead = [(d, r, m) for d, r, m in zip(died, registered, moves, strict=True) if d is not None]
+    assert dead
+    assert all(r <= d for d, r, _ in dead)
+    assert all(all(a["moved_out"] <= d for a in m) for d, _, m in dead)
+
+
+def test_chunked_generation_keeps_count_and_unique_numbers(monkeypatch):
+    import synthetic.population as population_module
+
+    monkeypatch.setattr(population_module, "CHUNK_SIZE", 700)
+    table = pa.Table.from_batches(list(generate_population(2_500, seed=8)))
+    assert table.num_rows == 2_500
+    assert len(set(table.column("nhs_number").to_pylist())) == 2_500
+
+
+def test_birth_years_before_1970_are_right():
+    from synthetic.households import birth_years
+
+    dates = np.array([dt.date(1968, 6, 1), dt.date(1950, 1, 5), dt.date(1970, 1, 1), dt.date(2001, 12, 31)])
+    offsets = np.array([(d - dt.date(1970, 1, 1)).days for d in dates])
+    assert birth_years(offsets).tolist() == [1968, 1950, 1970, 2001]

@@ -11,7 +11,7 @@ import pytest
 
 from synthetic import corruption as c
 from synthetic.profiles import PROFILES
-from synthetic.requests import generate_requests, summarise_truth
+from synthetic.requests import corrupt, generate_requests, summarise_truth
 from synthetic.schema import REQUEST_SCHEMA, TRUTH_SCHEMA
 
 FIELDS = ["given_name", "other_given_names", "family_name", "sex", "postcode", "address_line_1", "date_of_birth"]
@@ -214,3 +214,39 @@ def test_files_round_trip(tmp_path, request_sets):
 
     write_requests(request_sets["typical"], tmp_path / "r.parquet", tmp_path / "t.parquet")
     assert pq.read_table(tmp_path / "r.parquet").schema.equals(REQUEST_SCHEMA)
+
+
+def test_errors_travel_with_the_value_when_names_are_swapped():
+    from synthetic.profiles import CorruptionProfile
+
+    profile = CorruptionProfile(
+        name="swap",
+        given_name=1.0,
+        family_name=1.0,
+        given_name_kinds={"swapped_names": 1.0},
+        family_name_kinds={"phonetic": 1.0},
+    )
+    record = {
+        "given_name": "SANDRA",
+        "other_given_names": "",
+        "family_name": "PHILLIPS",
+        "sex": "female",
+        "postcode": "SW1A 1AA",
+        "address_line_1": "1 HIGH STREET",
+        "nhs_number": "9434765919",
+        "date_of_birth": dt.date(1980, 5, 17),
+        "previous_family_names": [],
+        "previous_addresses": [],
+    }
+    request, changes = corrupt(record, profile, random.Random(2), lambda *a: "ANN", member=True)
+    assert request["family_name"] == "SANDRA"
+    assert "given_name:phonetic" in changes and "family_name:phonetic" not in changes
+
+
+def test_a_kind_with_zero_weight_never_occurs(population_path):
+    from dataclasses import replace
+
+    profile = replace(PROFILES["hard"], family_name=1.0, family_name_kinds={"typo_keyboard": 0.0, "typo_delete": 1.0})
+    truth = generate_requests(population_path, 300, profile, 0.0, seed=4).truth
+    kinds = {x for row in truth.column("corruptions").to_pylist() for x in row if x.startswith("family_name:")}
+    assert "family_name:typo_delete" in kinds and "family_name:typo_keyboard" not in kinds
