@@ -54,13 +54,21 @@ def test_non_member_rate_and_lookalikes(request_sets, population):
 
 
 def test_twin_like_non_members_share_surname_dob_and_address(request_sets, population):
-    clean = _joined(request_sets["clean"], population)
-    surnames_dobs = set(
-        zip(population.column("family_name").to_pylist(), population.column("date_of_birth").to_pylist(), strict=True)
+    homes = set(
+        zip(
+            *(population.column(f).to_pylist() for f in ("family_name", "date_of_birth", "address_line_1", "postcode")),
+            strict=True,
+        )
     )
-    for request, truth, _ in clean:
-        if truth["non_member_kind"] == "twin_like":
-            assert (request["family_name"], dt.date.fromisoformat(request["date_of_birth"])) in surnames_dobs
+    twins = [
+        (r["family_name"], dt.date.fromisoformat(r["date_of_birth"]), r["address_line_1"], r["postcode"])
+        for r, t in zip(
+            request_sets["clean"].requests.to_pylist(), request_sets["clean"].truth.to_pylist(), strict=True
+        )
+        if t["non_member_kind"] == "twin_like"
+    ]
+    assert twins
+    assert all(twin in homes for twin in twins)
 
 
 def test_clean_profile_reproduces_the_index(request_sets, population):
