@@ -1,0 +1,226 @@
+"""Multi-pass blocking: which records are worth scoring for a request.
+
+Each ``BlockingRule`` is a tuple of components (a Soundex family name, a date of birth, a postcode unit...). Every
+record contributes one key per combination of its current AND historic values (previous family names, parts of a
+compound name, previous postcodes); a request contributes keys for the variants a caseworker's error may have
+produced (given and family name swapped, day and month swapped). Keys are 64-bit tokens kept in a sorted array
+with the record number beside each: an inverted index answered by binary search, never a scan.
+
+The default rules follow the MPS algorithmic trace (Soundex family name with date of birth; date of birth with
+postcode, which contains its family/given + sex + DOB + postcode keys), add a given-name key for a changed family
+name, and two keys that survive a wrong date of birth (names with year of birth, names with postcode district).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import numpy as np
+
+from matcher.entities import Entities, tokens_at
+from matcher.tokens import MISSING, combine
+
+
+@dataclass(frozen=True)
+class BlockingRule:
+    name: str
+    components: tuple[str, ...]
+
+
+DEFAULT_RULES: tuple[BlockingRule, ...] = (
+    BlockingRule("family_soundex+dob", ("family_soundex", "date_of_birth")),
+    BlockingRule("given_soundex+dob", ("given_soundex", "date_of_birth")),
+    BlockingRule("dob+postcode", ("date_of_birth", "postcode")),
+    BlockingRule("family_metaphone+given_soundex+year", ("family_metaphone", "given_soundex", "year_of_birth")),
+    BlockingRule("family+given_initial+district", ("family", "given_initial", "postcode_district")),
+    BlockingRule("nhs_number", ("nhs_number",)),
+)
+
+Values = tuple[np.ndarray, np.ndarray]  # (row, token) pairs: a multi-valued column
+
+
+def _single(tokens: np.ndarray) -> Values:
+    rows = np.flatnonzero(tokens != MISSING)
+    return rows, tokens[rows]
+
+
+def _family_names(entities: Entities, as_request: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(row, name position) for the family name, its parts' names are handled via the parts table."""
+    rows = [np.arange(len(entities))]
+    names = [entities.family]
+    if as_request:  # given and family swapped
+        rows.append(np.arange(len(entities)))
+        names.append(entities.given)
+    else:
+        owner, previous = entities.previous_family.explode()
+        rows.append(owner)
+        names.append(previous)
+    row = np.concatenate(rows)
+    name = np.concatenate(names)
+    keep = name >= 0
+    return row[keep], name[keep]
+
+
+def _family_tokens(entities: Entities, as_request: bool, feature: str) -> Values:
+    row, name = _family_names(entities, as_request)
+    table = entities.names
+    tokens = [getattr(table, feature)[name]]
+    rows = [row]
+    # A compound name also blocks under each of its parts (SMITH-JONES under SMITH and under JONES).
+    owner, parts = table.parts.explode(name)
+    tokens.append(getattr(table, feature)[parts])
+    rows.append(row[owner])
+    return np.concatenate(rows), np.concatenate(tokens)
+
+
+def _given_tokens(entities: Entities, as_request: bool, feature: str) -> Values:
+    table_tokens = getattr(entities.names, feature)
+    rows = [np.arange(len(entities))]
+    positions = [entities.given]
+    if as_request:
+        rows.append(np.arange(len(entities)))
+        positions.append(entities.family)
+    row = np.concatenate(rows)
+    tokens = tokens_at(table_tokens, np.concatenate(positions))
+    keep = tokens != MISSING
+    return row[keep], tokens[keep]
+
+
+def _dates(entities: Entities, as_request: bool) -> Values:
+    dob = entities.date_of_birth.astype(np.uint64)
+    row, tokens = _single(dob)
+    if as_request:  # day and month swapped, where that still reads as a date
+        month = (entities.date_of_birth // 100) % 100
+        day = entities.date_of_birth % 100
+        swap = (day >= 1) & (day <= 12) & (day != month) & (entities.date_of_birth > 0)
+        swapped = (entities.date_of_birth - month * 100 - day + day * 100 + month).astype(np.uint64)
+        row = np.concatenate([row, np.flatnonzero(swap)])
+        tokens = np.concatenate([tokens, swapped[swap]])
+    return row, tokens
+
+
+def _years(entities: Entities) -> Values:
+    row, dates = _dates(entities, as_request=False)
+    return row, dates // np.uint64(10_000)
+
+
+def _postcode_level(entities: Entities, as_request: bool, level: str) -> Values:
+    table_tokens = getattr(entities.postcodes, level)
+    rows = [np.arange(len(entities))]
+    positions = [entities.postcode]
+    if not as_request:
+        owner, previous = entities.previous_postcodes.explode()
+        rows.append(owner)
+        positions.append(previous)
+    row = np.concatenate(rows)
+    tokens = tokens_at(table_tokens, np.concatenate(positions))
+    keep = tokens != MISSING
+    return row[keep], tokens[keep]
+
+
+COMPONENTS: dict[str, Callable[[Entities, bool], Values]] = {
+    "family": lambda e, r: _family_tokens(e, r, "token"),
+    "family_soundex": lambda e, r: _family_tokens(e, r, "soundex"),
+    "family_metaphone": lambda e, r: _family_tokens(e, r, "metaphone"),
+    "given_soundex": lambda e, r: _given_tokens(e, r, "soundex"),
+    "given_initial": lambda e, r: _given_tokens(e, r, "initial"),
+    "date_of_birth": _dates,
+    "year_of_birth": lambda e, r: _years(e),
+    "postcode": lambda e, r: _postcode_level(e, r, "unit"),
+    "postcode_district": lambda e, r: _postcode_level(e, r, "district"),
+    "nhs_number": lambda e, r: _single(e.nhs_number),
+}
+
+
+def _cross(left: Values, right: Values, n: int) -> tuple[np.ndarray, list[np.ndarray]]:
+    """Every combination, per row, of a left value and a right value."""
+    left_row, left_tokens = left
+    right_row, right_tokens = right
+    order = np.argsort(right_row, kind="stable")
+    right_row, right_tokens = right_row[order], right_tokens[order]
+    counts = np.bincount(right_row, minlength=n)
+    starts = np.cumsum(counts) - counts
+    repeat = counts[left_row]
+    out_row = np.repeat(left_row, repeat)
+    within = np.arange(int(repeat.sum())) - np.repeat(np.cumsum(repeat) - repeat, repeat)
+    picked = np.repeat(starts[left_row], repeat) + within
+    return out_row, [np.repeat(left_tokens, repeat), right_tokens[picked]]
+
+
+def rule_keys(entities: Entities, rule: BlockingRule, salt: int, as_request: bool) -> tuple[np.ndarray, np.ndarray]:
+    """(row, key) for every combination of the rule's component values; duplicates removed."""
+    n = len(entities)
+    values = [COMPONENTS[c](entities, as_request) for c in rule.components]
+    row, tokens = values[0][0], [values[0][1]]
+    for more in values[1:]:
+        # Fold the columns built so far into one token so the cross product stays two-sided.
+        row, tokens = _cross((row, combine(salt, tokens)), more, n)
+    keys = combine(salt, tokens)
+    keep = keys != MISSING
+    pairs = np.unique(np.stack([row[keep].astype(np.uint64), keys[keep]]), axis=1)
+    return pairs[0].astype(np.int64), pairs[1]
+
+
+def all_keys(
+    entities: Entities, rules: tuple[BlockingRule, ...], as_request: bool
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """(row, key, rule number) over all rules."""
+    rows, keys, rule_ids = [], [], []
+    for i, rule in enumerate(rules):
+        row, key = rule_keys(entities, rule, salt=1000 + i, as_request=as_request)
+        rows.append(row)
+        keys.append(key)
+        rule_ids.append(np.full(len(row), i, dtype=np.int8))
+    return np.concatenate(rows), np.concatenate(keys), np.concatenate(rule_ids)
+
+
+@dataclass
+class BlockingIndex:
+    """Sorted keys with the record each came from: records sharing a key sit side by side."""
+
+    keys: np.ndarray  # uint64, sorted
+    rows: np.ndarray  # uint32
+
+    @classmethod
+    def build(cls, records: Entities, rules: tuple[BlockingRule, ...]) -> BlockingIndex:
+        row, key, _ = all_keys(records, rules, as_request=False)
+        order = np.lexsort((row, key))
+        return cls(keys=key[order], rows=row[order].astype(np.uint32))
+
+    def lookup(self, keys: np.ndarray, max_block_size: int) -> tuple[np.ndarray, np.ndarray, int]:
+        """(which key, record) for every record under each key; blocks over ``max_block_size`` are skipped.
+
+        Returns the pairs and how many keys were skipped for being too common.
+        """
+        lo = np.searchsorted(self.keys, keys, side="left")
+        hi = np.searchsorted(self.keys, keys, side="right")
+        sizes = hi - lo
+        too_big = sizes > max_block_size
+        sizes[too_big] = 0
+        key_index = np.repeat(np.arange(len(keys)), sizes)
+        within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
+        return key_index, self.rows[np.repeat(lo, sizes) + within].astype(np.int64), int(too_big.sum())
+
+
+def candidate_pairs(
+    blocking: BlockingIndex,
+    rules: tuple[BlockingRule, ...],
+    requests: Entities,
+    max_block_size: int,
+    max_candidates: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted, distinct (request, record) pairs under any rule; at most ``max_candidates`` per request, keeping
+    the records found by most keys."""
+    rows, keys, _ = all_keys(requests, rules, as_request=True)
+    key_index, records, _ = blocking.lookup(keys, max_block_size)
+    pair = rows[key_index].astype(np.int64) << 32 | records
+    pair, hits = np.unique(pair, return_counts=True)
+    request, record = pair >> 32, pair & 0xFFFFFFFF
+    counts = np.bincount(request, minlength=len(requests))
+    if counts.max(initial=0) > max_candidates:
+        order = np.lexsort((-hits, request))
+        rank = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
+        keep = np.sort(order[rank < max_candidates])
+        request, record = request[keep], record[keep]
+    return request, record

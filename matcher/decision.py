@@ -1,0 +1,190 @@
+"""The decision: matched only when one candidate is both probable enough and clearly ahead of the rest.
+
+Per request, over its candidates: the best candidate's posterior probability (normalised against every other
+candidate and against "not in the index", see ``matcher.model``) must reach ``threshold`` AND its match weight
+must beat the runner-up's by ``margin_bits``. A candidate that would pass alone but not against its rivals makes
+the request ambiguous.
+
+Before any of that, a candidate must meet every ``Requirement``: Fellegi-Sunter multiplies evidence as if the
+fields were independent, and they are not where it matters most. A twin shares surname, date of birth and address
+with the person, so those three would outweigh a different (or missing) first name; a namesake born the same year
+shares a rare name, which would outweigh a date of birth that is only close. So a match needs a first name that
+really agrees and, unless the date of birth agrees exactly, a postcode that corroborates it (or the NHS number).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from matcher.comparisons import NULL, Comparison
+
+
+class Outcome(StrEnum):
+    MATCHED = "matched"
+    NO_MATCH = "no_match"
+    AMBIGUOUS = "ambiguous"
+    RESTRICTED = "restricted"
+
+
+OUTCOMES = (Outcome.MATCHED, Outcome.NO_MATCH, Outcome.AMBIGUOUS, Outcome.RESTRICTED)
+
+
+@dataclass(frozen=True)
+class Requirement:
+    """A candidate may be matched only when ``comparison`` is at a ``sufficient`` level, or at a ``corroborated``
+    level while some corroborator (comparison, levels) holds. Level names; "null" stands for missing evidence."""
+
+    comparison: str
+    sufficient: tuple[str, ...]
+    corroborated: tuple[str, ...] = ()
+    corroborators: tuple[tuple[str, tuple[str, ...]], ...] = ()
+
+
+_NHS_NUMBER_AGREES = ("nhs_number", ("exact",))
+_GIVEN_NAME_VARIANTS = (
+    "nickname",
+    "one_edit",
+    "jaro_winkler>=0.92",
+    "phonetic",
+    "other_given_name",
+    "swapped_with_family",
+)
+DEFAULT_REQUIREMENTS = (
+    # A first name must be there and agree: a twin shares everything else.
+    Requirement(
+        "given_name",
+        sufficient=("exact", *_GIVEN_NAME_VARIANTS),
+        corroborated=("jaro_winkler>=0.80", "initial", "null"),
+        corroborators=(_NHS_NUMBER_AGREES,),
+    ),
+    # A sibling's name is a nickname or a letter away from the person's more often than one would like
+    # (ANN/ANNE, JADE/JANE): anything short of the exact name also needs the same sex.
+    Requirement(
+        "given_name",
+        sufficient=("exact",),
+        corroborated=(*_GIVEN_NAME_VARIANTS, "jaro_winkler>=0.80", "initial", "null"),
+        corroborators=(("sex", ("exact",)), _NHS_NUMBER_AGREES),
+    ),
+    Requirement(
+        "family_name",
+        sufficient=(
+            "exact",
+            "previous_family_name",
+            "compound_part",
+            "one_edit",
+            "jaro_winkler>=0.92",
+            "phonetic",
+            "jaro_winkler>=0.80",
+            "swapped_with_given",
+        ),
+    ),
+    # A namesake born the same year is one digit away one time in thirty: a date short of exact needs a postcode
+    # (or the NHS number) to say it is this person; a date further off needs the NHS number.
+    Requirement(
+        "date_of_birth",
+        sufficient=("exact",),
+        corroborated=("day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january"),
+        corroborators=(("postcode", ("unit", "previous_unit", "sector")), _NHS_NUMBER_AGREES),
+    ),
+    Requirement(
+        "date_of_birth",
+        sufficient=("exact", "day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january"),
+        corroborated=("two_of_year_month_day", "year_only"),
+        corroborators=(_NHS_NUMBER_AGREES,),
+    ),
+)
+
+
+@dataclass(frozen=True)
+class DecisionConfig:
+    threshold: float = 0.999
+    margin_bits: float = 6.0
+    requirements: tuple[Requirement, ...] = DEFAULT_REQUIREMENTS
+
+
+def meets_requirements(
+    gamma: np.ndarray, comparisons: Sequence[Comparison], requirements: Sequence[Requirement]
+) -> np.ndarray:
+    """Per pair: does the candidate meet every requirement?"""
+    position = {c.name: j for j, c in enumerate(comparisons)}
+    missing = {r.comparison for r in requirements} | {c for r in requirements for c, _ in r.corroborators}
+    missing -= set(position)
+    if missing:
+        raise ValueError(f"requirements name comparisons the tracer does not have: {sorted(missing)}")
+
+    def at(name: str, levels: tuple[str, ...]) -> np.ndarray:
+        comparison = comparisons[position[name]]
+        codes = [NULL if level == "null" else [lv.name for lv in comparison.levels].index(level) for level in levels]
+        return np.isin(gamma[:, position[name]], codes)
+
+    ok = np.ones(len(gamma), dtype=bool)
+    for requirement in requirements:
+        met = at(requirement.comparison, requirement.sufficient)
+        if requirement.corroborated:
+            corroborated = np.zeros(len(gamma), dtype=bool)
+            for name, levels in requirement.corroborators:
+                corroborated |= at(name, levels)
+            met |= at(requirement.comparison, requirement.corroborated) & corroborated
+        ok &= met
+    return ok
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """Per request: outcome code (index into OUTCOMES), probability, best pair (-1: none), candidates scored."""
+
+    outcome: np.ndarray
+    probability: np.ndarray
+    best_pair: np.ndarray
+    runner_up_pair: np.ndarray
+    candidates: np.ndarray
+
+
+def decide(
+    n_requests: int,
+    pair_request: np.ndarray,
+    match_weight: np.ndarray,
+    eligible: np.ndarray,
+    restricted: np.ndarray,
+    config: DecisionConfig,
+) -> Decisions:
+    """``pair_request`` must be sorted; ``match_weight`` is log2 posterior odds of each pair against no match."""
+    candidates = np.bincount(pair_request, minlength=n_requests)
+    weight = np.where(eligible, match_weight, -np.inf)
+    order = np.lexsort((-weight, pair_request))
+    req_sorted = pair_request[order]
+    starts = np.searchsorted(req_sorted, np.arange(n_requests), side="left")
+    has = candidates > 0
+    best_pair = np.full(n_requests, -1, dtype=np.int64)
+    best_pair[has] = order[starts[has]]
+    has_second = candidates > 1
+    runner_up = np.full(n_requests, -1, dtype=np.int64)
+    runner_up[has_second] = order[starts[has_second] + 1]
+
+    best_weight = np.full(n_requests, -np.inf)
+    best_weight[has] = weight[best_pair[has]]
+    second_weight = np.full(n_requests, -np.inf)
+    second_weight[has_second] = weight[runner_up[has_second]]
+    gap = np.where(np.isfinite(second_weight), best_weight - second_weight, np.inf)
+    # log2(1 + sum 2^w) per request, stably: shift by the best weight.
+    shift = np.where(np.isfinite(best_weight), np.maximum(best_weight, 0.0), 0.0)
+    total = np.zeros(n_requests)
+    np.add.at(total, pair_request, np.exp2(weight - shift[pair_request]))
+    total += np.exp2(-shift)
+    probability = np.exp2(best_weight - shift) / total
+    alone = 1.0 / (1.0 + np.exp2(-best_weight))
+
+    clear = (probability >= config.threshold) & (gap >= config.margin_bits)
+    outcome = np.full(n_requests, OUTCOMES.index(Outcome.NO_MATCH), dtype=np.int8)
+    outcome[(alone >= config.threshold) & ~clear] = OUTCOMES.index(Outcome.AMBIGUOUS)
+    outcome[clear] = OUTCOMES.index(Outcome.MATCHED)
+    is_restricted = clear.copy()
+    is_restricted[clear] = restricted[best_pair[clear]]
+    outcome[is_restricted] = OUTCOMES.index(Outcome.RESTRICTED)
+    best_pair[~np.isfinite(best_weight)] = -1
+    probability = np.nan_to_num(probability, nan=0.0)
+    return Decisions(outcome, probability, best_pair, runner_up, candidates)

@@ -1,0 +1,283 @@
+"""Columnar, normalised people: the index's records and a batch of trace requests share one representation.
+
+Names and postcodes are held once in a table of distinct values (a ``NameTable``, a ``PostcodeTable``) with their
+derived features (tokens, phonetic codes, parts of a compound name, postcode sector/district/area); people refer to
+them by position. Multi-valued fields (other given names, previous family names, previous postcodes) are CSR
+lists: ``offsets`` of length n + 1 into ``values``. Because both sides look the same, a comparison can score a
+request against records and, for estimating u, a record against another record.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass, field, fields
+
+import jellyfish
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+
+from matcher.normalise import (
+    name_parts,
+    normalise_name,
+    normalise_nhs_number,
+    normalise_sex,
+    parse_date_of_birth,
+    parse_postcode,
+    split_given_names,
+)
+from matcher.tokens import MISSING, Tokeniser
+
+
+@dataclass
+class Ragged:
+    """A list per row, as offsets (n + 1) into a flat values array."""
+
+    offsets: np.ndarray
+    values: np.ndarray
+
+    @classmethod
+    def from_lists(cls, lists: Sequence[Sequence[int]], dtype: type = np.int32) -> Ragged:
+        lengths = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
+        offsets = np.zeros(len(lists) + 1, dtype=np.int64)
+        np.cumsum(lengths, out=offsets[1:])
+        flat = np.fromiter((v for x in lists for v in x), dtype=dtype, count=int(offsets[-1]))
+        return cls(offsets, flat)
+
+    def lengths(self) -> np.ndarray:
+        return np.diff(self.offsets)
+
+    def explode(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
+        """(position in ``rows`` (or row number), value) for every element of the selected rows' lists."""
+        if rows is None:
+            rows = np.arange(len(self.offsets) - 1)
+        starts = self.offsets[rows]
+        lengths = self.offsets[rows + 1] - starts
+        owner = np.repeat(np.arange(len(rows)), lengths)
+        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
+        return owner, self.values[np.repeat(starts, lengths) + within]
+
+
+@dataclass
+class NameTable:
+    """Distinct normalised names and what comparisons and blocking need of each."""
+
+    strings: list[str]
+    token: np.ndarray  # uint64: the name itself
+    compact: np.ndarray  # uint64: the name without hyphens (SMITH-JONES and SMITHJONES meet here)
+    soundex: np.ndarray  # uint64 token of its Soundex code (blocking, as the MPS trace does)
+    metaphone: np.ndarray  # uint64 token of its Metaphone code (the phonetic comparison level)
+    initial: np.ndarray  # uint64 token of its first letter
+    length: np.ndarray  # uint16
+    parts: Ragged  # positions (in this table) of the parts of a compound name
+
+    @classmethod
+    def build(cls, strings: list[str], tokeniser: Tokeniser) -> NameTable:
+        """Features of each name; the parts of compound names join the table so they have features too."""
+        strings = list(strings)
+        position = {s: i for i, s in enumerate(strings)}
+        part_lists = []
+        for s in list(strings):
+            parts = []
+            for part in name_parts(s):
+                if part not in position:
+                    position[part] = len(strings)
+                    strings.append(part)
+                parts.append(position[part])
+            part_lists.append(parts)
+        part_lists.extend([] for _ in range(len(strings) - len(part_lists)))
+        return cls(
+            strings=strings,
+            token=tokeniser.tokens(strings),
+            compact=tokeniser.tokens([s.replace("-", "") for s in strings]),
+            soundex=tokeniser.tokens([f"sdx:{jellyfish.soundex(s.replace('-', ''))}" for s in strings]),
+            metaphone=tokeniser.tokens([f"mph:{jellyfish.metaphone(s.replace('-', ''))}" for s in strings]),
+            initial=tokeniser.tokens([f"ini:{s[0]}" for s in strings]),
+            length=np.fromiter((len(s) for s in strings), dtype=np.uint16, count=len(strings)),
+            parts=Ragged.from_lists(part_lists),
+        )
+
+
+@dataclass
+class PostcodeTable:
+    """Distinct postcodes (or outward codes) with tokens of each level; MISSING where a level is unknown."""
+
+    strings: list[str]
+    unit: np.ndarray
+    sector: np.ndarray
+    district: np.ndarray
+    area: np.ndarray
+
+    @classmethod
+    def build(cls, strings: list[str], tokeniser: Tokeniser) -> PostcodeTable:
+        parsed = [parse_postcode(s) for s in strings]
+        return cls(
+            strings=strings,
+            unit=tokeniser.tokens([p.unit if p else None for p in parsed]),
+            sector=tokeniser.tokens([f"sec:{p.sector}" if p and p.sector else None for p in parsed]),
+            district=tokeniser.tokens([f"dis:{p.district}" if p else None for p in parsed]),
+            area=tokeniser.tokens([f"are:{p.area}" if p else None for p in parsed]),
+        )
+
+
+@dataclass
+class Entities:
+    """People, one row each, in the normalised columnar form every later stage reads."""
+
+    names: NameTable
+    postcodes: PostcodeTable
+    given: np.ndarray  # int32 position in names, -1 missing
+    other_given: Ragged
+    family: np.ndarray  # int32
+    previous_family: Ragged
+    date_of_birth: np.ndarray  # int32 YYYYMMDD as typed (may be an impossible date), 0 missing
+    date_of_birth_valid: np.ndarray  # bool
+    sex: np.ndarray  # int8: 0 unknown, 1 male, 2 female
+    postcode: np.ndarray  # int32 position in postcodes, -1 missing
+    previous_postcodes: Ragged
+    nhs_number: np.ndarray  # uint64 token, MISSING when absent
+    malformed: Counter = field(default_factory=Counter)
+
+    def __len__(self) -> int:
+        return len(self.family)
+
+    @classmethod
+    def from_columns(
+        cls,
+        tokeniser: Tokeniser,
+        *,
+        given_name: Sequence[str | None],
+        other_given_names: Sequence[str | None],
+        family_name: Sequence[str | None],
+        date_of_birth: Sequence[object],
+        sex: Sequence[str | None],
+        postcode: Sequence[str | None],
+        nhs_number: Sequence[str | None],
+        previous_family_names: Sequence[Sequence[str] | None] | None = None,
+        previous_postcodes: Sequence[Sequence[str] | None] | None = None,
+    ) -> Entities:
+        """Normalise raw columns; malformed values become missing and are counted in ``malformed``."""
+        n = len(family_name)
+        malformed: Counter = Counter()
+        names = _Interner()
+        postcodes = _Interner()
+
+        given = _intern_column(given_name, normalise_name, names, "given_name", malformed)
+        family = _intern_column(family_name, normalise_name, names, "family_name", malformed)
+        other = Ragged.from_lists([[names.add(x) for x in split_given_names(v)] for v in other_given_names])
+        previous_family = Ragged.from_lists(
+            [[names.add(x) for x in map(normalise_name, v or ()) if x] for v in (previous_family_names or [None] * n)]
+        )
+
+        def postcode_text(value: str | None) -> str | None:
+            parsed = parse_postcode(value)
+            return parsed.text if parsed else None
+
+        code = _intern_column(postcode, postcode_text, postcodes, "postcode", malformed)
+        previous_codes = Ragged.from_lists(
+            [[postcodes.add(x) for x in map(postcode_text, v or ()) if x] for v in (previous_postcodes or [None] * n)]
+        )
+
+        dob = np.zeros(n, dtype=np.int32)
+        dob_valid = np.zeros(n, dtype=bool)
+        for i, value in enumerate(date_of_birth):
+            parsed = parse_date_of_birth(value)
+            if parsed is None:
+                if value is not None:
+                    malformed["date_of_birth"] += 1
+                continue
+            dob[i], dob_valid[i] = parsed
+            if not parsed[1]:
+                malformed["date_of_birth_impossible"] += 1
+
+        nhs_text = [normalise_nhs_number(v) for v in nhs_number]
+        malformed["nhs_number"] += sum(1 for raw, v in zip(nhs_number, nhs_text, strict=True) if raw and not v)
+        sexes = np.fromiter((normalise_sex(v) for v in sex), dtype=np.int8, count=n)
+        return cls(
+            names=NameTable.build(names.values, tokeniser),
+            postcodes=PostcodeTable.build(postcodes.values, tokeniser),
+            given=given,
+            other_given=other,
+            family=family,
+            previous_family=previous_family,
+            date_of_birth=dob,
+            date_of_birth_valid=dob_valid,
+            sex=sexes,
+            postcode=code,
+            previous_postcodes=previous_codes,
+            nhs_number=tokeniser.tokens([f"nhs:{v}" if v else None for v in nhs_text]),
+            malformed=+malformed,
+        )
+
+    @classmethod
+    def from_population(cls, population: pa.Table, tokeniser: Tokeniser) -> Entities:
+        previous = population.column("previous_addresses").combine_chunks()
+        previous_postcodes = pa.ListArray.from_arrays(
+            previous.offsets, pc.struct_field(previous.flatten(), "postcode")
+        ).to_pylist()
+        return cls.from_columns(
+            tokeniser,
+            given_name=population.column("given_name").to_pylist(),
+            other_given_names=population.column("other_given_names").to_pylist(),
+            family_name=population.column("family_name").to_pylist(),
+            date_of_birth=population.column("date_of_birth").to_pylist(),
+            sex=population.column("sex").to_pylist(),
+            postcode=population.column("postcode").to_pylist(),
+            nhs_number=population.column("nhs_number").to_pylist(),
+            previous_family_names=population.column("previous_family_names").to_pylist(),
+            previous_postcodes=previous_postcodes,
+        )
+
+    def arrays(self) -> dict[str, np.ndarray]:
+        """Every array, flattened to name -> ndarray, for saving."""
+        out: dict[str, np.ndarray] = {}
+        for f in fields(self):
+            value = getattr(self, f.name)
+            if isinstance(value, np.ndarray):
+                out[f.name] = value
+            elif isinstance(value, Ragged):
+                out[f"{f.name}.offsets"], out[f"{f.name}.values"] = value.offsets, value.values
+        return out
+
+
+class _Interner:
+    """Assigns positions to distinct strings in order of first appearance."""
+
+    def __init__(self) -> None:
+        self.positions: dict[str, int] = {}
+        self.values: list[str] = []
+
+    def add(self, value: str) -> int:
+        position = self.positions.get(value)
+        if position is None:
+            position = self.positions[value] = len(self.values)
+            self.values.append(value)
+        return position
+
+
+def _intern_column(values, normalise, interner: _Interner, name: str, malformed: Counter) -> np.ndarray:
+    # Columns repeat values heavily (a national index has ~40k surnames): normalise each distinct raw value once.
+    seen: dict[object, int] = {}
+    out = np.full(len(values), -1, dtype=np.int32)
+    for i, raw in enumerate(values):
+        if raw is None:
+            continue
+        position = seen.get(raw)
+        if position is None:
+            clean = normalise(raw)
+            position = seen[raw] = interner.add(clean) if clean else -1
+            if clean is None and str(raw).strip():
+                malformed[name] += 1
+        elif position == -1 and str(raw).strip():
+            malformed[name] += 1
+        out[i] = position
+    return out
+
+
+def tokens_at(table_tokens: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    """Tokens for positions into a table, MISSING where the position is -1."""
+    out = np.full(len(positions), MISSING, dtype=np.uint64)
+    present = positions >= 0
+    out[present] = table_tokens[positions[present]]
+    return out

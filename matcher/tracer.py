@@ -1,0 +1,209 @@
+"""Tracing: requests in, one decision per request out.
+
+``Tracer(index, config).trace(request)`` for one request and ``trace_many(requests)`` for a batch share one
+vectorised path: normalise the requests, look their blocking keys up, compare every candidate pair, score, decide,
+and read the disclosure payload only for records that are matched and not restricted.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+import pyarrow as pa
+
+from matcher.blocking import candidate_pairs
+from matcher.comparisons import NULL, Comparison, comparison_vectors, default_comparisons
+from matcher.decision import OUTCOMES, DecisionConfig, Decisions, Outcome, decide, meets_requirements
+from matcher.entities import Entities
+from matcher.index import DISCLOSURE_FIELDS, Index
+from matcher.model import FellegiSunterModel, Scores, score
+from matcher.request import Requests, TraceRequest, to_entities
+
+
+@dataclass(frozen=True)
+class TraceConfig:
+    decision: DecisionConfig = field(default_factory=DecisionConfig)
+    # Keys shared by more records than this (a SMITH born in 1950 in a big district) are skipped: other keys of
+    # the same request are narrower.
+    max_block_size: int = 1_000
+    max_candidates: int = 200
+    # Names rarer than this are weighed as if this common, so one rare spelling cannot carry a match alone.
+    tf_floor: float = 1e-5
+    explain_top: int = 3
+
+
+@dataclass(frozen=True)
+class ComparisonExplanation:
+    comparison: str
+    level: str  # "null" when either side lacked the value
+    weight: float
+
+
+@dataclass(frozen=True)
+class CandidateExplanation:
+    record: int
+    match_weight: float
+    eligible: bool  # meets the decision's requirements
+    comparisons: tuple[ComparisonExplanation, ...]
+
+
+@dataclass(frozen=True)
+class TraceResult:
+    request_id: str | None
+    outcome: Outcome
+    probability: float
+    candidates: int
+    record: int | None  # internal: row of the matched record in the index; never for the requester
+    disclosure: dict | None  # only when matched and not restricted
+    explanation: tuple[CandidateExplanation, ...] = ()  # for audit and review, never for the requester
+
+
+@dataclass
+class BatchTrace:
+    """Arrays for a batch: what the CLI writes and what evaluation reads, without per-request objects."""
+
+    request_ids: list[str | None]
+    decisions: Decisions
+    pair_request: np.ndarray
+    pair_record: np.ndarray
+    gamma: np.ndarray
+    scores: Scores
+    eligible: np.ndarray  # per pair: meets the decision's requirements
+
+
+class Tracer:
+    def __init__(
+        self,
+        index: Index,
+        config: TraceConfig | None = None,
+        comparisons: tuple[Comparison, ...] | None = None,
+        model: FellegiSunterModel | None = None,
+    ) -> None:
+        self.index = index
+        self.config = config or TraceConfig()
+        self.comparisons = comparisons or default_comparisons(index.tokeniser)
+        self.model = model or index.model
+        if self.model is None:
+            raise ValueError("the index has no trained model: run fit_model() or `python -m matcher build` first")
+        self.model.check_matches(self.comparisons)
+        meets_requirements(
+            np.zeros((0, len(self.comparisons)), np.int8), self.comparisons, self.config.decision.requirements
+        )  # fail now, not on the first request
+
+    def trace(self, request: TraceRequest | dict) -> TraceResult:
+        return self.trace_many([request], explain=True)[0]
+
+    def trace_many(self, requests: Requests, explain: bool = False) -> list[TraceResult]:
+        batch = self.trace_batch(requests)
+        return self.results(batch, explain=explain)
+
+    def trace_batch(self, requests: Requests) -> BatchTrace:
+        entities, request_ids = self.request_entities(requests)
+        pair_request, pair_record = self.candidates(entities)
+        gamma = comparison_vectors(self.comparisons, entities, self.index.records, pair_request, pair_record)
+        scores = self.score(gamma, pair_record)
+        eligible = meets_requirements(gamma, self.comparisons, self.config.decision.requirements)
+        decisions = decide(
+            len(entities),
+            pair_request,
+            scores.match_weight,
+            eligible,
+            np.asarray(self.index.restricted)[pair_record],
+            self.config.decision,
+        )
+        return BatchTrace(request_ids, decisions, pair_request, pair_record, gamma, scores, eligible)
+
+    def request_entities(self, requests: Requests) -> tuple[Entities, list]:
+        return to_entities(requests, self.index.tokeniser)
+
+    def candidates(self, requests: Entities) -> tuple[np.ndarray, np.ndarray]:
+        return candidate_pairs(
+            self.index.blocking,
+            self.index.rules,
+            requests,
+            self.config.max_block_size,
+            self.config.max_candidates,
+        )
+
+    def score(self, gamma: np.ndarray, pair_record: np.ndarray) -> Scores:
+        frequency = self.index.term_frequencies_for(pair_record)
+        return score(self.model, self.comparisons, gamma, frequency, self.config.tf_floor)
+
+    def results(self, batch: BatchTrace, explain: bool = False) -> list[TraceResult]:
+        d = batch.decisions
+        disclose = np.flatnonzero(d.outcome == OUTCOMES.index(Outcome.MATCHED))
+        disclosures = dict(
+            zip(disclose.tolist(), self.disclosures(batch.pair_record[d.best_pair[disclose]]), strict=True)
+        )
+        out = []
+        for i, request_id in enumerate(batch.request_ids):
+            best = int(d.best_pair[i])
+            outcome = OUTCOMES[d.outcome[i]]
+            decided = outcome in (Outcome.MATCHED, Outcome.RESTRICTED)
+            out.append(
+                TraceResult(
+                    request_id=request_id,
+                    outcome=outcome,
+                    probability=float(d.probability[i]),
+                    candidates=int(d.candidates[i]),
+                    record=int(batch.pair_record[best]) if decided else None,
+                    disclosure=disclosures.get(i),
+                    explanation=self.explain(batch, i) if explain else (),
+                )
+            )
+        return out
+
+    def results_table(self, batch: BatchTrace, with_candidates: bool = False) -> pa.Table:
+        """The ``trace`` command's output: one row per request. NHS numbers here are the data holder's internal
+        evaluation output, never part of any response."""
+        d = batch.decisions
+        has_best = d.best_pair >= 0
+        best_nhs = np.full(len(d.outcome), None, dtype=object)
+        best_nhs[has_best] = self.nhs_numbers(batch.pair_record[d.best_pair[has_best]])
+        decided = np.isin(d.outcome, [OUTCOMES.index(Outcome.MATCHED), OUTCOMES.index(Outcome.RESTRICTED)])
+        columns = {
+            "request_id": pa.array(batch.request_ids, pa.string()),
+            "outcome": pa.array([OUTCOMES[o].value for o in d.outcome], pa.string()),
+            "probability": pa.array(d.probability, pa.float64()),
+            "matched_nhs_number": pa.array(np.where(decided, best_nhs, None).tolist(), pa.string()),
+            "candidates": pa.array(d.candidates, pa.int64()),
+            "best_nhs_number": pa.array(best_nhs.tolist(), pa.string()),
+        }
+        if with_candidates:
+            offsets = np.zeros(len(d.outcome) + 1, dtype=np.int32)
+            np.cumsum(d.candidates, out=offsets[1:])
+            values = pa.array(self.nhs_numbers(batch.pair_record), pa.string())
+            columns["candidate_nhs_numbers"] = pa.ListArray.from_arrays(pa.array(offsets), values)
+        return pa.table(columns)
+
+    def disclosures(self, records: np.ndarray) -> list[dict]:
+        rows = self.index.payload.select(list(DISCLOSURE_FIELDS)).take(pa.array(records, pa.int64()))
+        return rows.to_pylist()
+
+    def nhs_numbers(self, records: np.ndarray) -> list[str]:
+        """Internal evaluation output only: the NHS numbers of index rows."""
+        return self.index.payload.column("nhs_number").take(pa.array(records, pa.int64())).to_pylist()
+
+    def explain(self, batch: BatchTrace, request: int) -> tuple[CandidateExplanation, ...]:
+        pairs = np.flatnonzero(batch.pair_request == request)
+        pairs = pairs[np.argsort(-batch.scores.match_weight[pairs], kind="stable")][: self.config.explain_top]
+        out = []
+        for p in pairs:
+            comparisons = tuple(
+                ComparisonExplanation(
+                    comparison=c.name,
+                    level="null" if batch.gamma[p, j] == NULL else c.levels[batch.gamma[p, j]].name,
+                    weight=round(float(batch.scores.weights[p, j]), 3),
+                )
+                for j, c in enumerate(self.comparisons)
+            )
+            out.append(
+                CandidateExplanation(
+                    record=int(batch.pair_record[p]),
+                    match_weight=round(float(batch.scores.match_weight[p]), 3),
+                    eligible=bool(batch.eligible[p]),
+                    comparisons=comparisons,
+                )
+            )
+        return tuple(out)
