@@ -8,7 +8,8 @@ with the record number beside each: an inverted index answered by binary search,
 
 The default rules follow the MPS algorithmic trace (Soundex family name with date of birth; date of birth with
 postcode, which contains its family/given + sex + DOB + postcode keys), add a given-name key for a changed family
-name, and two keys that survive a wrong date of birth (names with year of birth, names with postcode district).
+name, and keys that survive a wrong date of birth (names with year of birth, names with postcode district, the two
+names alone, family name with day and month).
 """
 
 from __future__ import annotations
@@ -26,6 +27,9 @@ from matcher.tokens import MISSING, combine
 class BlockingRule:
     name: str
     components: tuple[str, ...]
+    # Blocks larger than this are skipped (None: the tracer's max_block_size). Keys without a date of birth are
+    # only worth following for rare values.
+    max_block_size: int | None = None
 
 
 DEFAULT_RULES: tuple[BlockingRule, ...] = (
@@ -34,6 +38,8 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("dob+postcode", ("date_of_birth", "postcode")),
     BlockingRule("family_metaphone+given_soundex+year", ("family_metaphone", "given_soundex", "year_of_birth")),
     BlockingRule("family+given_initial+district", ("family", "given_initial", "postcode_district")),
+    BlockingRule("family+given", ("family", "given"), max_block_size=20),
+    BlockingRule("family+birthday", ("family", "birthday"), max_block_size=20),
     BlockingRule("nhs_number", ("nhs_number",)),
 )
 
@@ -105,6 +111,12 @@ def _years(entities: Entities) -> Values:
     return row, dates // np.uint64(10_000)
 
 
+def _birthdays(entities: Entities, as_request: bool) -> Values:
+    """Month and day without the year (survives a wrong year); the salt keeps it apart from a full date."""
+    row, dates = _dates(entities, as_request)
+    return row, dates % np.uint64(10_000) + np.uint64(1 << 40)
+
+
 def _postcode_level(entities: Entities, as_request: bool, level: str) -> Values:
     table_tokens = getattr(entities.postcodes, level)
     rows = [np.arange(len(entities))]
@@ -123,10 +135,12 @@ COMPONENTS: dict[str, Callable[[Entities, bool], Values]] = {
     "family": lambda e, r: _family_tokens(e, r, "token"),
     "family_soundex": lambda e, r: _family_tokens(e, r, "soundex"),
     "family_metaphone": lambda e, r: _family_tokens(e, r, "metaphone"),
+    "given": lambda e, r: _given_tokens(e, r, "token"),
     "given_soundex": lambda e, r: _given_tokens(e, r, "soundex"),
     "given_initial": lambda e, r: _given_tokens(e, r, "initial"),
     "date_of_birth": _dates,
     "year_of_birth": lambda e, r: _years(e),
+    "birthday": lambda e, r: _birthdays(e, r),
     "postcode": lambda e, r: _postcode_level(e, r, "unit"),
     "postcode_district": lambda e, r: _postcode_level(e, r, "district"),
     "nhs_number": lambda e, r: _single(e.nhs_number),
@@ -188,7 +202,7 @@ class BlockingIndex:
         order = np.lexsort((row, key))
         return cls(keys=key[order], rows=row[order].astype(np.uint32))
 
-    def lookup(self, keys: np.ndarray, max_block_size: int) -> tuple[np.ndarray, np.ndarray, int]:
+    def lookup(self, keys: np.ndarray, max_block_size: int | np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """(which key, record) for every record under each key; blocks over ``max_block_size`` are skipped.
 
         Returns the pairs and how many keys were skipped for being too common.
@@ -212,8 +226,9 @@ def candidate_pairs(
 ) -> tuple[np.ndarray, np.ndarray]:
     """Sorted, distinct (request, record) pairs under any rule; at most ``max_candidates`` per request, keeping
     the records found by most keys."""
-    rows, keys, _ = all_keys(requests, rules, as_request=True)
-    key_index, records, _ = blocking.lookup(keys, max_block_size)
+    rows, keys, rule = all_keys(requests, rules, as_request=True)
+    limits = np.array([r.max_block_size or max_block_size for r in rules], dtype=np.int64)
+    key_index, records, _ = blocking.lookup(keys, limits[rule])
     pair = rows[key_index].astype(np.int64) << 32 | records
     pair, hits = np.unique(pair, return_counts=True)
     request, record = pair >> 32, pair & 0xFFFFFFFF

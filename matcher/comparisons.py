@@ -49,6 +49,15 @@ def _assign(n: int, present: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
     return out
 
 
+def _first(lists: Ragged, rows: np.ndarray) -> np.ndarray:
+    """First element of each row's list, -1 for an empty list."""
+    starts, ends = lists.offsets[rows], lists.offsets[rows + 1]
+    out = np.full(len(rows), -1, dtype=np.int64)
+    has = ends > starts
+    out[has] = lists.values[starts[has]]
+    return out
+
+
 def _token_in_lists(tokens: np.ndarray, lists: Ragged, rows: np.ndarray, table_tokens: np.ndarray) -> np.ndarray:
     """Per pair: is ``tokens[i]`` among the tokens of the list held by row ``rows[i]``?"""
     owner, positions = lists.explode(rows)
@@ -115,9 +124,11 @@ class GivenNameComparison:
         need = present & ~exact
         jw[need], edits[need] = string_similarity(qa, a[need], rb, b[need])
         phonetic = tokens_at(qa.metaphone, a) == tokens_at(rb.metaphone, b)
-        other = _token_in_lists(ta, records.other_given, rec, rb.token) | _token_in_lists(
-            tb, requests.other_given, req, qa.token
-        )
+        # Known by a middle name: the request's first name is the record's first middle name, or the record's first
+        # name is among the request's other names.
+        first_middle = _first(records.other_given, rec)
+        other = (ta == tokens_at(rb.token, first_middle)) & (first_middle >= 0)
+        other |= _token_in_lists(tb, requests.other_given, req, qa.token)
         short = (tokens_at(qa.length, a) == 1) | (tokens_at(rb.length, b) == 1)
         initial = short & (tokens_at(qa.initial, a) == tokens_at(rb.initial, b))
         swapped = _swapped(requests, records, req, rec)

@@ -45,29 +45,33 @@ class Requirement:
 
 
 _NHS_NUMBER_AGREES = ("nhs_number", ("exact",))
-_GIVEN_NAME_VARIANTS = (
-    "nickname",
-    "one_edit",
-    "jaro_winkler>=0.92",
-    "phonetic",
-    "other_given_name",
-    "swapped_with_family",
-)
+_GIVEN_NAME_VARIANTS = ("nickname", "one_edit", "other_given_name", "swapped_with_family")
+_GIVEN_NAME_WEAK = ("jaro_winkler>=0.92", "phonetic", "jaro_winkler>=0.80", "initial", "null")
 DEFAULT_REQUIREMENTS = (
-    # A first name must be there and agree: a twin shares everything else.
+    # A first name must be there and agree: a twin shares everything else. Weak similarity (a long name a few
+    # letters off, the same sound) is as likely a sibling's name as a typo of the person's.
     Requirement(
         "given_name",
         sufficient=("exact", *_GIVEN_NAME_VARIANTS),
-        corroborated=("jaro_winkler>=0.80", "initial", "null"),
+        corroborated=_GIVEN_NAME_WEAK,
         corroborators=(_NHS_NUMBER_AGREES,),
     ),
     # A sibling's name is a nickname or a letter away from the person's more often than one would like
-    # (ANN/ANNE, JADE/JANE): anything short of the exact name also needs the same sex.
+    # (ANN/ANNE, JADE/JANE): anything short of the exact name also needs no conflicting sex and no conflicting postcode.
     Requirement(
         "given_name",
         sufficient=("exact",),
-        corroborated=(*_GIVEN_NAME_VARIANTS, "jaro_winkler>=0.80", "initial", "null"),
-        corroborators=(("sex", ("exact",)), _NHS_NUMBER_AGREES),
+        corroborated=(*_GIVEN_NAME_VARIANTS, *_GIVEN_NAME_WEAK),
+        corroborators=(("sex", ("exact", "null")), _NHS_NUMBER_AGREES),
+    ),
+    Requirement(
+        "given_name",
+        sufficient=("exact",),
+        corroborated=(*_GIVEN_NAME_VARIANTS, *_GIVEN_NAME_WEAK),
+        corroborators=(
+            ("postcode", ("unit", "previous_unit", "sector", "district", "area", "null")),
+            _NHS_NUMBER_AGREES,
+        ),
     ),
     Requirement(
         "family_name",

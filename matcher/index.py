@@ -119,7 +119,10 @@ class Index:
             "records": len(self),
             "names": len(self.records.names.strings),
             "postcodes": len(self.records.postcodes.strings),
-            "rules": [{"name": r.name, "components": list(r.components)} for r in self.rules],
+            "rules": [
+                {"name": r.name, "components": list(r.components), "max_block_size": r.max_block_size}
+                for r in self.rules
+            ],
             "malformed": dict(self.records.malformed),
         }
         (directory / "manifest.json").write_text(json.dumps(manifest, indent=1))
@@ -187,7 +190,9 @@ class Index:
             term_frequency={k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("term_frequency.")},
             restricted=arrays["restricted"],
             payload=_read_ipc(directory / "payload.arrow"),
-            rules=tuple(BlockingRule(r["name"], tuple(r["components"])) for r in manifest["rules"]),
+            rules=tuple(
+                BlockingRule(r["name"], tuple(r["components"]), r.get("max_block_size")) for r in manifest["rules"]
+            ),
             tokeniser=tokeniser or Tokeniser(),
             model=FellegiSunterModel.load(model_path) if model_path.exists() else None,
         )
