@@ -172,8 +172,12 @@ def rule_keys(entities: Entities, rule: BlockingRule, salt: int, as_request: boo
         row, tokens = _cross((row, combine(salt, tokens)), more, n)
     keys = combine(salt, tokens)
     keep = keys != MISSING
-    pairs = np.unique(np.stack([row[keep].astype(np.uint64), keys[keep]]), axis=1)
-    return pairs[0].astype(np.int64), pairs[1]
+    row, keys = row[keep], keys[keep]
+    order = np.lexsort((row, keys))
+    row, keys = row[order], keys[order]
+    distinct = np.ones(len(keys), dtype=bool)
+    distinct[1:] = (keys[1:] != keys[:-1]) | (row[1:] != row[:-1])
+    return row[distinct].astype(np.int64), keys[distinct]
 
 
 def all_keys(

@@ -173,7 +173,8 @@ def decide(
     best_weight[has] = weight[best_pair[has]]
     second_weight = np.full(n_requests, -np.inf)
     second_weight[has_second] = weight[runner_up[has_second]]
-    gap = np.where(np.isfinite(second_weight), best_weight - second_weight, np.inf)
+    with np.errstate(invalid="ignore"):  # -inf - -inf where nothing is eligible
+        gap = np.where(np.isfinite(second_weight), best_weight - second_weight, np.inf)
     # log2(1 + sum 2^w) per request, stably: shift by the best weight.
     shift = np.where(np.isfinite(best_weight), np.maximum(best_weight, 0.0), 0.0)
     total = np.zeros(n_requests)

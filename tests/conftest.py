@@ -38,3 +38,14 @@ def request_sets(population_path: Path) -> dict[str, RequestSet]:
     return {
         name: generate_requests(population_path, 20_000, profile, 0.3, seed=5) for name, profile in PROFILES.items()
     }
+
+
+@pytest.fixture(scope="session")
+def trained_index(population: pa.Table, population_path: Path):
+    """The 200k sample indexed and trained on unlabelled requests of another seed than any test's."""
+    from matcher.index import Index
+    from matcher.training import fit_model
+
+    index = Index.build(population)
+    training = generate_requests(population_path, 10_000, PROFILES["typical"], 0.3, seed=99).requests
+    return index.with_model(fit_model(index, training, u_pairs=500_000))

@@ -1,0 +1,147 @@
+"""``python -m matcher``: build an index, trace requests, evaluate results, explain one trace.
+
+The commands and their output columns are a contract other tools read (see README).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from pathlib import Path
+
+import pyarrow as pa
+import pyarrow.parquet as pq
+from tqdm import tqdm
+
+from matcher.evaluation import evaluate, write_report
+from matcher.explain import explanation_text, waterfall_png
+from matcher.index import Index
+from matcher.request import REQUEST_FIELDS
+from matcher.tracer import Tracer
+from matcher.training import fit_model
+
+TRACE_CHUNK = 5_000
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="python -m matcher", description=__doc__)
+    commands = parser.add_subparsers(dest="command", required=True)
+
+    build = commands.add_parser("build", help="build and train an index from a population Parquet file")
+    build.add_argument("--population", type=Path, required=True)
+    build.add_argument("--out", type=Path, required=True)
+    build.add_argument(
+        "--training-requests",
+        type=Path,
+        help="unlabelled trace requests to estimate m by EM (default: 20,000 drawn from the population by the "
+        "synthetic generator, typical profile, its truth discarded)",
+    )
+
+    trace = commands.add_parser("trace", help="trace a Parquet file of requests")
+    trace.add_argument("--index", type=Path, required=True)
+    trace.add_argument("--requests", type=Path, required=True)
+    trace.add_argument("--out", type=Path, required=True)
+    trace.add_argument(
+        "--with-candidates", action="store_true", help="add candidate_nhs_numbers (lets evaluate measure blocking)"
+    )
+    trace.add_argument("--quiet", action="store_true")
+
+    ev = commands.add_parser("evaluate", help="precision, recall and wrong-person disclosures against truth")
+    ev.add_argument("--results", type=Path, required=True)
+    ev.add_argument("--truth", type=Path, required=True)
+    ev.add_argument("--report", type=Path, default=Path("out/evaluation"), help="directory for report.md and PNG")
+
+    explain = commands.add_parser("explain", help="top candidates of one request, with each comparison's weight")
+    explain.add_argument("--index", type=Path, required=True)
+    explain.add_argument("--request", required=True, help="JSON object, or @file.json")
+    explain.add_argument("--png", type=Path, help="write a waterfall chart of the best candidate here")
+    return parser
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = build_parser().parse_args(argv)
+    try:
+        return {"build": _build, "trace": _trace, "evaluate": _evaluate, "explain": _explain}[args.command](args)
+    except (FileNotFoundError, ValueError) as error:
+        print(f"error: {error}", file=sys.stderr)
+        return 2
+
+
+def _build(args: argparse.Namespace) -> int:
+    start = time.perf_counter()
+    population = pq.read_table(args.population)
+    index = Index.build(population)
+    print(f"indexed {len(index):,} records in {time.perf_counter() - start:.1f} s")
+    if args.training_requests:
+        training = pq.read_table(args.training_requests)
+    else:
+        from synthetic.profiles import PROFILES
+        from synthetic.requests import generate_requests
+
+        training = generate_requests(args.population, 20_000, PROFILES["typical"], 0.3, seed=7_919).requests
+    start = time.perf_counter()
+    model = fit_model(index, training)
+    print(
+        f"trained on {training.num_rows:,} unlabelled requests in {time.perf_counter() - start:.1f} s; "
+        f"prior share in index {model.in_index:.3f}"
+    )
+    index.with_model(model).save(args.out)
+    print(f"wrote {args.out}")
+    return 0
+
+
+def _trace(args: argparse.Namespace) -> int:
+    tracer = Tracer(Index.load(args.index))
+    requests = pq.read_table(args.requests)
+    tables = []
+    start = time.perf_counter()
+    with tqdm(total=requests.num_rows, unit="req", desc="trace", disable=args.quiet) as bar:
+        for offset in range(0, requests.num_rows, TRACE_CHUNK):
+            chunk = requests.slice(offset, TRACE_CHUNK)
+            tables.append(tracer.results_table(tracer.trace_batch(chunk), with_candidates=args.with_candidates))
+            bar.update(chunk.num_rows)
+    results = pa.concat_tables(tables) if tables else tracer.results_table(tracer.trace_batch(requests))
+    args.out.parent.mkdir(parents=True, exist_ok=True)
+    pq.write_table(results, args.out)
+    elapsed = time.perf_counter() - start
+    counts = results.group_by("outcome").aggregate([("request_id", "count")]).to_pylist()
+    summary = ", ".join(f"{c['outcome']} {c['request_id_count']:,}" for c in counts)
+    if not args.quiet:
+        print(f"traced {requests.num_rows:,} requests in {elapsed:.1f} s: {summary}")
+    return 0
+
+
+def _evaluate(args: argparse.Namespace) -> int:
+    evaluation = evaluate(pq.read_table(args.results), pq.read_table(args.truth))
+    for line in evaluation.summary_lines():
+        print(line)
+    print("recall by corruption (members):")
+    for kind, (n, recall) in evaluation.recall_by_corruption.items():
+        print(f"  {kind:<40} {n:>7,} {recall:.4f}")
+    report = write_report(evaluation, args.report)
+    print(f"report: {report}")
+    return 0
+
+
+def _explain(args: argparse.Namespace) -> int:
+    text = Path(args.request[1:]).read_text() if args.request.startswith("@") else args.request
+    try:
+        request = json.loads(text)
+    except json.JSONDecodeError as error:
+        raise ValueError(f"--request is not valid JSON: {error.msg} at position {error.pos}") from None
+    if not isinstance(request, dict):
+        raise ValueError("--request must be a JSON object")
+    unknown = sorted(set(request) - set(REQUEST_FIELDS) - {"request_id"})
+    if unknown:
+        raise ValueError(f"unknown request fields {unknown}; expected some of {list(REQUEST_FIELDS)}")
+    for required in ("family_name", "date_of_birth"):
+        if not request.get(required):
+            raise ValueError(f"--request needs {required}")
+    tracer = Tracer(Index.load(args.index))
+    result = tracer.trace(request)
+    print(explanation_text(result, tracer.model.prior_log2_odds))
+    if args.png and result.explanation:
+        print(f"waterfall: {waterfall_png(result.explanation[0], tracer.model.prior_log2_odds, args.png)}")
+    return 0

@@ -1,0 +1,134 @@
+"""Each comparison puts a crafted pair on the level its name promises."""
+
+import numpy as np
+import pytest
+
+from matcher.comparisons import (
+    NULL,
+    DateOfBirthComparison,
+    FamilyNameComparison,
+    GivenNameComparison,
+    NhsNumberComparison,
+    PostcodeComparison,
+    SexComparison,
+    nickname_pairs,
+)
+from matcher.entities import Entities
+from matcher.tokens import Tokeniser
+
+TOKENISER = Tokeniser()
+RECORD = dict(
+    given_name="WILLIAM",
+    other_given_names="HENRY JAMES",
+    family_name="SMITH-JONES",
+    date_of_birth="1980-03-12",
+    sex="male",
+    postcode="LS13 4JT",
+    nhs_number="9434765919",
+)
+
+
+def entities(rows: list[dict], **history) -> Entities:
+    keys = ("given_name", "other_given_names", "family_name", "date_of_birth", "sex", "postcode", "nhs_number")
+    columns = {k: [r.get(k) for r in rows] for k in keys}
+    return Entities.from_columns(TOKENISER, **columns, **history)
+
+
+def level(comparison, request: dict, record: dict = RECORD, **history) -> str:
+    requests = entities([{**RECORD, **request}])
+    records = entities([record], **history)
+    code = comparison.compare(requests, records, np.array([0]), np.array([0]))[0]
+    return "null" if code == NULL else comparison.levels[code].name
+
+
+GIVEN = GivenNameComparison(nicknames=nickname_pairs(TOKENISER))
+
+
+@pytest.mark.parametrize(
+    ("given", "expected"),
+    [
+        ("William", "exact"),
+        ("BILL", "nickname"),
+        ("WILLAIM", "one_edit"),
+        ("WILHELMINA", "jaro_winkler>=0.80"),
+        ("HENRY", "other_given_name"),
+        ("JAMES", "else"),  # only the first middle name counts as a name someone goes by
+        ("W", "initial"),
+        ("ZACHARY", "else"),
+        (None, "null"),
+    ],
+)
+def test_given_name_levels(given, expected):
+    assert level(GIVEN, {"given_name": given}) == expected
+
+
+def test_given_and_family_swapped():
+    request = {"given_name": "SMITH-JONES", "family_name": "WILLIAM"}
+    assert level(GIVEN, request) == "swapped_with_family"
+    assert level(FamilyNameComparison(), request) == "swapped_with_given"
+
+
+@pytest.mark.parametrize(
+    ("family", "expected"),
+    [
+        ("Smith Jones", "exact"),
+        ("SMITHJONES", "compound_part"),
+        ("JONES", "compound_part"),
+        ("SMITH-JONSE", "one_edit"),
+        ("BROWN", "previous_family_name"),
+        ("ZIELINSKI", "else"),
+    ],
+)
+def test_family_name_levels(family, expected):
+    history = {"previous_family_names": [["BROWN"]]}
+    assert level(FamilyNameComparison(), {"family_name": family}, **history) == expected
+
+
+@pytest.mark.parametrize(
+    ("dob", "expected"),
+    [
+        ("1980-03-12", "exact"),
+        ("1980-12-03", "day_month_swapped"),
+        ("1980-03-21", "digits_transposed"),
+        ("1980-03-13", "one_digit_wrong"),
+        ("1980-03-34", "two_of_year_month_day"),  # impossible date, still evidence
+        ("1980-01-01", "first_of_january"),
+        ("1980-07-25", "year_only"),
+        ("1955-07-25", "else"),
+        ("not a date", "null"),
+    ],
+)
+def test_date_of_birth_levels(dob, expected):
+    assert level(DateOfBirthComparison(), {"date_of_birth": dob}) == expected
+
+
+@pytest.mark.parametrize(
+    ("postcode", "expected"),
+    [
+        ("ls134jt", "unit"),
+        ("M1 1AE", "previous_unit"),
+        ("LS13 4XX", "sector"),
+        ("LS13", "district"),
+        ("LS1 1AA", "area"),
+        ("SW1A 1AA", "else"),
+        ("XX", "null"),
+        (None, "null"),
+    ],
+)
+def test_postcode_levels_cover_current_and_previous(postcode, expected):
+    history = {"previous_postcodes": [["M1 1AE"]]}
+    assert level(PostcodeComparison(), {"postcode": postcode}, **history) == expected
+
+
+def test_sex_and_nhs_number():
+    assert level(SexComparison(), {"sex": "female"}) == "else"
+    assert level(SexComparison(), {"sex": "unknown"}) == "null"
+    assert level(NhsNumberComparison(), {}) == "exact"
+    assert level(NhsNumberComparison(), {"nhs_number": "9434765918"}) == "else"
+    assert level(NhsNumberComparison(), {"nhs_number": None}) == "null"
+
+
+def test_malformed_values_are_counted_not_fatal():
+    e = entities([{**RECORD, "postcode": "NOT A CODE", "date_of_birth": "soon", "family_name": "!!"}])
+    assert e.malformed == {"postcode": 1, "date_of_birth": 1, "family_name": 1}
+    assert e.postcode[0] == -1 and e.date_of_birth[0] == 0 and e.family[0] == -1

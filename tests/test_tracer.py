@@ -1,0 +1,160 @@
+"""The tracer on a 200k synthetic index: outcomes, disclosure, restriction, persistence and match quality."""
+
+import dataclasses
+
+import numpy as np
+import pyarrow as pa
+import pytest
+
+from matcher.decision import Outcome
+from matcher.evaluation import evaluate
+from matcher.index import DISCLOSURE_FIELDS, Index
+from matcher.tracer import Tracer, TraceRequest
+
+
+def request_for(row: dict, **changes) -> TraceRequest:
+    fields = {
+        "given_name": row["given_name"],
+        "other_given_names": row["other_given_names"] or None,
+        "family_name": row["family_name"],
+        "date_of_birth": row["date_of_birth"].isoformat(),
+        "sex": row["sex"],
+        "postcode": row["postcode"],
+    }
+    return TraceRequest(**{**fields, **changes})
+
+
+@pytest.fixture(scope="module")
+def tracer(trained_index):
+    return Tracer(trained_index)
+
+
+@pytest.fixture(scope="module")
+def unrestricted_row(population):
+    restricted = population.column("restricted").to_numpy(zero_copy_only=False)
+    i = int(np.flatnonzero(~restricted)[1234])
+    return i, population.slice(i, 1).to_pylist()[0]
+
+
+def test_exact_request_is_matched_with_only_the_allowed_fields(tracer, unrestricted_row):
+    i, row = unrestricted_row
+    result = tracer.trace(request_for(row))
+    assert result.outcome is Outcome.MATCHED
+    assert result.record == i
+    assert result.probability >= tracer.config.decision.threshold
+    assert set(result.disclosure) == set(DISCLOSURE_FIELDS)
+    assert result.disclosure["postcode"] == row["postcode"]
+    assert result.disclosure["gp_practice_code"] == row["gp_practice_code"]
+    assert "nhs_number" not in result.disclosure
+    assert result.explanation and result.explanation[0].record == i
+
+
+def test_corrupted_request_still_matches(tracer, unrestricted_row):
+    i, row = unrestricted_row
+    result = tracer.trace(
+        request_for(row, family_name=row["family_name"].lower() + "e", postcode=None, sex=None, other_given_names=None)
+    )
+    assert (result.outcome, result.record) == (Outcome.MATCHED, i)
+
+
+def test_a_twin_with_another_first_name_is_not_matched(tracer, unrestricted_row):
+    _, row = unrestricted_row
+    result = tracer.trace(request_for(row, given_name="Zebedee", other_given_names=None))
+    assert result.outcome is Outcome.NO_MATCH
+    assert result.disclosure is None and result.record is None
+
+
+def test_a_missing_first_name_is_not_enough(tracer, unrestricted_row):
+    _, row = unrestricted_row
+    assert tracer.trace(request_for(row, given_name=None, other_given_names=None)).outcome is Outcome.NO_MATCH
+
+
+def test_nhs_number_corroborates_a_missing_first_name(tracer, unrestricted_row):
+    i, row = unrestricted_row
+    result = tracer.trace(request_for(row, given_name=None, other_given_names=None, nhs_number=row["nhs_number"]))
+    assert (result.outcome, result.record) == (Outcome.MATCHED, i)
+
+
+def test_restricted_record_is_never_disclosed(tracer, population):
+    i = int(np.flatnonzero(population.column("restricted").to_numpy(zero_copy_only=False))[0])
+    result = tracer.trace(request_for(population.slice(i, 1).to_pylist()[0]))
+    assert result.outcome is Outcome.RESTRICTED
+    assert result.record == i
+    assert result.disclosure is None
+
+
+def test_stranger_is_not_found(tracer):
+    result = tracer.trace(TraceRequest(family_name="Qwertyuiop", date_of_birth="1901-01-01", given_name="Zyx"))
+    assert result.outcome is Outcome.NO_MATCH
+    assert result.candidates == 0 and result.probability == 0.0
+
+
+def test_two_identical_records_make_a_request_ambiguous(population, trained_index):
+    row = population.slice(10, 1)
+    doubled = pa.concat_tables([population.slice(0, 5000), row])
+    index = Index.build(doubled).with_model(dataclasses.replace(trained_index.model, records=doubled.num_rows))
+    result = Tracer(index).trace(request_for(row.to_pylist()[0]))
+    assert result.outcome is Outcome.AMBIGUOUS
+    assert result.disclosure is None
+
+
+@pytest.mark.parametrize(
+    "changes",
+    [
+        {"date_of_birth": "1985-02-30"},
+        {"date_of_birth": "not a date"},
+        {"postcode": "ZZ99 not valid"},
+        {"given_name": "!!!", "family_name": "@@"},
+        {"sex": "x", "nhs_number": "12"},
+    ],
+)
+def test_malformed_requests_do_not_crash(tracer, unrestricted_row, changes):
+    _, row = unrestricted_row
+    result = tracer.trace(request_for(row, **changes))
+    assert result.outcome in set(Outcome)
+
+
+def test_batch_and_single_agree(tracer, request_sets):
+    requests = request_sets["typical"].requests.slice(0, 300)
+    batch = tracer.trace_many(requests)
+    singles = [tracer.trace(row) for row in requests.to_pylist()[:50]]
+    assert [(r.outcome, r.record) for r in batch[:50]] == [(r.outcome, r.record) for r in singles]
+
+
+def test_save_and_load_round_trip(tmp_path, trained_index, tracer, request_sets):
+    trained_index.save(tmp_path / "index")
+    loaded = Index.load(tmp_path / "index")
+    assert isinstance(loaded.blocking.keys, np.memmap)
+    assert loaded.model == trained_index.model
+    requests = request_sets["typical"].requests.slice(0, 500)
+    before = tracer.results_table(tracer.trace_batch(requests))
+    after = Tracer(loaded).results_table(Tracer(loaded).trace_batch(requests))
+    assert before.equals(after)
+    loaded.save(tmp_path / "index")  # onto itself while memory-mapped from there
+    assert Tracer(Index.load(tmp_path / "index")).results_table(Tracer(loaded).trace_batch(requests)).equals(before)
+
+
+def test_load_refuses_what_is_not_an_index(tmp_path):
+    with pytest.raises(FileNotFoundError, match="not an index directory"):
+        Index.load(tmp_path)
+
+
+def test_model_learns_that_agreement_is_evidence(trained_index):
+    for parameters in trained_index.model.comparisons:
+        weights = parameters.weights()
+        assert weights[0] > 0 > weights[-1], parameters.name
+    assert 0.5 < trained_index.model.in_index < 0.95  # 70% of training requests are members
+
+
+@pytest.mark.parametrize("profile", ["typical", "hard"])
+def test_match_quality(tracer, request_sets, profile):
+    """Quality floors on 20k requests against 200k records (the 1M figures are in the README)."""
+    request_set = request_sets[profile]
+    results = tracer.results_table(tracer.trace_batch(request_set.requests), with_candidates=True)
+    evaluation = evaluate(results, request_set.truth)
+    # The issue targets <= 2 in 20k (0.01%); not yet met (see the issue note): this floor guards against regression.
+    assert evaluation.wrong_person_disclosures <= 6
+    assert evaluation.ambiguous_rate <= 0.01
+    floors = {"typical": (0.965, 0.004), "hard": (0.92, 0.015)}[profile]
+    assert evaluation.recall >= floors[0]
+    assert evaluation.lost_by_blocking / evaluation.members <= floors[1]
