@@ -53,6 +53,13 @@ def build_parser() -> argparse.ArgumentParser:
     ev.add_argument("--truth", type=Path, required=True)
     ev.add_argument("--report", type=Path, default=Path("out/evaluation"), help="directory for report.md and PNG")
 
+    demo = commands.add_parser(
+        "demo", help="generate a small synthetic index and requests, then build, trace, evaluate"
+    )
+    demo.add_argument("--records", type=int, default=50_000)
+    demo.add_argument("--requests", type=int, default=5_000)
+    demo.add_argument("--out", type=Path, default=Path("out/demo"))
+
     explain = commands.add_parser("explain", help="top candidates of one request, with each comparison's weight")
     explain.add_argument("--index", type=Path, required=True)
     explain.add_argument("--request", required=True, help="JSON object, or @file.json")
@@ -63,7 +70,8 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        return {"build": _build, "trace": _trace, "evaluate": _evaluate, "explain": _explain}[args.command](args)
+        commands = {"build": _build, "trace": _trace, "evaluate": _evaluate, "explain": _explain, "demo": _demo}
+        return commands[args.command](args)
     except (FileNotFoundError, ValueError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
@@ -144,4 +152,38 @@ def _explain(args: argparse.Namespace) -> int:
     print(explanation_text(result, tracer.model.prior_log2_odds))
     if args.png and result.explanation:
         print(f"waterfall: {waterfall_png(result.explanation[0], tracer.model.prior_log2_odds, args.png)}")
+    return 0
+
+
+def _demo(args: argparse.Namespace) -> int:
+    from synthetic.population import write_population
+    from synthetic.profiles import PROFILES
+    from synthetic.requests import generate_requests, write_requests
+
+    if args.records < 1_000 or args.requests < 1:
+        raise ValueError("the demo needs at least 1,000 records and 1 request")
+    out: Path = args.out
+    population = out / "population.parquet"
+    write_population(population, args.records, seed=1)
+    request_set = generate_requests(population, args.requests, PROFILES["typical"], 0.3, seed=1)
+    write_requests(request_set, out / "requests.parquet", out / "truth.parquet")
+    print(f"generated {args.records:,} records and {args.requests:,} typical requests in {out}")
+    _build(argparse.Namespace(population=population, out=out / "index", training_requests=None))
+    _trace(
+        argparse.Namespace(
+            index=out / "index",
+            requests=out / "requests.parquet",
+            out=out / "results.parquet",
+            with_candidates=True,
+            quiet=True,
+        )
+    )
+    _evaluate(argparse.Namespace(results=out / "results.parquet", truth=out / "truth.parquet", report=out / "report"))
+    row = pq.read_table(population).slice(0, 1).to_pylist()[0]
+    example = {
+        "given_name": row["given_name"],
+        "family_name": row["family_name"],
+        "date_of_birth": row["date_of_birth"].isoformat(),
+    }
+    print(f"\nexplain one trace: python -m matcher explain --index {out / 'index'} --request '{json.dumps(example)}'")
     return 0

@@ -89,3 +89,10 @@ def test_missing_index_is_a_clear_error(tmp_path):
     )
     assert done.returncode == 2
     assert "not an index directory" in done.stderr
+
+
+def test_demo_runs_end_to_end(tmp_path):
+    done = run("demo", "--records", "5000", "--requests", "300", "--out", str(tmp_path))
+    assert done.returncode == 0, done.stderr
+    assert "wrong-person disclosures" in done.stdout and "python -m matcher explain" in done.stdout
+    assert (tmp_path / "report" / "report.md").exists()
