@@ -115,15 +115,9 @@ class GivenNameComparison:
 
     def compare(self, requests: Entities, records: Entities, req: np.ndarray, rec: np.ndarray) -> np.ndarray:
         a, b = requests.given[req], records.given[rec]
-        present = (a >= 0) & (b >= 0)
         qa, rb = requests.names, records.names
-        ta, tb = tokens_at(qa.token, a), tokens_at(rb.token, b)
-        exact = ta == tb
+        present, ta, tb, exact, jw, edits, phonetic = _name_agreement(qa, a, rb, b)
         nickname = _sorted_contains(self.nicknames, pair_token(ta, tb))
-        jw, edits = np.zeros(len(a)), np.full(len(a), 9)
-        need = present & ~exact
-        jw[need], edits[need] = string_similarity(qa, a[need], rb, b[need])
-        phonetic = tokens_at(qa.metaphone, a) == tokens_at(rb.metaphone, b)
         # Known by a middle name: the request's first name is the record's first middle name, or the record's first
         # name is among the request's other names.
         first_middle = _first(records.other_given, rec)
@@ -153,23 +147,29 @@ class FamilyNameComparison:
 
     def compare(self, requests: Entities, records: Entities, req: np.ndarray, rec: np.ndarray) -> np.ndarray:
         a, b = requests.family[req], records.family[rec]
-        present = (a >= 0) & (b >= 0)
         qa, rb = requests.names, records.names
-        ta, tb = tokens_at(qa.token, a), tokens_at(rb.token, b)
-        exact = ta == tb
+        present, ta, tb, exact, jw, edits, phonetic = _name_agreement(qa, a, rb, b)
         previous = _token_in_lists(ta, records.previous_family, rec, rb.token)
         compound = (
             (tokens_at(qa.compact, a) == tokens_at(rb.compact, b))
             | _token_in_lists(ta, rb.parts, np.maximum(b, 0), rb.token)
             | _token_in_lists(tb, qa.parts, np.maximum(a, 0), qa.token)
         )
-        jw, edits = np.zeros(len(a)), np.full(len(a), 9)
-        need = present & ~exact
-        jw[need], edits[need] = string_similarity(qa, a[need], rb, b[need])
-        phonetic = tokens_at(qa.metaphone, a) == tokens_at(rb.metaphone, b)
         swapped = _swapped(requests, records, req, rec)
         masks = [exact, previous, compound, edits <= 1, jw >= 0.92, phonetic, jw >= 0.80, swapped]
         return _assign(len(a), present, masks)
+
+
+def _name_agreement(qa: NameTable, a: np.ndarray, rb: NameTable, b: np.ndarray):
+    """What both name comparisons start from: presence, tokens, exact, Jaro-Winkler, edits, same Metaphone."""
+    present = (a >= 0) & (b >= 0)
+    ta, tb = tokens_at(qa.token, a), tokens_at(rb.token, b)
+    exact = ta == tb
+    jw, edits = np.zeros(len(a)), np.full(len(a), 9)
+    need = present & ~exact
+    jw[need], edits[need] = string_similarity(qa, a[need], rb, b[need])
+    phonetic = tokens_at(qa.metaphone, a) == tokens_at(rb.metaphone, b)
+    return present, ta, tb, exact, jw, edits, phonetic
 
 
 def _swapped(requests: Entities, records: Entities, req: np.ndarray, rec: np.ndarray) -> np.ndarray:
