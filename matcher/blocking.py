@@ -14,13 +14,14 @@ names alone, family name with day and month).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import numpy as np
 
-from matcher.entities import Entities, tokens_at
-from matcher.tokens import MISSING, combine
+from matcher.entities import Entities, expand_ranges, tokens_at
+from matcher.tokens import MISSING, combine, combine_one
 
 
 @dataclass(frozen=True)
@@ -155,17 +156,56 @@ def _cross(left: Values, right: Values, n: int) -> tuple[np.ndarray, list[np.nda
     right_row, right_tokens = right_row[order], right_tokens[order]
     counts = np.bincount(right_row, minlength=n)
     starts = np.cumsum(counts) - counts
-    repeat = counts[left_row]
-    out_row = np.repeat(left_row, repeat)
-    within = np.arange(int(repeat.sum())) - np.repeat(np.cumsum(repeat) - repeat, repeat)
-    picked = np.repeat(starts[left_row], repeat) + within
-    return out_row, [np.repeat(left_tokens, repeat), right_tokens[picked]]
+    owner, picked = expand_ranges(starts[left_row], counts[left_row])
+    return left_row[owner], [left_tokens[owner], right_tokens[picked]]
 
 
-def rule_keys(entities: Entities, rule: BlockingRule, salt: int, as_request: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(row, key) for every combination of the rule's component values; duplicates removed."""
+_FEW_ROWS = 4
+
+
+def _rule_keys_few_rows(values: list[Values], salt: int) -> tuple[np.ndarray, np.ndarray]:
+    """``rule_keys`` for a handful of rows (a single trace), in plain Python: same keys, same order."""
+    per_row: list[dict[int, list[int]]] = []
+    for row, tokens in values:
+        lists: dict[int, list[int]] = {}
+        for r, t in zip(row.tolist(), tokens.tolist(), strict=True):
+            lists.setdefault(r, []).append(t)
+        per_row.append(lists)
+    pairs = set()
+    for r in set(per_row[0]).intersection(*per_row[1:]):
+        for combo in itertools.product(*(lists[r] for lists in per_row)):
+            tokens = [combo[0]]
+            for more in combo[1:]:
+                tokens = [combine_one(salt, tokens), more]
+            key = combine_one(salt, tokens)
+            if key != 0:
+                pairs.add((key, r))
+    ordered = sorted(pairs)
+    return (
+        np.fromiter((r for _, r in ordered), dtype=np.int64, count=len(ordered)),
+        np.fromiter((k for k, _ in ordered), dtype=np.uint64, count=len(ordered)),
+    )
+
+
+def rule_keys(
+    entities: Entities,
+    rule: BlockingRule,
+    salt: int,
+    as_request: bool,
+    components: dict[str, Values] | None = None,
+) -> tuple[np.ndarray, np.ndarray]:
+    """(row, key) for every combination of the rule's component values; duplicates removed.
+
+    ``components`` caches component values across rules (several rules share the date of birth or family name).
+    """
     n = len(entities)
-    values = [COMPONENTS[c](entities, as_request) for c in rule.components]
+    components = {} if components is None else components
+    for c in rule.components:
+        if c not in components:
+            components[c] = COMPONENTS[c](entities, as_request)
+    values = [components[c] for c in rule.components]
+    if n <= _FEW_ROWS:
+        return _rule_keys_few_rows(values, salt)
     row, tokens = values[0][0], [values[0][1]]
     for more in values[1:]:
         # Fold the columns built so far into one token so the cross product stays two-sided.
@@ -185,8 +225,9 @@ def all_keys(
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, key, rule number) over all rules."""
     rows, keys, rule_ids = [], [], []
+    components: dict[str, Values] = {}
     for i, rule in enumerate(rules):
-        row, key = rule_keys(entities, rule, salt=1000 + i, as_request=as_request)
+        row, key = rule_keys(entities, rule, salt=1000 + i, as_request=as_request, components=components)
         rows.append(row)
         keys.append(key)
         rule_ids.append(np.full(len(row), i, dtype=np.int8))
@@ -195,30 +236,65 @@ def all_keys(
 
 @dataclass
 class BlockingIndex:
-    """Sorted keys with the record each came from: records sharing a key sit side by side."""
+    """An inverted index from 64-bit keys to the records holding them, in about 8.5 bytes per key.
 
-    keys: np.ndarray  # uint64, sorted
+    Keys are sorted; the top ``bits`` of a key pick a bucket (``directory[b]:directory[b + 1]`` are its
+    positions) and the next 32 bits, the key's ``residual``, are all that is stored per key beside the record. Two
+    keys are taken as equal when they agree on bits + 32 bits (56 at ten million records): a collision only adds a
+    candidate to be scored, never removes one. Buckets hold a handful of keys plus at most one large block, so a
+    lookup compares residuals across the bucket instead of searching.
+    """
+
+    directory: np.ndarray  # uint32 (int64 past 4G keys), 2**bits + 1 bucket starts
+    residuals: np.ndarray  # uint32
     rows: np.ndarray  # uint32
+
+    @property
+    def bits(self) -> int:
+        return (len(self.directory) - 1).bit_length() - 1
+
+    def __len__(self) -> int:
+        return len(self.rows)
 
     @classmethod
     def build(cls, records: Entities, rules: tuple[BlockingRule, ...]) -> BlockingIndex:
-        row, key, _ = all_keys(records, rules, as_request=False)
+        """Keys of every record under every rule. Blocks over a rule's own ``max_block_size`` are left out: a
+        lookup would skip them anyway."""
+        row, key, rule = all_keys(records, rules, as_request=False)
         order = np.lexsort((row, key))
-        return cls(keys=key[order], rows=row[order].astype(np.uint32))
+        row, key, rule = row[order], key[order], rule[order]
+        _, counts = np.unique(key, return_counts=True)
+        limits = np.array([r.max_block_size or np.iinfo(np.int64).max for r in rules], dtype=np.int64)
+        keep = np.repeat(counts, counts) <= limits[rule]
+        return cls.from_sorted(key[keep], row[keep])
+
+    @classmethod
+    def from_sorted(cls, keys: np.ndarray, rows: np.ndarray) -> BlockingIndex:
+        # About eight keys per bucket: the directory costs half a byte per key.
+        bits = int(np.clip(int(max(len(keys), 1) - 1).bit_length() - 3, 4, 30))
+        bucket = keys >> np.uint64(64 - bits)
+        index_type = np.uint32 if len(keys) < 2**32 else np.int64
+        directory = np.searchsorted(bucket, np.arange(2**bits + 1, dtype=np.uint64)).astype(index_type)
+        residuals = ((keys >> np.uint64(32 - bits)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        return cls(directory=directory, residuals=residuals, rows=rows.astype(np.uint32))
 
     def lookup(self, keys: np.ndarray, max_block_size: int | np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """(which key, record) for every record under each key; blocks over ``max_block_size`` are skipped.
 
         Returns the pairs and how many keys were skipped for being too common.
         """
-        lo = np.searchsorted(self.keys, keys, side="left")
-        hi = np.searchsorted(self.keys, keys, side="right")
-        sizes = hi - lo
+        bits = self.bits
+        keys = np.asarray(keys, dtype=np.uint64)
+        bucket = (keys >> np.uint64(64 - bits)).astype(np.intp)
+        residual = ((keys >> np.uint64(32 - bits)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        starts = self.directory[bucket].astype(np.int64)
+        key_index, positions = expand_ranges(starts, self.directory[bucket + 1].astype(np.int64) - starts)
+        hit = self.residuals[positions] == residual[key_index]
+        key_index, positions = key_index[hit], positions[hit]
+        sizes = np.bincount(key_index, minlength=len(keys))
         too_big = sizes > max_block_size
-        sizes[too_big] = 0
-        key_index = np.repeat(np.arange(len(keys)), sizes)
-        within = np.arange(int(sizes.sum())) - np.repeat(np.cumsum(sizes) - sizes, sizes)
-        return key_index, self.rows[np.repeat(lo, sizes) + within].astype(np.int64), int(too_big.sum())
+        keep = ~too_big[key_index]
+        return key_index[keep], self.rows[positions[keep]].astype(np.int64), int(too_big.sum())
 
 
 def candidate_pairs(

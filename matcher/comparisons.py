@@ -237,7 +237,7 @@ class PostcodeComparison:
 
     def compare(self, requests: Entities, records: Entities, req: np.ndarray, rec: np.ndarray) -> np.ndarray:
         a, b = requests.postcode[req], records.postcode[rec]
-        has_history = records.previous_postcodes.lengths()[rec] > 0
+        has_history = records.previous_postcodes.offsets[rec + 1] > records.previous_postcodes.offsets[rec]
         present = (a >= 0) & ((b >= 0) | has_history)
         qa, rb = requests.postcodes, records.postcodes
 

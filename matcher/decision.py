@@ -20,7 +20,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from matcher.comparisons import NULL, Comparison
+from matcher.comparisons import Comparison
 
 
 class Outcome(StrEnum):
@@ -73,6 +73,14 @@ DEFAULT_REQUIREMENTS = (
             _NHS_NUMBER_AGREES,
         ),
     ),
+    # Known by a middle name is also what a sibling sharing surname and birthday looks like when their first name
+    # is the person's middle name: that needs the address (to district) to agree, or the NHS number.
+    Requirement(
+        "given_name",
+        sufficient=("exact", "nickname", "one_edit", "swapped_with_family", *_GIVEN_NAME_WEAK),
+        corroborated=("other_given_name",),
+        corroborators=(("postcode", ("unit", "previous_unit", "sector", "district")), _NHS_NUMBER_AGREES),
+    ),
     Requirement(
         "family_name",
         sufficient=(
@@ -110,31 +118,50 @@ class DecisionConfig:
     requirements: tuple[Requirement, ...] = DEFAULT_REQUIREMENTS
 
 
-def meets_requirements(
-    gamma: np.ndarray, comparisons: Sequence[Comparison], requirements: Sequence[Requirement]
-) -> np.ndarray:
-    """Per pair: does the candidate meet every requirement?"""
-    position = {c.name: j for j, c in enumerate(comparisons)}
-    missing = {r.comparison for r in requirements} | {c for r in requirements for c, _ in r.corroborators}
-    missing -= set(position)
-    if missing:
-        raise ValueError(f"requirements name comparisons the tracer does not have: {sorted(missing)}")
+class RequirementCheck:
+    """Requirements compiled against a tracer's comparisons: per pair, does the candidate meet every one?
 
-    def at(name: str, levels: tuple[str, ...]) -> np.ndarray:
-        comparison = comparisons[position[name]]
-        codes = [NULL if level == "null" else [lv.name for lv in comparison.levels].index(level) for level in levels]
-        return np.isin(gamma[:, position[name]], codes)
+    Level names are resolved once, here, into lookup tables indexed by level number (+1, so NULL is row 0): a
+    requirement naming a comparison or level the tracer does not have fails at construction, not on a request.
+    """
 
-    ok = np.ones(len(gamma), dtype=bool)
-    for requirement in requirements:
-        met = at(requirement.comparison, requirement.sufficient)
-        if requirement.corroborated:
-            corroborated = np.zeros(len(gamma), dtype=bool)
-            for name, levels in requirement.corroborators:
-                corroborated |= at(name, levels)
-            met |= at(requirement.comparison, requirement.corroborated) & corroborated
-        ok &= met
-    return ok
+    def __init__(self, comparisons: Sequence[Comparison], requirements: Sequence[Requirement]) -> None:
+        self._position = {c.name: j for j, c in enumerate(comparisons)}
+        self._comparisons = comparisons
+        self._checks = [
+            (
+                self._table(r.comparison, r.sufficient),
+                self._table(r.comparison, r.corroborated),
+                [self._table(name, levels) for name, levels in r.corroborators],
+            )
+            for r in requirements
+        ]
+
+    def _table(self, name: str, levels: tuple[str, ...]) -> tuple[int, np.ndarray]:
+        if name not in self._position:
+            raise ValueError(f"a requirement names comparison {name!r}, which the tracer does not have")
+        j = self._position[name]
+        names = ["null", *(level.name for level in self._comparisons[j].levels)]
+        unknown = set(levels) - set(names)
+        if unknown:
+            raise ValueError(f"a requirement names levels {sorted(unknown)} that {name!r} does not have")
+        return j, np.isin(names, levels)
+
+    def __call__(self, gamma: np.ndarray) -> np.ndarray:
+        def at(table: tuple[int, np.ndarray]) -> np.ndarray:
+            j, allowed = table
+            return allowed[gamma[:, j].astype(np.intp) + 1]
+
+        ok = np.ones(len(gamma), dtype=bool)
+        for sufficient, corroborated, corroborators in self._checks:
+            met = at(sufficient)
+            if corroborators:
+                backed = np.zeros(len(gamma), dtype=bool)
+                for corroborator in corroborators:
+                    backed |= at(corroborator)
+                met |= at(corroborated) & backed
+            ok &= met
+        return ok
 
 
 @dataclass(frozen=True)

@@ -43,6 +43,9 @@ class Ragged:
         offsets = np.zeros(len(lists) + 1, dtype=np.int64)
         np.cumsum(lengths, out=offsets[1:])
         flat = np.fromiter((v for x in lists for v in x), dtype=dtype, count=int(offsets[-1]))
+        # Four bytes per row rather than eight, on every list column of tens of millions of people.
+        if offsets[-1] < np.iinfo(np.int32).max:
+            offsets = offsets.astype(np.int32)
         return cls(offsets, flat)
 
     def lengths(self) -> np.ndarray:
@@ -53,10 +56,17 @@ class Ragged:
         if rows is None:
             rows = np.arange(len(self.offsets) - 1)
         starts = self.offsets[rows]
-        lengths = self.offsets[rows + 1] - starts
-        owner = np.repeat(np.arange(len(rows)), lengths)
-        within = np.arange(int(lengths.sum())) - np.repeat(np.cumsum(lengths) - lengths, lengths)
-        return owner, self.values[np.repeat(starts, lengths) + within]
+        owner, positions = expand_ranges(starts, self.offsets[rows + 1] - starts)
+        return owner, self.values[positions]
+
+
+def expand_ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """(which range, position) for every position in the ranges [starts[i], starts[i] + lengths[i])."""
+    lengths = np.asarray(lengths, dtype=np.int64)
+    owner = np.repeat(np.arange(len(lengths)), lengths)
+    first = np.cumsum(lengths) - lengths
+    positions = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(np.asarray(starts, np.int64) - first, lengths)
+    return owner, positions
 
 
 @dataclass

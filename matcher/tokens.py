@@ -71,6 +71,27 @@ def combine(salt: int, parts: Iterable[np.ndarray]) -> np.ndarray:
     return h
 
 
+_MASK = (1 << 64) - 1
+
+
+def _splitmix64_int(x: int) -> int:
+    x = (x + int(_GOLDEN)) & _MASK
+    x = ((x ^ (x >> 30)) * int(_MIX1)) & _MASK
+    x = ((x ^ (x >> 27)) * int(_MIX2)) & _MASK
+    return x ^ (x >> 31)
+
+
+def combine_one(salt: int, parts: Sequence[int]) -> int:
+    """``combine`` for one row, in plain integers: for a single request, a dozen keys cost less this way than
+    through numpy's per-call overhead. Same result as ``combine(salt, [[p] for p in parts])[0]``."""
+    h = salt
+    for part in parts:
+        if part == 0:
+            return 0
+        h = _splitmix64_int(h ^ part)
+    return h or 1
+
+
 def pair_token(a: np.ndarray, b: np.ndarray) -> np.ndarray:
     """An order-free token for a pair of tokens, for looking up symmetric relations (nickname pairs)."""
     a = np.asarray(a, dtype=np.uint64)

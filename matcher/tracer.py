@@ -7,14 +7,14 @@ and read the disclosure payload only for records that are matched and not restri
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 import pyarrow as pa
 
 from matcher.blocking import candidate_pairs
 from matcher.comparisons import NULL, Comparison, comparison_vectors, default_comparisons
-from matcher.decision import OUTCOMES, DecisionConfig, Decisions, Outcome, decide, meets_requirements
+from matcher.decision import OUTCOMES, DecisionConfig, Decisions, Outcome, RequirementCheck, decide
 from matcher.entities import Entities
 from matcher.index import DISCLOSURE_FIELDS, Index
 from matcher.model import FellegiSunterModel, Scores, score
@@ -64,12 +64,12 @@ class BatchTrace:
     """Arrays for a batch: what the CLI writes and what evaluation reads, without per-request objects."""
 
     request_ids: list[str | None]
-    decisions: Decisions
+    decisions: Decisions | None  # None only between scoring and deciding
     pair_request: np.ndarray
     pair_record: np.ndarray
     gamma: np.ndarray
     scores: Scores
-    eligible: np.ndarray  # per pair: meets the decision's requirements
+    eligible: np.ndarray | None  # per pair: meets the decision's requirements
 
 
 class Tracer:
@@ -87,9 +87,7 @@ class Tracer:
         if self.model is None:
             raise ValueError("the index has no trained model: run fit_model() or `python -m matcher build` first")
         self.model.check_matches(self.comparisons)
-        meets_requirements(
-            np.zeros((0, len(self.comparisons)), np.int8), self.comparisons, self.config.decision.requirements
-        )  # fail now, not on the first request
+        self.meets_requirements = RequirementCheck(self.comparisons, self.config.decision.requirements)
 
     def trace(self, request: TraceRequest | dict) -> TraceResult:
         return self.trace_many([request], explain=True)[0]
@@ -103,16 +101,24 @@ class Tracer:
         pair_request, pair_record = self.candidates(entities)
         gamma = comparison_vectors(self.comparisons, entities, self.index.records, pair_request, pair_record)
         scores = self.score(gamma, pair_record)
-        eligible = meets_requirements(gamma, self.comparisons, self.config.decision.requirements)
+        undecided = BatchTrace(request_ids, None, pair_request, pair_record, gamma, scores, None)
+        return self.decide(undecided, self.config.decision, self.meets_requirements)
+
+    def decide(
+        self, batch: BatchTrace, decision: DecisionConfig, meets_requirements: RequirementCheck | None = None
+    ) -> BatchTrace:
+        """The batch's decisions under ``decision``: scored pairs are reused, so a threshold sweep costs only this."""
+        check = meets_requirements or RequirementCheck(self.comparisons, decision.requirements)
+        eligible = check(batch.gamma)
         decisions = decide(
-            len(entities),
-            pair_request,
-            scores.match_weight,
+            len(batch.request_ids),
+            batch.pair_request,
+            batch.scores.match_weight,
             eligible,
-            np.asarray(self.index.restricted)[pair_record],
-            self.config.decision,
+            np.asarray(self.index.restricted)[batch.pair_record],
+            decision,
         )
-        return BatchTrace(request_ids, decisions, pair_request, pair_record, gamma, scores, eligible)
+        return replace(batch, decisions=decisions, eligible=eligible)
 
     def request_entities(self, requests: Requests) -> tuple[Entities, list]:
         return to_entities(requests, self.index.tokeniser)
@@ -178,6 +184,11 @@ class Tracer:
         return pa.table(columns)
 
     def disclosures(self, records: np.ndarray) -> list[dict]:
+        if len(records) <= 8:  # a single trace: reading a few scalars beats building a table
+            columns = [self.index.payload.column(f) for f in DISCLOSURE_FIELDS]
+            return [
+                {f: c[r].as_py() for f, c in zip(DISCLOSURE_FIELDS, columns, strict=True)} for r in records.tolist()
+            ]
         rows = self.index.payload.select(list(DISCLOSURE_FIELDS)).take(pa.array(records, pa.int64()))
         return rows.to_pylist()
 

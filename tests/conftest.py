@@ -49,3 +49,10 @@ def trained_index(population: pa.Table, population_path: Path):
     index = Index.build(population)
     training = generate_requests(population_path, 10_000, PROFILES["typical"], 0.3, seed=99).requests
     return index.with_model(fit_model(index, training, u_pairs=500_000))
+
+
+@pytest.fixture(scope="session")
+def tracer(trained_index):
+    from matcher.tracer import Tracer
+
+    return Tracer(trained_index)

@@ -1,0 +1,86 @@
+"""Blocking: the inverted index finds exactly the records holding a key, and the single-request path builds the
+same keys as the batch path."""
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+import matcher.blocking as blocking
+from matcher.blocking import DEFAULT_RULES, BlockingIndex, all_keys
+from matcher.request import to_entities
+from matcher.tokens import Tokeniser, combine, combine_one
+
+TOKENISER = Tokeniser()
+token = st.integers(min_value=0, max_value=2**64 - 1)
+
+
+@given(salt=st.integers(min_value=0, max_value=2**32), parts=st.lists(token, min_size=1, max_size=4))
+def test_scalar_combine_is_the_vectorised_one(salt, parts):
+    expected = combine(salt, [np.array([p], dtype=np.uint64) for p in parts])[0]
+    assert combine_one(salt, parts) == int(expected)
+
+
+def brute_force(keys: np.ndarray, rows: np.ndarray, wanted: np.ndarray, cap: int) -> set[tuple[int, int]]:
+    out = set()
+    for i, key in enumerate(wanted.tolist()):
+        hits = rows[keys == key].tolist()
+        if len(hits) <= cap:
+            out |= {(i, r) for r in hits}
+    return out
+
+
+@pytest.mark.parametrize("n_keys", [0, 1, 50, 20_000])
+def test_lookup_matches_brute_force(n_keys):
+    rng = np.random.default_rng(n_keys)
+    distinct = rng.integers(1, 2**63, size=max(n_keys // 3, 1), dtype=np.uint64)
+    keys = np.sort(rng.choice(distinct, size=n_keys))  # repeated keys make blocks of several records
+    rows = rng.integers(0, 1_000_000, size=n_keys).astype(np.uint32)
+    index = BlockingIndex.from_sorted(keys, rows)
+    absent = rng.integers(1, 2**63, size=20, dtype=np.uint64)
+    wanted = np.concatenate([distinct[:30], absent])
+    for cap in (1, 3, 1_000):
+        key_index, records, _ = index.lookup(wanted, cap)
+        assert set(zip(key_index.tolist(), records.tolist(), strict=True)) == brute_force(keys, rows, wanted, cap)
+
+
+def test_blocks_over_a_rules_own_cap_are_left_out_of_the_index(trained_index):
+    capped = [r for r in trained_index.rules if r.max_block_size]
+    assert capped, "the default rules cap the keys without a date of birth"
+    _, key, rule = all_keys(trained_index.records, trained_index.rules, as_request=False)
+    _, counts = np.unique(key, return_counts=True)
+    assert len(trained_index.blocking) < len(key)  # something was left out...
+    limits = np.array([r.max_block_size or np.iinfo(np.int64).max for r in trained_index.rules])
+    order = np.argsort(key, kind="stable")
+    assert len(trained_index.blocking) == int(
+        (np.repeat(counts, counts) <= limits[rule[order]]).sum()
+    )  # ...exactly that
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    given_name=st.sampled_from([None, "ANN", "JEAN-PAUL", "O'NEIL", "Z"]),
+    family_name=st.sampled_from(["SMITH", "SMITH-JONES", "MACDONALD", "  "]),
+    date_of_birth=st.sampled_from(["1980-03-12", "1980-12-03", "1985-02-30", "1990-01-01", "nonsense"]),
+    postcode=st.sampled_from([None, "LS13 4JT", "LS13", "ZZ99 9ZZ", "bad"]),
+    nhs_number=st.sampled_from([None, "9434765919", "123"]),
+)
+def test_single_request_keys_are_the_batch_keys(given_name, family_name, date_of_birth, postcode, nhs_number):
+    request = dict(
+        given_name=given_name,
+        family_name=family_name,
+        date_of_birth=date_of_birth,
+        postcode=postcode,
+        nhs_number=nhs_number,
+        sex="female",
+    )
+    entities, _ = to_entities([request], TOKENISER)
+    few = all_keys(entities, DEFAULT_RULES, as_request=True)
+    saved = blocking._FEW_ROWS
+    blocking._FEW_ROWS = -1  # force the vectorised path
+    try:
+        many = all_keys(entities, DEFAULT_RULES, as_request=True)
+    finally:
+        blocking._FEW_ROWS = saved
+    for a, b in zip(few, many, strict=True):
+        np.testing.assert_array_equal(a, b)

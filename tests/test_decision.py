@@ -1,0 +1,77 @@
+"""Requirements are checked against the tracer's comparisons up front; thresholds are chosen by evaluation."""
+
+import dataclasses
+
+import numpy as np
+import pytest
+
+from matcher.comparisons import NULL, default_comparisons
+from matcher.decision import DEFAULT_REQUIREMENTS, Outcome, Requirement, RequirementCheck
+from matcher.evaluation import SweepPoint, choose_threshold, threshold_sweep
+from matcher.tokens import Tokeniser
+from matcher.tracer import OUTCOMES
+
+COMPARISONS = default_comparisons(Tokeniser())
+
+
+def levels(**named: str) -> np.ndarray:
+    """One pair's level vector from level names; unnamed comparisons are null."""
+    row = np.full((1, len(COMPARISONS)), NULL, dtype=np.int8)
+    for j, c in enumerate(COMPARISONS):
+        if c.name in named:
+            row[0, j] = [lv.name for lv in c.levels].index(named[c.name])
+    return row
+
+
+def test_requirements_naming_unknown_levels_fail_at_construction():
+    with pytest.raises(ValueError, match="does not have"):
+        RequirementCheck(COMPARISONS, (Requirement("given_name", sufficient=("exactly",)),))
+    with pytest.raises(ValueError, match="does not have"):
+        RequirementCheck(COMPARISONS, (Requirement("shoe_size", sufficient=("exact",)),))
+
+
+@pytest.mark.parametrize(
+    ("pair", "eligible"),
+    [
+        (dict(given_name="exact", family_name="exact", date_of_birth="exact"), True),
+        (dict(given_name="exact", family_name="else", date_of_birth="exact"), False),
+        (dict(family_name="exact", date_of_birth="exact"), False),  # no first name: needs the NHS number
+        (dict(family_name="exact", date_of_birth="exact", nhs_number="exact"), True),
+        (dict(given_name="exact", family_name="exact", date_of_birth="one_digit_wrong"), False),
+        (dict(given_name="exact", family_name="exact", date_of_birth="one_digit_wrong", postcode="unit"), True),
+        # known by a middle name: only with the address to district, or the NHS number
+        (dict(given_name="other_given_name", family_name="exact", date_of_birth="exact"), False),
+        (dict(given_name="other_given_name", family_name="exact", date_of_birth="exact", postcode="area"), False),
+        (dict(given_name="other_given_name", family_name="exact", date_of_birth="exact", postcode="district"), True),
+        (dict(given_name="nickname", family_name="exact", date_of_birth="exact", sex="else"), False),
+        (dict(given_name="nickname", family_name="exact", date_of_birth="exact", sex="exact"), True),
+    ],
+)
+def test_default_requirements(pair, eligible):
+    assert RequirementCheck(COMPARISONS, DEFAULT_REQUIREMENTS)(levels(**pair))[0] == eligible
+
+
+def point(threshold: float, wrong: int, recall: float = 0.97) -> SweepPoint:
+    return SweepPoint(threshold, recall, wrong, wrong / 20_000, 0.0)
+
+
+def test_choose_threshold_takes_the_most_permissive_within_the_limit():
+    points = [point(0.999, 3), point(0.9995, 2), point(0.9999, 1), point(0.99999, 0)]
+    assert choose_threshold(points).threshold == 0.9995  # 2 in 20,000 is the limit of 1 in 10,000
+
+
+def test_choose_threshold_falls_back_to_the_fewest_wrong_and_respects_the_floor():
+    points = [point(0.99, 3), point(0.999, 4), point(0.9995, 3), point(0.9999, 3)]
+    assert choose_threshold(points).threshold == 0.9995
+    assert choose_threshold(points, floor=0.9).threshold == 0.99
+
+
+def test_a_higher_threshold_only_ever_withdraws_matches(tracer, request_sets):
+    requests = request_sets["typical"]
+    batch = tracer.trace_batch(requests.requests.slice(0, 2_000))
+    strict = tracer.decide(batch, dataclasses.replace(tracer.config.decision, threshold=0.99999))
+    matched = OUTCOMES.index(Outcome.MATCHED)
+    assert np.all(batch.decisions.outcome[strict.decisions.outcome == matched] == matched)
+    points = threshold_sweep(tracer, batch, requests.truth, [0.9, 0.999, 0.99999])
+    recalls = [p.recall for p in points]
+    assert recalls == sorted(recalls, reverse=True) and recalls[0] > recalls[-1]
