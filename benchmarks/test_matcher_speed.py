@@ -4,7 +4,9 @@
 
 Targets (issue 3): build 1M <= 60 s; load 10M <= 5 s; single trace median <= 1 ms, p99 <= 5 ms against 10M;
 <= 300 bytes resident per record; trace_many >= 5,000 requests/s against 1M. The sizes here are 1M records
-(BENCH_MATCHER_RECORDS to change) and 20k typical requests; memory is measured in a fresh process.
+(BENCH_MATCHER_RECORDS to change) and 20k typical requests. Latency and memory are taken after ``Index.warm()``
+(what a service does at start): every page of the index is then resident, so the memory figure is the most the
+index can take, and latency does not include first-touch page faults. Memory is measured in a fresh process.
 """
 
 from __future__ import annotations
@@ -60,8 +62,14 @@ def test_load(benchmark, index_dir: Path) -> None:
     assert len(index) == RECORDS
 
 
+def test_load_and_warm(benchmark, index_dir: Path) -> None:
+    """What a service does at start: map the index and touch every page of it."""
+    index = benchmark.pedantic(lambda: Index.load(index_dir).warm(), rounds=3, iterations=1)
+    assert len(index) == RECORDS
+
+
 def test_single_trace_latency(benchmark, index_dir: Path, world: dict) -> None:
-    tracer = Tracer(Index.load(index_dir))
+    tracer = Tracer(Index.load(index_dir).warm())
     rows = world["requests"].slice(0, 2_000).to_pylist()
     for row in rows[:100]:
         tracer.trace(row)
@@ -100,9 +108,10 @@ def rss():
     with open("/proc/self/status") as fh:
         return next(int(line.split()[1]) * 1024 for line in fh if line.startswith("VmRSS"))
 
+rows = pq.read_table(sys.argv[2]).to_pylist()
 before = rss()
-tracer = Tracer(Index.load(sys.argv[1]))
-for row in pq.read_table(sys.argv[2]).to_pylist():
+tracer = Tracer(Index.load(sys.argv[1]).warm())  # every page of the index resident: the most it can take
+for row in rows:
     tracer.trace(row)
 print(json.dumps({"records": len(tracer.index), "bytes": rss() - before}))
 """
@@ -122,4 +131,4 @@ def test_resident_memory_per_record(benchmark, index_dir: Path, world: dict) -> 
     measured = benchmark.pedantic(probe, rounds=1, iterations=1)
     per_record = measured["bytes"] / measured["records"]
     benchmark.extra_info["resident_bytes_per_record"] = per_record
-    print(f"\nresident after load + 2,000 traces: {per_record:.0f} bytes/record")
+    print(f"\nresident after load, warm and 2,000 traces: {per_record:.0f} bytes/record")

@@ -15,13 +15,13 @@ names alone, family name with day and month).
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 import numpy as np
 
-from matcher.entities import Entities, expand_ranges, tokens_at
-from matcher.tokens import MISSING, combine, combine_one
+from matcher.entities import Entities, expand_ranges
+from matcher.tokens import MISSING, combine
 
 
 @dataclass(frozen=True)
@@ -52,11 +52,13 @@ def _single(tokens: np.ndarray) -> Values:
     return rows, tokens[rows]
 
 
-def _family_names(entities: Entities, as_request: bool) -> tuple[np.ndarray, np.ndarray]:
-    """(row, name position) for the family name, its parts' names are handled via the parts table."""
+def _family_names(entities: Entities, as_request: bool) -> Values:
+    """(row, name position) for the family name and, on the index side, previous family names; on the request
+    side, the given name too (the two swapped). A compound name also blocks under each of its parts (SMITH-JONES
+    under SMITH and under JONES)."""
     rows = [np.arange(len(entities))]
     names = [entities.family]
-    if as_request:  # given and family swapped
+    if as_request:
         rows.append(np.arange(len(entities)))
         names.append(entities.given)
     else:
@@ -66,38 +68,28 @@ def _family_names(entities: Entities, as_request: bool) -> tuple[np.ndarray, np.
     row = np.concatenate(rows)
     name = np.concatenate(names)
     keep = name >= 0
-    return row[keep], name[keep]
+    row, name = row[keep], name[keep]
+    owner, parts = entities.names.parts.explode(name)
+    return np.concatenate([row, row[owner]]), np.concatenate([name, parts])
 
 
-def _family_tokens(entities: Entities, as_request: bool, feature: str) -> Values:
-    row, name = _family_names(entities, as_request)
-    table = entities.names
-    tokens = [getattr(table, feature)[name]]
-    rows = [row]
-    # A compound name also blocks under each of its parts (SMITH-JONES under SMITH and under JONES).
-    owner, parts = table.parts.explode(name)
-    tokens.append(getattr(table, feature)[parts])
-    rows.append(row[owner])
-    return np.concatenate(rows), np.concatenate(tokens)
-
-
-def _given_tokens(entities: Entities, as_request: bool, feature: str) -> Values:
-    table_tokens = getattr(entities.names, feature)
+def _given_names(entities: Entities, as_request: bool) -> Values:
+    """(row, name position) for the given name; on the request side, the family name too (the two swapped)."""
     rows = [np.arange(len(entities))]
     positions = [entities.given]
     if as_request:
         rows.append(np.arange(len(entities)))
         positions.append(entities.family)
-    row = np.concatenate(rows)
-    tokens = tokens_at(table_tokens, np.concatenate(positions))
-    keep = tokens != MISSING
-    return row[keep], tokens[keep]
+    row, position = np.concatenate(rows), np.concatenate(positions)
+    keep = position >= 0
+    return row[keep], position[keep]
 
 
 def _dates(entities: Entities, as_request: bool) -> Values:
+    """(row, YYYYMMDD); on the request side also day and month swapped, where that still reads as a date."""
     dob = entities.date_of_birth.astype(np.uint64)
     row, tokens = _single(dob)
-    if as_request:  # day and month swapped, where that still reads as a date
+    if as_request:
         month = (entities.date_of_birth // 100) % 100
         day = entities.date_of_birth % 100
         swap = (day >= 1) & (day <= 12) & (day != month) & (entities.date_of_birth > 0)
@@ -107,45 +99,67 @@ def _dates(entities: Entities, as_request: bool) -> Values:
     return row, tokens
 
 
-def _years(entities: Entities) -> Values:
-    row, dates = _dates(entities, as_request=False)
-    return row, dates // np.uint64(10_000)
-
-
-def _birthdays(entities: Entities, as_request: bool) -> Values:
-    """Month and day without the year (survives a wrong year); the salt keeps it apart from a full date."""
-    row, dates = _dates(entities, as_request)
-    return row, dates % np.uint64(10_000) + np.uint64(1 << 40)
-
-
-def _postcode_level(entities: Entities, as_request: bool, level: str) -> Values:
-    table_tokens = getattr(entities.postcodes, level)
+def _postcodes(entities: Entities, as_request: bool) -> Values:
+    """(row, postcode position): the current postcode and, on the index side, previous ones."""
     rows = [np.arange(len(entities))]
     positions = [entities.postcode]
     if not as_request:
         owner, previous = entities.previous_postcodes.explode()
         rows.append(owner)
         positions.append(previous)
-    row = np.concatenate(rows)
-    tokens = tokens_at(table_tokens, np.concatenate(positions))
-    keep = tokens != MISSING
-    return row[keep], tokens[keep]
+    row, position = np.concatenate(rows), np.concatenate(positions)
+    keep = position >= 0
+    return row[keep], position[keep]
 
 
-COMPONENTS: dict[str, Callable[[Entities, bool], Values]] = {
-    "family": lambda e, r: _family_tokens(e, r, "token"),
-    "family_soundex": lambda e, r: _family_tokens(e, r, "soundex"),
-    "family_metaphone": lambda e, r: _family_tokens(e, r, "metaphone"),
-    "given": lambda e, r: _given_tokens(e, r, "token"),
-    "given_soundex": lambda e, r: _given_tokens(e, r, "soundex"),
-    "given_initial": lambda e, r: _given_tokens(e, r, "initial"),
+SOURCES: dict[str, Callable[[Entities, bool], Values]] = {
+    "family_name": _family_names,
+    "given_name": _given_names,
     "date_of_birth": _dates,
-    "year_of_birth": lambda e, r: _years(e),
-    "birthday": lambda e, r: _birthdays(e, r),
-    "postcode": lambda e, r: _postcode_level(e, r, "unit"),
-    "postcode_district": lambda e, r: _postcode_level(e, r, "district"),
-    "nhs_number": lambda e, r: _single(e.nhs_number),
+    "postcode": _postcodes,
+    "nhs_number": lambda e, as_request: _single(e.nhs_number),
 }
+
+
+@dataclass(frozen=True)
+class Component:
+    """A blocking key component: a feature of the values a source yields. Components of one source share its
+    values (family name, its Soundex and its Metaphone all start from the same family names)."""
+
+    source: str
+    feature: Callable[[Entities, np.ndarray], np.ndarray]
+
+
+COMPONENTS: dict[str, Component] = {
+    "family": Component("family_name", lambda e, name: e.names.token[name]),
+    "family_soundex": Component("family_name", lambda e, name: e.names.soundex[name]),
+    "family_metaphone": Component("family_name", lambda e, name: e.names.metaphone[name]),
+    "given": Component("given_name", lambda e, name: e.names.token[name]),
+    "given_soundex": Component("given_name", lambda e, name: e.names.soundex[name]),
+    "given_initial": Component("given_name", lambda e, name: e.names.initial[name]),
+    "date_of_birth": Component("date_of_birth", lambda e, date: date),
+    "year_of_birth": Component("date_of_birth", lambda e, date: date // np.uint64(10_000)),
+    # Month and day without the year (survives a wrong year); the offset keeps it apart from a full date.
+    "birthday": Component("date_of_birth", lambda e, date: date % np.uint64(10_000) + np.uint64(1 << 40)),
+    "postcode": Component("postcode", lambda e, code: e.postcodes.unit[code]),
+    "postcode_district": Component("postcode", lambda e, code: e.postcodes.district[code]),
+    "nhs_number": Component("nhs_number", lambda e, token: token),
+}
+
+
+def component_values(entities: Entities, names: Iterable[str], as_request: bool) -> dict[str, Values]:
+    """(row, token) per named component, each source computed once."""
+    sources: dict[str, Values] = {}
+    out: dict[str, Values] = {}
+    for name in names:
+        component = COMPONENTS[name]
+        if component.source not in sources:
+            sources[component.source] = SOURCES[component.source](entities, as_request)
+        row, values = sources[component.source]
+        tokens = component.feature(entities, values)
+        keep = tokens != MISSING
+        out[name] = row[keep], tokens[keep]
+    return out
 
 
 def _cross(left: Values, right: Values, n: int) -> tuple[np.ndarray, list[np.ndarray]]:
@@ -160,31 +174,34 @@ def _cross(left: Values, right: Values, n: int) -> tuple[np.ndarray, list[np.nda
     return left_row[owner], [left_tokens[owner], right_tokens[picked]]
 
 
-_FEW_ROWS = 4
-
-
-def _rule_keys_few_rows(values: list[Values], salt: int) -> tuple[np.ndarray, np.ndarray]:
-    """``rule_keys`` for a handful of rows (a single trace), in plain Python: same keys, same order."""
-    per_row: list[dict[int, list[int]]] = []
-    for row, tokens in values:
-        lists: dict[int, list[int]] = {}
-        for r, t in zip(row.tolist(), tokens.tolist(), strict=True):
-            lists.setdefault(r, []).append(t)
-        per_row.append(lists)
-    pairs = set()
-    for r in set(per_row[0]).intersection(*per_row[1:]):
-        for combo in itertools.product(*(lists[r] for lists in per_row)):
-            tokens = [combo[0]]
-            for more in combo[1:]:
-                tokens = [combine_one(salt, tokens), more]
-            key = combine_one(salt, tokens)
-            if key != 0:
-                pairs.add((key, r))
-    ordered = sorted(pairs)
-    return (
-        np.fromiter((r for _, r in ordered), dtype=np.int64, count=len(ordered)),
-        np.fromiter((k for k, _ in ordered), dtype=np.uint64, count=len(ordered)),
-    )
+def _all_keys_one_row(
+    rules: tuple[BlockingRule, ...], components: dict[str, Values]
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``all_keys`` for a single row (a single trace): the combinations are listed in plain Python and hashed
+    together, instead of a dozen array operations per rule. Same keys, same order."""
+    values = {name: tokens.tolist() for name, (_, tokens) in components.items()}
+    longest = max(len(rule.components) for rule in rules)
+    rule_ids, combos = [], []
+    for i, rule in enumerate(rules):
+        padding = (1,) * (longest - len(rule.components))
+        for combo in itertools.product(*(values[c] for c in rule.components)):
+            rule_ids.append(i)
+            combos.append(combo + padding)
+    rule_id = np.array(rule_ids, dtype=np.int64)
+    columns = np.array(combos, dtype=np.uint64).reshape(len(combos), longest).T
+    # The fold of rule_keys, for every rule length at once: the key of a rule of length k is step k's token.
+    salt = (rule_id + 1000).astype(np.uint64)
+    length = np.array([len(rule.components) for rule in rules], dtype=np.int64)[rule_id]
+    key = combine(salt, [columns[0]]) if len(combos) else np.zeros(0, np.uint64)
+    for step in range(1, longest):
+        key = np.where(length > step, combine(salt, [key, columns[step]]), key)
+    keep = key != MISSING
+    rule_id, key = rule_id[keep], key[keep]
+    order = np.lexsort((key, rule_id))
+    rule_id, key = rule_id[order], key[order]
+    distinct = np.ones(len(key), dtype=bool)
+    distinct[1:] = (key[1:] != key[:-1]) | (rule_id[1:] != rule_id[:-1])
+    return np.zeros(int(distinct.sum()), dtype=np.int64), key[distinct], rule_id[distinct].astype(np.int8)
 
 
 def rule_keys(
@@ -199,13 +216,9 @@ def rule_keys(
     ``components`` caches component values across rules (several rules share the date of birth or family name).
     """
     n = len(entities)
-    components = {} if components is None else components
-    for c in rule.components:
-        if c not in components:
-            components[c] = COMPONENTS[c](entities, as_request)
+    if components is None:
+        components = component_values(entities, rule.components, as_request)
     values = [components[c] for c in rule.components]
-    if n <= _FEW_ROWS:
-        return _rule_keys_few_rows(values, salt)
     row, tokens = values[0][0], [values[0][1]]
     for more in values[1:]:
         # Fold the columns built so far into one token so the cross product stays two-sided.
@@ -224,8 +237,10 @@ def all_keys(
     entities: Entities, rules: tuple[BlockingRule, ...], as_request: bool
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """(row, key, rule number) over all rules."""
+    components = component_values(entities, dict.fromkeys(c for rule in rules for c in rule.components), as_request)
+    if len(entities) == 1:
+        return _all_keys_one_row(rules, components)
     rows, keys, rule_ids = [], [], []
-    components: dict[str, Values] = {}
     for i, rule in enumerate(rules):
         row, key = rule_keys(entities, rule, salt=1000 + i, as_request=as_request, components=components)
         rows.append(row)

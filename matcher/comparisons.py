@@ -42,11 +42,8 @@ class Comparison(Protocol):
 
 def _assign(n: int, present: np.ndarray, masks: list[np.ndarray]) -> np.ndarray:
     """First satisfied level per pair: masks are in level order; unmatched present pairs get the last level."""
-    out = np.full(n, NULL, dtype=np.int8)
-    out[present] = len(masks)
-    for level in range(len(masks) - 1, -1, -1):
-        out[present & masks[level]] = level
-    return out
+    satisfied = np.array([*masks, np.ones(n, dtype=bool)], dtype=bool).reshape(len(masks) + 1, n)
+    return np.where(present, satisfied.argmax(axis=0), NULL).astype(np.int8)
 
 
 def _first(lists: Ragged, rows: np.ndarray) -> np.ndarray:
@@ -237,24 +234,24 @@ class PostcodeComparison:
 
     def compare(self, requests: Entities, records: Entities, req: np.ndarray, rec: np.ndarray) -> np.ndarray:
         a, b = requests.postcode[req], records.postcode[rec]
-        has_history = records.previous_postcodes.offsets[rec + 1] > records.previous_postcodes.offsets[rec]
+        history = records.previous_postcodes
+        has_history = history.offsets[rec + 1] > history.offsets[rec]
         present = (a >= 0) & ((b >= 0) | has_history)
         qa, rb = requests.postcodes, records.postcodes
+        owner, previous = history.explode(rec)  # once, for every level
 
-        def anywhere(level: str) -> np.ndarray:
-            mine = tokens_at(getattr(qa, level), a)
-            table = getattr(rb, level)
-            current = (mine == tokens_at(table, b)) & (mine != MISSING)
-            return current | _token_in_lists(mine, records.previous_postcodes, rec, table)
+        def level(name: str) -> tuple[np.ndarray, np.ndarray]:
+            """(agrees with the current postcode, agrees with a previous one) at this level."""
+            mine, table = tokens_at(getattr(qa, name), a), getattr(rb, name)
+            found = np.zeros(len(a), dtype=bool)
+            found[owner[table[previous] == mine[owner]]] = True
+            known = mine != MISSING
+            return (mine == tokens_at(table, b)) & known, found & known
 
-        unit = tokens_at(qa.unit, a)
-        masks = [
-            (unit == tokens_at(rb.unit, b)) & (unit != MISSING),
-            _token_in_lists(unit, records.previous_postcodes, rec, rb.unit),
-            anywhere("sector"),
-            anywhere("district"),
-            anywhere("area"),
-        ]
+        masks = []
+        for name in ("unit", "sector", "district", "area"):
+            current, before = level(name)
+            masks += [current, before] if name == "unit" else [current | before]
         return _assign(len(a), present, masks)
 
 

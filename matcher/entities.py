@@ -9,6 +9,7 @@ request against records and, for estimating u, a record against another record.
 
 from __future__ import annotations
 
+import itertools
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass, field, fields
@@ -27,7 +28,9 @@ from matcher.normalise import (
     parse_postcode,
     split_given_names,
 )
-from matcher.tokens import MISSING, Tokeniser
+from matcher.tokens import Tokeniser
+
+_INT32_MAX = np.iinfo(np.int32).max
 
 
 @dataclass
@@ -39,12 +42,11 @@ class Ragged:
 
     @classmethod
     def from_lists(cls, lists: Sequence[Sequence[int]], dtype: type = np.int32) -> Ragged:
-        lengths = np.fromiter((len(x) for x in lists), dtype=np.int64, count=len(lists))
-        offsets = np.zeros(len(lists) + 1, dtype=np.int64)
-        np.cumsum(lengths, out=offsets[1:])
-        flat = np.fromiter((v for x in lists for v in x), dtype=dtype, count=int(offsets[-1]))
+        lengths = itertools.accumulate((len(x) for x in lists), initial=0)
+        offsets = np.fromiter(lengths, dtype=np.int64, count=len(lists) + 1)
+        flat = np.fromiter(itertools.chain.from_iterable(lists), dtype=dtype, count=int(offsets[-1]))
         # Four bytes per row rather than eight, on every list column of tens of millions of people.
-        if offsets[-1] < np.iinfo(np.int32).max:
+        if offsets[-1] < _INT32_MAX:
             offsets = offsets.astype(np.int32)
         return cls(offsets, flat)
 
@@ -71,7 +73,10 @@ def expand_ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, 
 
 @dataclass
 class NameTable:
-    """Distinct normalised names and what comparisons and blocking need of each."""
+    """Distinct normalised names and what comparisons and blocking need of each.
+
+    Every per-name array has one entry more than ``strings``: the last is MISSING (length 0), so that position -1,
+    a missing name, reads as missing without a mask (see ``tokens_at``)."""
 
     strings: list[str]
     token: np.ndarray  # uint64: the name itself
@@ -99,19 +104,20 @@ class NameTable:
         part_lists.extend([] for _ in range(len(strings) - len(part_lists)))
         return cls(
             strings=strings,
-            token=tokeniser.tokens(strings),
-            compact=tokeniser.tokens([s.replace("-", "") for s in strings]),
-            soundex=tokeniser.tokens([f"sdx:{jellyfish.soundex(s.replace('-', ''))}" for s in strings]),
-            metaphone=tokeniser.tokens([f"mph:{jellyfish.metaphone(s.replace('-', ''))}" for s in strings]),
-            initial=tokeniser.tokens([f"ini:{s[0]}" for s in strings]),
-            length=np.fromiter((len(s) for s in strings), dtype=np.uint16, count=len(strings)),
+            token=tokeniser.tokens([*strings, None]),
+            compact=tokeniser.tokens([*(s.replace("-", "") for s in strings), None]),
+            soundex=tokeniser.tokens([*(f"sdx:{jellyfish.soundex(s.replace('-', ''))}" for s in strings), None]),
+            metaphone=tokeniser.tokens([*(f"mph:{jellyfish.metaphone(s.replace('-', ''))}" for s in strings), None]),
+            initial=tokeniser.tokens([*(f"ini:{s[0]}" for s in strings), None]),
+            length=np.fromiter((*(len(s) for s in strings), 0), dtype=np.uint16, count=len(strings) + 1),
             parts=Ragged.from_lists(part_lists),
         )
 
 
 @dataclass
 class PostcodeTable:
-    """Distinct postcodes (or outward codes) with tokens of each level; MISSING where a level is unknown."""
+    """Distinct postcodes (or outward codes) with tokens of each level; MISSING where a level is unknown. As in
+    ``NameTable``, each token array ends with a MISSING entry for position -1."""
 
     strings: list[str]
     unit: np.ndarray
@@ -124,10 +130,10 @@ class PostcodeTable:
         parsed = [parse_postcode(s) for s in strings]
         return cls(
             strings=strings,
-            unit=tokeniser.tokens([p.unit if p else None for p in parsed]),
-            sector=tokeniser.tokens([f"sec:{p.sector}" if p and p.sector else None for p in parsed]),
-            district=tokeniser.tokens([f"dis:{p.district}" if p else None for p in parsed]),
-            area=tokeniser.tokens([f"are:{p.area}" if p else None for p in parsed]),
+            unit=tokeniser.tokens([*(p.unit if p else None for p in parsed), None]),
+            sector=tokeniser.tokens([*(f"sec:{p.sector}" if p and p.sector else None for p in parsed), None]),
+            district=tokeniser.tokens([*(f"dis:{p.district}" if p else None for p in parsed), None]),
+            area=tokeniser.tokens([*(f"are:{p.area}" if p else None for p in parsed), None]),
         )
 
 
@@ -286,8 +292,5 @@ def _intern_column(values, normalise, interner: _Interner, name: str, malformed:
 
 
 def tokens_at(table_tokens: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Tokens for positions into a table, MISSING where the position is -1."""
-    out = np.full(len(positions), MISSING, dtype=np.uint64)
-    present = positions >= 0
-    out[present] = table_tokens[positions[present]]
-    return out
+    """Values of a name or postcode table's array at positions, MISSING (the table's last entry) where -1."""
+    return table_tokens[positions]

@@ -24,7 +24,7 @@ from matcher.entities import Entities, NameTable, PostcodeTable, Ragged
 from matcher.model import FellegiSunterModel
 from matcher.tokens import Tokeniser
 
-FORMAT_VERSION = 2
+FORMAT_VERSION = 3
 DISCLOSURE_FIELDS = (
     "address_line_1",
     "address_line_2",
@@ -38,6 +38,7 @@ DISCLOSURE_FIELDS = (
 )
 """What a trace may disclose, and all the payload holds besides the NHS number (for internal evaluation)."""
 _PAYLOAD_COLUMNS = ("nhs_number", *DISCLOSURE_FIELDS)
+_PAGE = 4096
 
 
 @dataclass
@@ -85,6 +86,19 @@ class Index:
             "given_name": _at(self.term_frequency["given_name"], self.records.given[records]),
             "family_name": _at(self.term_frequency["family_name"], self.records.family[records]),
         }
+
+    def warm(self) -> Index:
+        """Read one byte of every page of the index, so that the first traces of a service do not each pay for
+        mapping the pages they touch (at ten million records, a second at start instead of ~0.2 ms on each of
+        the first tens of thousands of traces). Returns self."""
+        buffers = [np.asarray(a).reshape(-1).view(np.uint8) for a in self._arrays().values() if a.size]
+        for column in self.payload.columns:
+            for chunk in column.chunks:
+                arrays = [chunk, chunk.dictionary] if pa.types.is_dictionary(chunk.type) else [chunk]
+                buffers += [np.frombuffer(b, dtype=np.uint8) for a in arrays for b in a.buffers() if b is not None]
+        for buffer in buffers:
+            int(buffer[::_PAGE].sum())
+        return self
 
     def with_model(self, model: FellegiSunterModel) -> Index:
         return replace(self, model=model)

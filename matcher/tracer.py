@@ -8,16 +8,17 @@ and read the disclosure payload only for records that are matched and not restri
 from __future__ import annotations
 
 from dataclasses import dataclass, field, replace
+from typing import NamedTuple
 
 import numpy as np
 import pyarrow as pa
 
 from matcher.blocking import candidate_pairs
-from matcher.comparisons import NULL, Comparison, comparison_vectors, default_comparisons
+from matcher.comparisons import Comparison, comparison_vectors, default_comparisons
 from matcher.decision import OUTCOMES, DecisionConfig, Decisions, Outcome, RequirementCheck, decide
 from matcher.entities import Entities
 from matcher.index import DISCLOSURE_FIELDS, Index
-from matcher.model import FellegiSunterModel, Scores, score
+from matcher.model import FellegiSunterModel, Scorer, Scores
 from matcher.request import Requests, TraceRequest, to_entities
 
 
@@ -33,8 +34,9 @@ class TraceConfig:
     explain_top: int = 3
 
 
-@dataclass(frozen=True)
-class ComparisonExplanation:
+class ComparisonExplanation(NamedTuple):
+    """One comparison's part in a candidate's score (a named tuple: a trace builds eighteen of them)."""
+
     comparison: str
     level: str  # "null" when either side lacked the value
     weight: float
@@ -86,7 +88,11 @@ class Tracer:
         self.model = model or index.model
         if self.model is None:
             raise ValueError("the index has no trained model: run fit_model() or `python -m matcher build` first")
-        self.model.check_matches(self.comparisons)
+        self.scorer = Scorer(self.model, self.comparisons, self.config.tf_floor)
+        self._comparison_names = [c.name for c in self.comparisons]
+        self._disclosure_columns = [self.index.payload.column(f).combine_chunks() for f in DISCLOSURE_FIELDS]
+        # Level names by level number, with "null" last so that NULL (-1) reads it.
+        self._level_names = [[*(level.name for level in c.levels), "null"] for c in self.comparisons]
         self.meets_requirements = RequirementCheck(self.comparisons, self.config.decision.requirements)
 
     def trace(self, request: TraceRequest | dict) -> TraceResult:
@@ -134,7 +140,7 @@ class Tracer:
 
     def score(self, gamma: np.ndarray, pair_record: np.ndarray) -> Scores:
         frequency = self.index.term_frequencies_for(pair_record)
-        return score(self.model, self.comparisons, gamma, frequency, self.config.tf_floor)
+        return self.scorer(gamma, frequency)
 
     def results(self, batch: BatchTrace, explain: bool = False) -> list[TraceResult]:
         d = batch.decisions
@@ -185,7 +191,7 @@ class Tracer:
 
     def disclosures(self, records: np.ndarray) -> list[dict]:
         if len(records) <= 8:  # a single trace: reading a few scalars beats building a table
-            columns = [self.index.payload.column(f) for f in DISCLOSURE_FIELDS]
+            columns = self._disclosure_columns
             return [
                 {f: c[r].as_py() for f, c in zip(DISCLOSURE_FIELDS, columns, strict=True)} for r in records.tolist()
             ]
@@ -199,22 +205,25 @@ class Tracer:
     def explain(self, batch: BatchTrace, request: int) -> tuple[CandidateExplanation, ...]:
         pairs = np.flatnonzero(batch.pair_request == request)
         pairs = pairs[np.argsort(-batch.scores.match_weight[pairs], kind="stable")][: self.config.explain_top]
-        out = []
-        for p in pairs:
-            comparisons = tuple(
-                ComparisonExplanation(
-                    comparison=c.name,
-                    level="null" if batch.gamma[p, j] == NULL else c.levels[batch.gamma[p, j]].name,
-                    weight=round(float(batch.scores.weights[p, j]), 3),
-                )
-                for j, c in enumerate(self.comparisons)
+        # Plain lists first: reading numpy scalars one at a time costs more than the rest of this together.
+        return tuple(
+            CandidateExplanation(
+                record=record,
+                match_weight=round(match_weight, 3),
+                eligible=eligible,
+                comparisons=tuple(
+                    ComparisonExplanation(name, levels[level], round(weight, 3))
+                    for name, levels, level, weight in zip(
+                        self._comparison_names, self._level_names, gamma, weights, strict=True
+                    )
+                ),
             )
-            out.append(
-                CandidateExplanation(
-                    record=int(batch.pair_record[p]),
-                    match_weight=round(float(batch.scores.match_weight[p]), 3),
-                    eligible=bool(batch.eligible[p]),
-                    comparisons=comparisons,
-                )
+            for record, match_weight, eligible, gamma, weights in zip(
+                batch.pair_record[pairs].tolist(),
+                batch.scores.match_weight[pairs].tolist(),
+                batch.eligible[pairs].tolist(),
+                batch.gamma[pairs].tolist(),
+                batch.scores.weights[pairs].tolist(),
+                strict=True,
             )
-        return tuple(out)
+        )

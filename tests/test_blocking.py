@@ -6,19 +6,20 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-import matcher.blocking as blocking
 from matcher.blocking import DEFAULT_RULES, BlockingIndex, all_keys
 from matcher.request import to_entities
-from matcher.tokens import Tokeniser, combine, combine_one
+from matcher.tokens import Tokeniser, combine
 
 TOKENISER = Tokeniser()
 token = st.integers(min_value=0, max_value=2**64 - 1)
 
 
-@given(salt=st.integers(min_value=0, max_value=2**32), parts=st.lists(token, min_size=1, max_size=4))
-def test_scalar_combine_is_the_vectorised_one(salt, parts):
-    expected = combine(salt, [np.array([p], dtype=np.uint64) for p in parts])[0]
-    assert combine_one(salt, parts) == int(expected)
+@given(salts=st.lists(st.integers(min_value=0, max_value=2**32), min_size=1, max_size=5), data=st.data())
+def test_combine_with_a_salt_per_row_is_combine_row_by_row(salts, data):
+    parts = [np.array(data.draw(st.lists(token, min_size=len(salts), max_size=len(salts))), np.uint64) for _ in "ab"]
+    together = combine(np.array(salts, dtype=np.uint64), parts)
+    for i, salt in enumerate(salts):
+        assert together[i] == combine(salt, [p[i : i + 1] for p in parts])[0]
 
 
 def brute_force(keys: np.ndarray, rows: np.ndarray, wanted: np.ndarray, cap: int) -> set[tuple[int, int]]:
@@ -76,11 +77,8 @@ def test_single_request_keys_are_the_batch_keys(given_name, family_name, date_of
     )
     entities, _ = to_entities([request], TOKENISER)
     few = all_keys(entities, DEFAULT_RULES, as_request=True)
-    saved = blocking._FEW_ROWS
-    blocking._FEW_ROWS = -1  # force the vectorised path
-    try:
-        many = all_keys(entities, DEFAULT_RULES, as_request=True)
-    finally:
-        blocking._FEW_ROWS = saved
-    for a, b in zip(few, many, strict=True):
+    twice = to_entities([request, request], TOKENISER)[0]  # two rows: the vectorised path
+    rows, keys, rules = all_keys(twice, DEFAULT_RULES, as_request=True)
+    first = rows == 0
+    for a, b in zip(few, (rows[first], keys[first], rules[first]), strict=True):
         np.testing.assert_array_equal(a, b)

@@ -4,9 +4,11 @@ import dataclasses
 
 import numpy as np
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from matcher.comparisons import NULL, default_comparisons
-from matcher.decision import DEFAULT_REQUIREMENTS, Outcome, Requirement, RequirementCheck
+from matcher.decision import DEFAULT_REQUIREMENTS, DecisionConfig, Outcome, Requirement, RequirementCheck, decide
 from matcher.evaluation import SweepPoint, choose_threshold, threshold_sweep
 from matcher.tokens import Tokeniser
 from matcher.tracer import OUTCOMES
@@ -75,3 +77,31 @@ def test_a_higher_threshold_only_ever_withdraws_matches(tracer, request_sets):
     points = threshold_sweep(tracer, batch, requests.truth, [0.9, 0.999, 0.99999])
     recalls = [p.recall for p in points]
     assert recalls == sorted(recalls, reverse=True) and recalls[0] > recalls[-1]
+
+
+@settings(deadline=None)
+@given(
+    weights=st.lists(st.floats(min_value=-60, max_value=60), min_size=0, max_size=8),
+    data=st.data(),
+)
+def test_single_request_decision_is_the_batch_decision(weights, data):
+    n = len(weights)
+    eligible = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    restricted = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    weight = np.array(weights, dtype=np.float64)
+    config = DecisionConfig()
+    # the same request twice: the batch path, and its first half is the single path's answer
+    both = decide(2, np.repeat([0, 1], n), np.tile(weight, 2), np.tile(eligible, 2), np.tile(restricted, 2), config)
+    one = decide(1, np.zeros(n, dtype=np.int64), weight, eligible, restricted, config)
+    assert one.outcome[0] == both.outcome[0]
+    assert one.best_pair[0] == both.best_pair[0]
+    assert one.candidates[0] == both.candidates[0]
+    assert one.probability[0] == pytest.approx(both.probability[0], rel=1e-12, abs=1e-300)
+
+
+def test_the_precomputed_table_answers_as_the_requirements_do():
+    check = RequirementCheck(COMPARISONS, DEFAULT_REQUIREMENTS)
+    rng = np.random.default_rng(3)
+    gamma = np.column_stack([rng.integers(-1, len(c.levels), size=5_000) for c in COMPARISONS]).astype(np.int8)
+    np.testing.assert_array_equal(check(gamma), check._evaluate(gamma))
+    assert check(gamma).any() and not check(gamma).all()

@@ -160,3 +160,38 @@ def test_match_quality(tracer, request_sets, profile):
     floors = {"typical": (0.965, 0.004), "hard": (0.92, 0.015)}[profile]
     assert evaluation.recall >= floors[0]
     assert evaluation.lost_by_blocking / evaluation.members <= floors[1]
+
+
+def _resident_bytes(path) -> int:
+    """Bytes of ``path`` mapped into this process and resident, from /proc/self/smaps."""
+    total, current = 0, False
+    with open("/proc/self/smaps") as fh:
+        for line in fh:
+            fields = line.split()
+            if "-" in fields[0] and len(fields) >= 5 and ":" in fields[3]:  # a mapping's header line
+                current = len(fields) >= 6 and fields[5] == str(path)
+            elif current and fields[0] == "Rss:":
+                total += int(fields[1]) * 1024
+    return total
+
+
+def test_warm_makes_the_whole_index_resident(tmp_path, trained_index):
+    trained_index.save(tmp_path / "index")
+    path = (tmp_path / "index" / "arrays" / "blocking.residuals.npy").resolve()
+    index = Index.load(tmp_path / "index")
+    assert index.warm() is index
+    assert _resident_bytes(path) >= path.stat().st_size - 4096  # all but the header page
+
+
+def test_explanation_names_each_comparisons_level_and_its_weights_add_up(tracer, unrestricted_row):
+    _, row = unrestricted_row
+    result = tracer.trace(request_for(row, postcode=None))
+    best = result.explanation[0]
+    levels = {c.comparison: c.level for c in best.comparisons}
+    assert levels["given_name"] == "exact" and levels["postcode"] == "null"
+    assert levels.keys() == {c.name for c in tracer.comparisons}
+    total = sum(c.weight for c in best.comparisons) + tracer.model.prior_log2_odds
+    assert total == pytest.approx(best.match_weight, abs=0.01)
+    assert [e.match_weight for e in result.explanation] == sorted(
+        (e.match_weight for e in result.explanation), reverse=True
+    )
