@@ -1,6 +1,9 @@
 """How fast the tracing core is: build, load, single-trace latency, batch throughput, resident memory.
 
     pytest benchmarks/test_matcher_speed.py -s
+    BENCH_MATCHER_RECORDS=10000000 pytest benchmarks/test_matcher_speed.py -s       # 10M: about 16 minutes
+    BENCH_MATCHER_RECORDS=10000000 BENCH_MATCHER_POPULATION=data/pop10m.parquet \
+        BENCH_MATCHER_INDEX=data/idx10m pytest benchmarks/test_matcher_speed.py -s  # reuse a built index
 
 Targets (issue 3): build 1M <= 60 s; load 10M <= 5 s; single trace median <= 1 ms, p99 <= 5 ms against 10M;
 <= 300 bytes resident per record; trace_many >= 5,000 requests/s against 1M. The sizes here are 1M records
@@ -35,8 +38,9 @@ RECORDS = int(os.environ.get("BENCH_MATCHER_RECORDS", 1_000_000))
 @pytest.fixture(scope="module")
 def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
     root = tmp_path_factory.mktemp("matcher-bench")
-    population = root / "population.parquet"
-    write_population(population, RECORDS, seed=1)
+    population = Path(os.environ.get("BENCH_MATCHER_POPULATION") or root / "population.parquet")
+    if not population.exists():
+        write_population(population, RECORDS, seed=1)
     requests = generate_requests(population, 20_000, PROFILES["typical"], 0.3, seed=1).requests
     training = generate_requests(population, 20_000, PROFILES["typical"], 0.3, seed=99).requests
     return {"root": root, "population": population, "requests": requests, "training": training}
@@ -44,6 +48,8 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
 
 @pytest.fixture(scope="module")
 def index_dir(world: dict) -> Path:
+    if os.environ.get("BENCH_MATCHER_INDEX"):  # an index already built from BENCH_MATCHER_POPULATION
+        return Path(os.environ["BENCH_MATCHER_INDEX"])
     index = Index.build(pq.read_table(world["population"]))
     index = index.with_model(fit_model(index, world["training"]))
     path = world["root"] / "index"
@@ -52,6 +58,8 @@ def index_dir(world: dict) -> Path:
 
 
 def test_build(benchmark, world: dict) -> None:
+    if os.environ.get("BENCH_MATCHER_INDEX"):
+        pytest.skip("reusing a built index")
     population = pq.read_table(world["population"])
     index = benchmark.pedantic(Index.build, args=(population,), rounds=1, iterations=1)
     assert len(index) == RECORDS

@@ -57,8 +57,10 @@ def _first(lists: Ragged, rows: np.ndarray) -> np.ndarray:
 
 def _token_in_lists(tokens: np.ndarray, lists: Ragged, rows: np.ndarray, table_tokens: np.ndarray) -> np.ndarray:
     """Per pair: is ``tokens[i]`` among the tokens of the list held by row ``rows[i]``?"""
-    owner, positions = lists.explode(rows)
     found = np.zeros(len(rows), dtype=bool)
+    if len(lists.values) == 0:  # a request without other names, say: nothing to look in
+        return found
+    owner, positions = lists.explode(rows)
     if len(owner):
         hit = table_tokens[positions] == tokens[owner]
         found[owner[hit]] = True
@@ -70,15 +72,24 @@ def string_similarity(
 ) -> tuple[np.ndarray, np.ndarray]:
     """(Jaro-Winkler similarity, edit distance counting an adjacent transposition as one edit) per pair of name
     positions, computed once per distinct pair of names."""
-    if len(left_pos) == 0:
-        return np.zeros(0), np.zeros(0, dtype=np.int64)
+    if len(left_pos) < 64:  # a single trace's candidates: nearly all distinct, not worth finding which
+        a = [left.strings[i] for i in left_pos.tolist()]
+        b = [right.strings[i] for i in right_pos.tolist()]
+        return _similarity(a, b)
     pair = left_pos.astype(np.int64) << 32 | right_pos.astype(np.int64)
     distinct, inverse = np.unique(pair, return_inverse=True)
-    a = [left.strings[i] for i in (distinct >> 32)]
-    b = [right.strings[i] for i in (distinct & 0xFFFFFFFF)]
+    a = [left.strings[i] for i in (distinct >> 32).tolist()]
+    b = [right.strings[i] for i in (distinct & 0xFFFFFFFF).tolist()]
+    similarity, edits = _similarity(a, b)
+    return similarity[inverse], edits[inverse]
+
+
+def _similarity(a: list[str], b: list[str]) -> tuple[np.ndarray, np.ndarray]:
+    if not a:
+        return np.zeros(0), np.zeros(0, dtype=np.int64)
     similarity = cpdist(a, b, scorer=JaroWinkler.similarity, workers=1)
     edits = cpdist(a, b, scorer=OSA.distance, score_cutoff=2, workers=1)
-    return similarity[inverse], edits[inverse]
+    return similarity, edits
 
 
 def nickname_pairs(tokeniser: Tokeniser) -> np.ndarray:
