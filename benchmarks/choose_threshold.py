@@ -22,6 +22,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from matcher.evaluation import choose_threshold, threshold_sweep
 from matcher.index import Index
+from matcher.keys import load_master_key
 from matcher.tracer import Tracer
 
 THRESHOLDS = (0.9, 0.95, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9998, 0.9999, 0.99999)
@@ -34,7 +35,7 @@ def main() -> int:
     parser.add_argument("--truth", type=Path, required=True)
     parser.add_argument("--max-wrong-person-rate", type=float, default=1e-4)
     args = parser.parse_args()
-    tracer = Tracer(Index.load(args.index))
+    tracer = Tracer(Index.load(args.index, load_master_key()))
     batch = tracer.trace_batch(pq.read_table(args.requests))
     points = threshold_sweep(tracer, batch, pq.read_table(args.truth), THRESHOLDS)
     print("| threshold | recall | wrong-person | wrong-person rate | ambiguous |")

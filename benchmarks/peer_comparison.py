@@ -28,13 +28,14 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from benchmarks.peers import mps_baseline, recordlinkage_peer, splink_peer
 from matcher.evaluation import evaluate
 from matcher.index import Index
+from matcher.keys import MasterKey
 from matcher.tracer import Tracer
 from matcher.training import fit_model
 
 
 def ours(population, requests, training) -> dict:
     start = time.perf_counter()
-    index = Index.build(population)
+    index = Index.build(population, MasterKey.generate())
     index = index.with_model(fit_model(index, training))
     train = time.perf_counter() - start
     tracer = Tracer(index)

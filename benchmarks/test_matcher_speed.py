@@ -26,6 +26,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from matcher.index import Index
+from matcher.keys import KEY_ENVIRONMENT_VARIABLE, MasterKey, load_master_key
 from matcher.tracer import Tracer
 from matcher.training import fit_model
 from synthetic.population import write_population
@@ -33,6 +34,8 @@ from synthetic.profiles import PROFILES
 from synthetic.requests import generate_requests
 
 RECORDS = int(os.environ.get("BENCH_MATCHER_RECORDS", 1_000_000))
+# A reused index opens with the deployment's key; a fresh one gets a key of its own.
+KEY = load_master_key() if os.environ.get("BENCH_MATCHER_INDEX") else MasterKey.generate()
 
 
 @pytest.fixture(scope="module")
@@ -50,7 +53,7 @@ def world(tmp_path_factory: pytest.TempPathFactory) -> dict:
 def index_dir(world: dict) -> Path:
     if os.environ.get("BENCH_MATCHER_INDEX"):  # an index already built from BENCH_MATCHER_POPULATION
         return Path(os.environ["BENCH_MATCHER_INDEX"])
-    index = Index.build(pq.read_table(world["population"]))
+    index = Index.build(pq.read_table(world["population"]), KEY)
     index = index.with_model(fit_model(index, world["training"]))
     path = world["root"] / "index"
     index.save(path)
@@ -61,23 +64,23 @@ def test_build(benchmark, world: dict) -> None:
     if os.environ.get("BENCH_MATCHER_INDEX"):
         pytest.skip("reusing a built index")
     population = pq.read_table(world["population"])
-    index = benchmark.pedantic(Index.build, args=(population,), rounds=1, iterations=1)
+    index = benchmark.pedantic(Index.build, args=(population, KEY), rounds=1, iterations=1)
     assert len(index) == RECORDS
 
 
 def test_load(benchmark, index_dir: Path) -> None:
-    index = benchmark(Index.load, index_dir)
+    index = benchmark(Index.load, index_dir, KEY)
     assert len(index) == RECORDS
 
 
 def test_load_and_warm(benchmark, index_dir: Path) -> None:
     """What a service does at start: map the index and touch every page of it."""
-    index = benchmark.pedantic(lambda: Index.load(index_dir).warm(), rounds=3, iterations=1)
+    index = benchmark.pedantic(lambda: Index.load(index_dir, KEY).warm(), rounds=3, iterations=1)
     assert len(index) == RECORDS
 
 
 def test_single_trace_latency(benchmark, index_dir: Path, world: dict) -> None:
-    tracer = Tracer(Index.load(index_dir).warm())
+    tracer = Tracer(Index.load(index_dir, KEY).warm())
     rows = world["requests"].slice(0, 2_000).to_pylist()
     for row in rows[:100]:
         tracer.trace(row)
@@ -96,7 +99,7 @@ def test_single_trace_latency(benchmark, index_dir: Path, world: dict) -> None:
 
 
 def test_batch_throughput(benchmark, index_dir: Path, world: dict) -> None:
-    tracer = Tracer(Index.load(index_dir))
+    tracer = Tracer(Index.load(index_dir, KEY))
     requests = world["requests"]
     tracer.trace_batch(requests.slice(0, 1_000))
     results = benchmark.pedantic(tracer.trace_batch, args=(requests,), rounds=3, iterations=1)
@@ -110,6 +113,7 @@ _MEMORY_PROBE = """
 import json, sys
 import pyarrow.parquet as pq
 from matcher.index import Index
+from matcher.keys import load_master_key
 from matcher.tracer import Tracer
 
 def rss():
@@ -118,7 +122,8 @@ def rss():
 
 rows = pq.read_table(sys.argv[2]).to_pylist()
 before = rss()
-tracer = Tracer(Index.load(sys.argv[1]).warm())  # every page of the index resident: the most it can take
+# warm(): every page of the index resident, the most it can take
+tracer = Tracer(Index.load(sys.argv[1], load_master_key()).warm())
 for row in rows:
     tracer.trace(row)
 print(json.dumps({"records": len(tracer.index), "bytes": rss() - before}))
@@ -131,7 +136,10 @@ def test_resident_memory_per_record(benchmark, index_dir: Path, world: dict) -> 
 
     def probe() -> dict:
         done = subprocess.run(
-            [sys.executable, "-c", _MEMORY_PROBE, str(index_dir), str(requests)], capture_output=True, text=True
+            [sys.executable, "-c", _MEMORY_PROBE, str(index_dir), str(requests)],
+            capture_output=True,
+            text=True,
+            env={**os.environ, KEY_ENVIRONMENT_VARIABLE: KEY.text()},
         )
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout.strip().splitlines()[-1])

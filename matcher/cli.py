@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 from pathlib import Path
@@ -17,7 +18,15 @@ from tqdm import tqdm
 
 from matcher.evaluation import evaluate, write_report
 from matcher.explain import explanation_text, waterfall_png
-from matcher.index import Index
+from matcher.index import Index, rotate_index
+from matcher.keys import (
+    DEFAULT_KEY_FILE,
+    KEY_FILE_ENVIRONMENT_VARIABLE,
+    KeyConfigurationError,
+    MasterKey,
+    load_master_key,
+)
+from matcher.payload import TamperedPayloadError
 from matcher.request import REQUEST_FIELDS
 from matcher.tracer import Tracer
 from matcher.training import fit_model
@@ -64,23 +73,48 @@ def build_parser() -> argparse.ArgumentParser:
     explain.add_argument("--index", type=Path, required=True)
     explain.add_argument("--request", required=True, help="JSON object, or @file.json")
     explain.add_argument("--png", type=Path, help="write a waterfall chart of the best candidate here")
+
+    keys = commands.add_parser("keys", help="create or rotate the deployment's master key").add_subparsers(
+        dest="keys_command", required=True
+    )
+    init = keys.add_parser(
+        "init", help=f"create a master key (default: ${KEY_FILE_ENVIRONMENT_VARIABLE} or {DEFAULT_KEY_FILE})"
+    )
+    init.add_argument("--out", type=Path)
+    init.add_argument("--if-missing", action="store_true", help="do nothing if the key file already exists")
+    rotate = keys.add_parser(
+        "rotate",
+        help="re-key an index: tokens recomputed from the builder's population, payloads sealed again, under "
+        "the new key; the current key (from the environment) must open the index first",
+    )
+    rotate.add_argument("--index", type=Path, required=True)
+    rotate.add_argument("--population", type=Path, required=True, help="the population the index was built from")
+    rotate.add_argument("--new-key", type=Path, required=True, help="key file made by `keys init --out`")
     return parser
 
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
-        commands = {"build": _build, "trace": _trace, "evaluate": _evaluate, "explain": _explain, "demo": _demo}
+        commands = {
+            "build": _build,
+            "trace": _trace,
+            "evaluate": _evaluate,
+            "explain": _explain,
+            "demo": _demo,
+            "keys": _keys,
+        }
         return commands[args.command](args)
-    except (FileNotFoundError, ValueError) as error:
+    except (FileNotFoundError, FileExistsError, ValueError, KeyConfigurationError, TamperedPayloadError) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
 
 
 def _build(args: argparse.Namespace) -> int:
     start = time.perf_counter()
+    key = load_master_key()
     population = pq.read_table(args.population)
-    index = Index.build(population)
+    index = Index.build(population, key)
     print(f"indexed {len(index):,} records in {time.perf_counter() - start:.1f} s")
     if args.training_requests:
         training = pq.read_table(args.training_requests)
@@ -101,7 +135,7 @@ def _build(args: argparse.Namespace) -> int:
 
 
 def _trace(args: argparse.Namespace) -> int:
-    tracer = Tracer(Index.load(args.index))
+    tracer = Tracer(Index.load(args.index, load_master_key()))
     requests = pq.read_table(args.requests)
     tables = []
     start = time.perf_counter()
@@ -147,7 +181,7 @@ def _explain(args: argparse.Namespace) -> int:
     for required in ("family_name", "date_of_birth"):
         if not request.get(required):
             raise ValueError(f"--request needs {required}")
-    tracer = Tracer(Index.load(args.index))
+    tracer = Tracer(Index.load(args.index, load_master_key()))
     result = tracer.trace(request)
     print(explanation_text(result, tracer.model.prior_log2_odds))
     if args.png and result.explanation:
@@ -186,4 +220,28 @@ def _demo(args: argparse.Namespace) -> int:
         "date_of_birth": row["date_of_birth"].isoformat(),
     }
     print(f"\nexplain one trace: python -m matcher explain --index {out / 'index'} --request '{json.dumps(example)}'")
+    return 0
+
+
+def _keys(args: argparse.Namespace) -> int:
+    if args.keys_command == "init":
+        path = (args.out or Path(os.environ.get(KEY_FILE_ENVIRONMENT_VARIABLE) or DEFAULT_KEY_FILE)).expanduser()
+        if path.exists() and args.if_missing:
+            print(f"master key {MasterKey.from_file(path).key_id} already at {path}")
+            return 0
+        key = MasterKey.generate()
+        print(f"master key {key.key_id} written to {key.write(path)} (readable by you only; keep it out of git)")
+        return 0
+    old_key, new_key = load_master_key(), MasterKey.from_file(args.new_key)
+    if new_key.key_id == old_key.key_id:
+        raise ValueError("the new key is the current key: make a new one with `keys init --out`")
+    start = time.perf_counter()
+    old = Index.load(args.index, old_key)
+    population = pq.read_table(args.population)
+    rotated = rotate_index(old, population, new_key)
+    rotated.save(args.index)
+    print(
+        f"re-keyed {len(rotated):,} records from key {old_key.key_id} to {new_key.key_id} in "
+        f"{time.perf_counter() - start:.1f} s; point the service at the new key, then destroy the old one"
+    )
     return 0

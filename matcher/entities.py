@@ -222,7 +222,7 @@ class Entities:
             sex=sexes,
             postcode=code,
             previous_postcodes=previous_codes,
-            nhs_number=tokeniser.tokens([f"nhs:{v}" if v else None for v in nhs_text]),
+            nhs_number=nhs_number_tokens(nhs_text, tokeniser),
             malformed=+malformed,
         )
 
@@ -289,6 +289,11 @@ def _intern_column(values, normalise, interner: _Interner, name: str, malformed:
             malformed[name] += 1
         out[i] = position
     return out
+
+
+def nhs_number_tokens(normalised: Sequence[str | None], tokeniser: Tokeniser) -> np.ndarray:
+    """Tokens of normalised NHS numbers (see ``normalise_nhs_number``), MISSING where there is none."""
+    return tokeniser.tokens([f"nhs:{v}" if v else None for v in normalised])
 
 
 def tokens_at(table_tokens: np.ndarray, positions: np.ndarray) -> np.ndarray:

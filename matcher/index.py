@@ -1,9 +1,11 @@
 """The searchable index: normalised records, their blocking keys, name frequencies and the disclosure payload.
 
 Saved as a directory of ``.npy`` arrays (opened memory-mapped, so loading tens of millions of records costs
-seconds and pages come in as traces touch them), an Arrow IPC file of distinct names and postcodes, an Arrow IPC
-file of the disclosure payload (read one row at a time, for the record being disclosed), a manifest, and once
-trained, the model.
+seconds and pages come in as traces touch them), Arrow IPC files of the distinct names, of the sealed payloads
+(one AES-GCM ciphertext per record, opened only for the record being disclosed) and of the public reference lists
+the payloads point to, a manifest naming the key the index was made with, and once trained, the model. NHS
+numbers, dates of birth and postcodes are held only as keyed tokens (``matcher.tokens``) and inside the sealed
+payloads; no file holds an address or an NHS number in clear.
 """
 
 from __future__ import annotations
@@ -16,28 +18,17 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 import pyarrow.ipc as ipc
 
 from matcher.blocking import DEFAULT_RULES, BlockingIndex, BlockingRule
-from matcher.entities import Entities, NameTable, PostcodeTable, Ragged
+from matcher.entities import Entities, NameTable, PostcodeTable, Ragged, nhs_number_tokens
+from matcher.keys import MasterKey
 from matcher.model import FellegiSunterModel
+from matcher.normalise import normalise_nhs_number
+from matcher.payload import SOURCE_COLUMNS, PayloadCipher, ReferenceLists, check_key
 from matcher.tokens import Tokeniser
 
-FORMAT_VERSION = 3
-DISCLOSURE_FIELDS = (
-    "address_line_1",
-    "address_line_2",
-    "town",
-    "postcode",
-    "registration_date",
-    "gp_practice_code",
-    "gp_practice_name",
-    "gp_practice_address",
-    "gp_practice_postcode",
-)
-"""What a trace may disclose, and all the payload holds besides the NHS number (for internal evaluation)."""
-_PAYLOAD_COLUMNS = ("nhs_number", *DISCLOSURE_FIELDS)
+FORMAT_VERSION = 4
 _PAGE = 4096
 
 
@@ -47,22 +38,25 @@ class Index:
     blocking: BlockingIndex
     term_frequency: dict[str, np.ndarray]  # per name position: share of records with it as given/family name
     restricted: np.ndarray  # bool
-    payload: pa.Table
+    sealed: pa.BinaryArray  # per record: the payload, encrypted (see matcher.payload)
+    reference: ReferenceLists
     rules: tuple[BlockingRule, ...]
     tokeniser: Tokeniser
+    cipher: PayloadCipher
     model: FellegiSunterModel | None = None
+
+    @property
+    def key_id(self) -> str:
+        return self.cipher.key_id
 
     def __len__(self) -> int:
         return len(self.records)
 
     @classmethod
-    def build(
-        cls,
-        population: pa.Table,
-        rules: tuple[BlockingRule, ...] = DEFAULT_RULES,
-        tokeniser: Tokeniser | None = None,
-    ) -> Index:
-        tokeniser = tokeniser or Tokeniser()
+    def build(cls, population: pa.Table, key: MasterKey, rules: tuple[BlockingRule, ...] = DEFAULT_RULES) -> Index:
+        tokeniser = Tokeniser(key.derive("tokens"))
+        cipher = PayloadCipher(key)
+        sealed, reference = cipher.seal(population.select(list(SOURCE_COLUMNS)))
         records = Entities.from_population(population, tokeniser)
         n = len(records)
         names = len(records.names.strings)
@@ -75,10 +69,17 @@ class Index:
             blocking=BlockingIndex.build(records, rules),
             term_frequency={k: v.astype(np.float32) for k, v in frequency.items()},
             restricted=population.column("restricted").fill_null(False).to_numpy(zero_copy_only=False),
-            payload=_compact_payload(population.select(list(_PAYLOAD_COLUMNS))),
+            sealed=sealed,
+            reference=reference,
             rules=rules,
             tokeniser=tokeniser,
+            cipher=cipher,
         )
+
+    def open_payloads(self, rows: np.ndarray | list[int]) -> list[dict]:
+        """Decrypt the payloads of these rows only (NHS number and disclosable fields); TamperedPayloadError if
+        one does not authenticate."""
+        return [self.cipher.open(self.sealed[row].as_py(), row, self.reference) for row in np.asarray(rows).tolist()]
 
     def term_frequencies_for(self, records: np.ndarray) -> dict[str, np.ndarray]:
         """Per record row: the index share of its given name and of its family name."""
@@ -92,10 +93,7 @@ class Index:
         mapping the pages they touch (at ten million records, a second at start instead of ~0.2 ms on each of
         the first tens of thousands of traces). Returns self."""
         buffers = [np.asarray(a).reshape(-1).view(np.uint8) for a in self._arrays().values() if a.size]
-        for column in self.payload.columns:
-            for chunk in column.chunks:
-                arrays = [chunk, chunk.dictionary] if pa.types.is_dictionary(chunk.type) else [chunk]
-                buffers += [np.frombuffer(b, dtype=np.uint8) for a in arrays for b in a.buffers() if b is not None]
+        buffers += [np.frombuffer(b, dtype=np.uint8) for b in self.sealed.buffers() if b is not None]
         for buffer in buffers:
             int(buffer[::_PAGE].sum())
         return self
@@ -124,16 +122,15 @@ class Index:
         arrays.mkdir(parents=True, exist_ok=True)
         for name, array in self._arrays().items():
             np.save(arrays / f"{name}.npy", np.ascontiguousarray(array))
-        strings = pa.table(
-            {"value": pa.array(self.records.names.strings + list(self.records.postcodes.strings), pa.string())}
-        )
-        _write_ipc(directory / "strings.arrow", strings)
-        _write_ipc(directory / "payload.arrow", self.payload)
+        # Names in clear (plaintext mode compares their spelling); postcodes only as tokens.
+        _write_ipc(directory / "names.arrow", pa.table({"value": pa.array(self.records.names.strings, pa.string())}))
+        _write_ipc(directory / "sealed.arrow", pa.table({"sealed": self.sealed}))
+        _write_ipc(directory / "reference.arrow", self.reference.table())
         manifest = {
             "format_version": FORMAT_VERSION,
+            "key_id": self.key_id,
             "records": len(self),
             "names": len(self.records.names.strings),
-            "postcodes": len(self.records.postcodes.strings),
             "rules": [
                 {"name": r.name, "components": list(r.components), "max_block_size": r.max_block_size}
                 for r in self.rules
@@ -163,7 +160,8 @@ class Index:
         return out
 
     @classmethod
-    def load(cls, directory: Path | str, tokeniser: Tokeniser | None = None) -> Index:
+    def load(cls, directory: Path | str, key: MasterKey) -> Index:
+        """Map an index; WrongKeyError unless ``key`` is the key it was built (or last rotated) with."""
         directory = Path(directory)
         manifest_path = directory / "manifest.json"
         if not manifest_path.exists():
@@ -171,11 +169,9 @@ class Index:
         manifest = json.loads(manifest_path.read_text())
         if manifest.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}: rebuild it")
+        check_key(manifest["key_id"], key)
         arrays = {p.stem: _open_array(p) for p in (directory / "arrays").glob("*.npy")}
-        strings = _read_ipc(directory / "strings.arrow").column("value")
-        n_names = manifest["names"]
-        name_strings = strings.slice(0, n_names).to_pylist()
-        postcode_strings = strings.slice(n_names).combine_chunks()
+        name_strings = _read_ipc(directory / "names.arrow").column("value").to_pylist()
 
         def ragged(prefix: str) -> Ragged:
             return Ragged(arrays[f"{prefix}.offsets"], arrays[f"{prefix}.values"])
@@ -185,19 +181,18 @@ class Index:
             for f in fields(table_cls):
                 if f.name == "strings":
                     continue
-                key = f"{prefix}.{f.name}"
-                args[f.name] = ragged(key) if f"{key}.offsets" in arrays else arrays[key]
+                name = f"{prefix}.{f.name}"
+                args[f.name] = ragged(name) if f"{name}.offsets" in arrays else arrays[name]
             return args
 
         names = NameTable(strings=name_strings, **table_args("names", NameTable))
-        # Postcode strings are only read for display: keep them in Arrow rather than as a million Python strings.
-        postcodes = PostcodeTable(strings=postcode_strings, **table_args("postcodes", PostcodeTable))
+        postcodes = PostcodeTable(strings=[], **table_args("postcodes", PostcodeTable))  # tokens only
         record_args = {}
         for f in fields(Entities):
             if f.name in ("names", "postcodes", "malformed"):
                 continue
-            key = f"records.{f.name}"
-            record_args[f.name] = ragged(key) if f"{key}.offsets" in arrays else arrays[key]
+            name = f"records.{f.name}"
+            record_args[f.name] = ragged(name) if f"{name}.offsets" in arrays else arrays[name]
         records = Entities(names=names, postcodes=postcodes, **record_args)
         model_path = directory / "model.json"
         return cls(
@@ -205,24 +200,30 @@ class Index:
             blocking=BlockingIndex(arrays["blocking.directory"], arrays["blocking.residuals"], arrays["blocking.rows"]),
             term_frequency={k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("term_frequency.")},
             restricted=arrays["restricted"],
-            payload=_read_ipc(directory / "payload.arrow"),
+            sealed=_read_ipc(directory / "sealed.arrow").column("sealed").chunk(0),
+            reference=ReferenceLists.from_table(_read_ipc(directory / "reference.arrow")),
             rules=tuple(
                 BlockingRule(r["name"], tuple(r["components"]), r.get("max_block_size")) for r in manifest["rules"]
             ),
-            tokeniser=tokeniser or Tokeniser(),
+            tokeniser=Tokeniser(key.derive("tokens")),
+            cipher=PayloadCipher(key),
             model=FellegiSunterModel.load(model_path) if model_path.exists() else None,
         )
 
 
-def _compact_payload(payload: pa.Table) -> pa.Table:
-    """One chunk (taking a row from a table of many chunks costs milliseconds, from one chunk microseconds), and
-    repetitive text (towns, GP practices) dictionary-encoded: a quarter of the bytes per record."""
-    columns = []
-    for column in payload.combine_chunks().columns:
-        if pa.types.is_string(column.type) and len(column) and pc.count_distinct(column).as_py() < len(column) / 10:
-            column = pc.dictionary_encode(column)
-        columns.append(column)
-    return pa.table(columns, names=payload.column_names).combine_chunks()
+def rotate_index(index: Index, population: pa.Table, new_key: MasterKey) -> Index:
+    """The index re-keyed: every token recomputed from ``population`` (keyed hashes cannot be re-keyed from
+    themselves, which is their point) and every payload sealed again, under ``new_key``; the model is kept, as it
+    does not depend on the key. Refuses a population other than the one the index was built from."""
+    if population.num_rows != len(index):
+        raise ValueError(f"the population has {population.num_rows:,} records, the index {len(index):,}")
+    nhs = nhs_number_tokens(
+        [normalise_nhs_number(v) for v in population.column("nhs_number").to_pylist()], index.tokeniser
+    )
+    if not np.array_equal(nhs, index.records.nhs_number):
+        raise ValueError("this population is not the one the index was built from (NHS numbers differ)")
+    rotated = Index.build(population, new_key, index.rules)
+    return rotated.with_model(index.model) if index.model is not None else rotated
 
 
 def _open_array(path: Path) -> np.ndarray:

@@ -1,15 +1,19 @@
 """64-bit tokens for values and for combinations of values (blocking keys, name pairs).
 
-A value's token is a keyed BLAKE2b digest of its text, so the same value gets the same token in the index and in a
-request; tokens of several values are combined with a SplitMix64-style mixer, vectorised in numpy, so that building
-keys for millions of records is array arithmetic rather than a Python loop. The key is a constructor parameter:
-the privacy issue swaps in a deployment secret without touching callers.
+A value's token is HMAC-SHA256 of its text under the deployment's token subkey (``MasterKey.derive("tokens")``),
+truncated to 64 bits: the same value gets the same token in the index and in a request, and without the key a token
+says nothing about its value, not even by trying every NHS number or date of birth. 64 bits is safe here because
+tokens are compared for equality within one index, never used as a MAC: two of the ~10^7 distinct values of an
+index collide with probability ~10^-5, and a collision only adds a candidate. Tokens of several values are combined
+with a SplitMix64-style mixer, vectorised in numpy, so that building keys for millions of records is array
+arithmetic rather than a Python loop.
 """
 
 from __future__ import annotations
 
 import functools
 import hashlib
+import hmac
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -25,14 +29,16 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 class Tokeniser:
     """Maps text to non-zero 64-bit tokens with a keyed hash; same key, same tokens."""
 
-    def __init__(self, key: bytes = b"tracing-service-public-test-key", cache_size: int = 1 << 16) -> None:
-        self._key = key[:64]
+    def __init__(self, key: bytes, cache_size: int = 1 << 16) -> None:
+        if len(key) < 16:
+            raise ValueError("a token key has at least 16 bytes: derive it with MasterKey.derive('tokens')")
+        self._key = key
         # Names and postcodes repeat across requests: the commonest are hashed once per process.
         self._cached = functools.lru_cache(maxsize=cache_size)(self.token)
 
     def token(self, value: str) -> int:
-        digest = hashlib.blake2b(value.encode("utf-8"), digest_size=8, key=self._key).digest()
-        return int.from_bytes(digest, "little") or 1
+        digest = hmac.digest(self._key, value.encode("utf-8"), hashlib.sha256)
+        return int.from_bytes(digest[:8], "little") or 1
 
     def tokens(self, values: Sequence[str | None]) -> np.ndarray:
         """Tokens of many values (MISSING for None)."""

@@ -17,8 +17,9 @@ from matcher.blocking import candidate_pairs
 from matcher.comparisons import Comparison, comparison_vectors, default_comparisons
 from matcher.decision import OUTCOMES, DecisionConfig, Decisions, Outcome, RequirementCheck, decide
 from matcher.entities import Entities
-from matcher.index import DISCLOSURE_FIELDS, Index
+from matcher.index import Index
 from matcher.model import FellegiSunterModel, Scorer, Scores
+from matcher.payload import DISCLOSURE_FIELDS
 from matcher.request import Requests, TraceRequest, to_entities
 
 
@@ -90,7 +91,6 @@ class Tracer:
             raise ValueError("the index has no trained model: run fit_model() or `python -m matcher build` first")
         self.scorer = Scorer(self.model, self.comparisons, self.config.tf_floor)
         self._comparison_names = [c.name for c in self.comparisons]
-        self._disclosure_columns = [self.index.payload.column(f).combine_chunks() for f in DISCLOSURE_FIELDS]
         # Level names by level number, with "null" last so that NULL (-1) reads it.
         self._level_names = [[*(level.name for level in c.levels), "null"] for c in self.comparisons]
         self.meets_requirements = RequirementCheck(self.comparisons, self.config.decision.requirements)
@@ -190,17 +190,12 @@ class Tracer:
         return pa.table(columns)
 
     def disclosures(self, records: np.ndarray) -> list[dict]:
-        if len(records) <= 8:  # a single trace: reading a few scalars beats building a table
-            columns = self._disclosure_columns
-            return [
-                {f: c[r].as_py() for f, c in zip(DISCLOSURE_FIELDS, columns, strict=True)} for r in records.tolist()
-            ]
-        rows = self.index.payload.select(list(DISCLOSURE_FIELDS)).take(pa.array(records, pa.int64()))
-        return rows.to_pylist()
+        """The disclosable fields of these records, each decrypted on its own."""
+        return [{f: payload[f] for f in DISCLOSURE_FIELDS} for payload in self.index.open_payloads(records)]
 
     def nhs_numbers(self, records: np.ndarray) -> list[str]:
-        """Internal evaluation output only: the NHS numbers of index rows."""
-        return self.index.payload.column("nhs_number").take(pa.array(records, pa.int64())).to_pylist()
+        """Internal evaluation output only: the NHS numbers of index rows (decrypted from their payloads)."""
+        return [payload["nhs_number"] for payload in self.index.open_payloads(records)]
 
     def explain(self, batch: BatchTrace, request: int) -> tuple[CandidateExplanation, ...]:
         pairs = np.flatnonzero(batch.pair_request == request)

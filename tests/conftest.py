@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import os
 from pathlib import Path
 
 import numpy as np
@@ -13,6 +14,22 @@ from synthetic.profiles import PROFILES
 from synthetic.requests import RequestSet, generate_requests
 
 SAMPLE_SIZE = 200_000
+
+
+@pytest.fixture(scope="session", autouse=True)
+def master_key():
+    """A key made for this test session, in the environment so that CLI subprocesses find it; the developer's
+    own key file is never read."""
+    from matcher.keys import KEY_ENVIRONMENT_VARIABLE, MasterKey
+
+    key = MasterKey.generate()
+    saved = os.environ.get(KEY_ENVIRONMENT_VARIABLE)
+    os.environ[KEY_ENVIRONMENT_VARIABLE] = key.text()
+    yield key
+    if saved is None:
+        del os.environ[KEY_ENVIRONMENT_VARIABLE]
+    else:
+        os.environ[KEY_ENVIRONMENT_VARIABLE] = saved
 
 
 @pytest.fixture(scope="session")
@@ -41,12 +58,12 @@ def request_sets(population_path: Path) -> dict[str, RequestSet]:
 
 
 @pytest.fixture(scope="session")
-def trained_index(population: pa.Table, population_path: Path):
+def trained_index(population: pa.Table, population_path: Path, master_key):
     """The 200k sample indexed and trained on unlabelled requests of another seed than any test's."""
     from matcher.index import Index
     from matcher.training import fit_model
 
-    index = Index.build(population)
+    index = Index.build(population, master_key)
     training = generate_requests(population_path, 10_000, PROFILES["typical"], 0.3, seed=99).requests
     return index.with_model(fit_model(index, training, u_pairs=500_000))
 

@@ -1,6 +1,8 @@
 """Blocking: the inverted index finds exactly the records holding a key, and the single-request path builds the
 same keys as the batch path."""
 
+import os
+
 import numpy as np
 import pytest
 from hypothesis import given, settings
@@ -10,7 +12,7 @@ from matcher.blocking import DEFAULT_RULES, BlockingIndex, all_keys
 from matcher.request import to_entities
 from matcher.tokens import Tokeniser, combine
 
-TOKENISER = Tokeniser()
+TOKENISER = Tokeniser(os.urandom(32))
 token = st.integers(min_value=0, max_value=2**64 - 1)
 
 

@@ -1,5 +1,7 @@
 """Each comparison puts a crafted pair on the level its name promises."""
 
+import os
+
 import numpy as np
 import pytest
 
@@ -16,7 +18,7 @@ from matcher.comparisons import (
 from matcher.entities import Entities
 from matcher.tokens import Tokeniser
 
-TOKENISER = Tokeniser()
+TOKENISER = Tokeniser(os.urandom(32))
 RECORD = dict(
     given_name="WILLIAM",
     other_given_names="HENRY JAMES",

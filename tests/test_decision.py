@@ -1,6 +1,7 @@
 """Requirements are checked against the tracer's comparisons up front; thresholds are chosen by evaluation."""
 
 import dataclasses
+import os
 
 import numpy as np
 import pytest
@@ -13,7 +14,7 @@ from matcher.evaluation import SweepPoint, choose_threshold, threshold_sweep
 from matcher.tokens import Tokeniser
 from matcher.tracer import OUTCOMES
 
-COMPARISONS = default_comparisons(Tokeniser())
+COMPARISONS = default_comparisons(Tokeniser(os.urandom(32)))
 
 
 def levels(**named: str) -> np.ndarray:

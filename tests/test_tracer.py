@@ -9,7 +9,8 @@ import pytest
 
 from matcher.decision import Outcome
 from matcher.evaluation import evaluate
-from matcher.index import DISCLOSURE_FIELDS, Index
+from matcher.index import Index
+from matcher.payload import DISCLOSURE_FIELDS
 from matcher.tracer import Tracer, TraceRequest
 
 
@@ -85,10 +86,12 @@ def test_stranger_is_not_found(tracer):
     assert result.candidates == 0 and result.probability == 0.0
 
 
-def test_two_identical_records_make_a_request_ambiguous(population, trained_index):
+def test_two_identical_records_make_a_request_ambiguous(population, trained_index, master_key):
     row = population.slice(10, 1)
     doubled = pa.concat_tables([population.slice(0, 5000), row])
-    index = Index.build(doubled).with_model(dataclasses.replace(trained_index.model, records=doubled.num_rows))
+    index = Index.build(doubled, master_key).with_model(
+        dataclasses.replace(trained_index.model, records=doubled.num_rows)
+    )
     result = Tracer(index).trace(request_for(row.to_pylist()[0]))
     assert result.outcome is Outcome.AMBIGUOUS
     assert result.disclosure is None
@@ -123,9 +126,9 @@ def _memory_mapped(array: np.ndarray) -> bool:
     return array is not None
 
 
-def test_save_and_load_round_trip(tmp_path, trained_index, tracer, request_sets):
+def test_save_and_load_round_trip(tmp_path, trained_index, tracer, request_sets, master_key):
     trained_index.save(tmp_path / "index")
-    loaded = Index.load(tmp_path / "index")
+    loaded = Index.load(tmp_path / "index", master_key)
     assert _memory_mapped(loaded.blocking.rows)
     assert loaded.model == trained_index.model
     requests = request_sets["typical"].requests.slice(0, 500)
@@ -133,12 +136,16 @@ def test_save_and_load_round_trip(tmp_path, trained_index, tracer, request_sets)
     after = Tracer(loaded).results_table(Tracer(loaded).trace_batch(requests))
     assert before.equals(after)
     loaded.save(tmp_path / "index")  # onto itself while memory-mapped from there
-    assert Tracer(Index.load(tmp_path / "index")).results_table(Tracer(loaded).trace_batch(requests)).equals(before)
+    assert (
+        Tracer(Index.load(tmp_path / "index", master_key))
+        .results_table(Tracer(loaded).trace_batch(requests))
+        .equals(before)
+    )
 
 
-def test_load_refuses_what_is_not_an_index(tmp_path):
+def test_load_refuses_what_is_not_an_index(tmp_path, master_key):
     with pytest.raises(FileNotFoundError, match="not an index directory"):
-        Index.load(tmp_path)
+        Index.load(tmp_path, master_key)
 
 
 def test_model_learns_that_agreement_is_evidence(trained_index):
@@ -175,10 +182,10 @@ def _resident_bytes(path) -> int:
     return total
 
 
-def test_warm_makes_the_whole_index_resident(tmp_path, trained_index):
+def test_warm_makes_the_whole_index_resident(tmp_path, trained_index, master_key):
     trained_index.save(tmp_path / "index")
     path = (tmp_path / "index" / "arrays" / "blocking.residuals.npy").resolve()
-    index = Index.load(tmp_path / "index")
+    index = Index.load(tmp_path / "index", master_key)
     assert index.warm() is index
     assert _resident_bytes(path) >= path.stat().st_size - 4096  # all but the header page
 

@@ -1,0 +1,163 @@
+"""The disclosure payload, sealed record by record.
+
+Each record's personal fields (NHS number, first address line, postcode, registration date, and which entry of the
+public reference lists its locality, town and GP practice are) are serialised and encrypted on their own with
+AES-GCM under the deployment's payload subkey, with a fresh random 96-bit nonce and the record's row number and the
+key id as associated data: a ciphertext moved to another row, altered, or opened under another key fails, and that
+means no disclosure. Only the single record being disclosed is ever decrypted.
+
+What stays in clear are the reference lists: town and locality names and the GP practices (code, name, address,
+postcode), all public. They are stored once, and a record refers to them by number, so a record's sealed payload
+is about 80 bytes.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+
+import pyarrow as pa
+import pyarrow.compute as pc
+from cryptography.exceptions import InvalidTag
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+
+from matcher.keys import MasterKey, WrongKeyError
+
+DISCLOSURE_FIELDS = (
+    "address_line_1",
+    "address_line_2",
+    "town",
+    "postcode",
+    "registration_date",
+    "gp_practice_code",
+    "gp_practice_name",
+    "gp_practice_address",
+    "gp_practice_postcode",
+)
+"""What a trace may disclose."""
+SOURCE_COLUMNS = ("nhs_number", *DISCLOSURE_FIELDS)
+_PRACTICE = ("gp_practice_code", "gp_practice_name", "gp_practice_address", "gp_practice_postcode")
+_NONCE = 12
+_EPOCH = dt.date(1970, 1, 1)
+
+
+class TamperedPayloadError(Exception):
+    """A sealed payload failed authentication: altered, moved to another row, or sealed under another key."""
+
+
+@dataclass(frozen=True)
+class ReferenceLists:
+    """Public values records point to by number: localities, towns, GP practices."""
+
+    localities: list[str | None]
+    towns: list[str | None]
+    practices: list[tuple[str | None, ...]]  # (code, name, address, postcode)
+
+    def table(self) -> pa.Table:
+        rows = max(len(self.localities), len(self.towns), len(self.practices))
+
+        def pad(values: list) -> list:
+            return values + [None] * (rows - len(values))
+
+        columns = {"locality": pad(self.localities), "town": pad(self.towns)}
+        for j, name in enumerate(_PRACTICE):
+            columns[name] = pad([p[j] for p in self.practices])
+        counts = {"localities": len(self.localities), "towns": len(self.towns), "practices": len(self.practices)}
+        return pa.table(columns).replace_schema_metadata({"counts": json.dumps(counts)})
+
+    @classmethod
+    def from_table(cls, table: pa.Table) -> ReferenceLists:
+        counts = json.loads(table.schema.metadata[b"counts"])
+        practices = list(zip(*(table.column(n).to_pylist()[: counts["practices"]] for n in _PRACTICE), strict=True))
+        return cls(
+            localities=table.column("locality").to_pylist()[: counts["localities"]],
+            towns=table.column("town").to_pylist()[: counts["towns"]],
+            practices=[tuple(p) for p in practices],
+        )
+
+
+class PayloadCipher:
+    """Seals and opens records' payloads under one master key's payload subkey."""
+
+    def __init__(self, key: MasterKey) -> None:
+        self._aead = AESGCM(key.derive("payload"))
+        self.key_id = key.key_id
+
+    def _associated_data(self, row: int) -> bytes:
+        return f"{self.key_id}:{row}".encode()
+
+    def seal(self, source: pa.Table) -> tuple[pa.Array, ReferenceLists]:
+        """One sealed payload per row of ``source`` (its columns: SOURCE_COLUMNS), and the reference lists."""
+        localities, locality_codes = _codes(source.column("address_line_2"))
+        towns, town_codes = _codes(source.column("town"))
+        practice_columns = [source.column(n).to_pylist() for n in _PRACTICE]
+        practice_position: dict[tuple, int] = {}
+        practice_codes = [
+            practice_position.setdefault(p, len(practice_position)) for p in zip(*practice_columns, strict=True)
+        ]
+        registration = source.column("registration_date").cast(pa.int32()).to_pylist()
+        nhs = source.column("nhs_number").to_pylist()
+        line_1 = source.column("address_line_1").to_pylist()
+        postcode = source.column("postcode").to_pylist()
+        nonces = os.urandom(_NONCE * source.num_rows)
+        encrypt = self._aead.encrypt
+        sealed = []
+        for row in range(source.num_rows):
+            plain = json.dumps(
+                [
+                    nhs[row],
+                    line_1[row],
+                    locality_codes[row],
+                    town_codes[row],
+                    postcode[row],
+                    registration[row],
+                    practice_codes[row],
+                ],
+                separators=(",", ":"),
+                ensure_ascii=False,
+            ).encode()
+            nonce = nonces[row * _NONCE : (row + 1) * _NONCE]
+            sealed.append(nonce + encrypt(nonce, plain, self._associated_data(row)))
+        return pa.array(sealed, pa.binary()), ReferenceLists(localities, towns, list(practice_position))
+
+    def open(self, sealed: bytes, row: int, reference: ReferenceLists) -> dict:
+        """The record's NHS number and disclosable fields; TamperedPayloadError if it does not authenticate."""
+        try:
+            plain = self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], self._associated_data(row))
+        except InvalidTag as error:
+            raise TamperedPayloadError(f"the sealed payload of row {row} does not authenticate") from error
+        nhs, line_1, locality, town, postcode, registration, practice = json.loads(plain)
+        code, name, address, practice_postcode = reference.practices[practice]
+        return {
+            "nhs_number": nhs,
+            "address_line_1": line_1,
+            "address_line_2": None if locality is None else reference.localities[locality],
+            "town": None if town is None else reference.towns[town],
+            "postcode": postcode,
+            "registration_date": None if registration is None else _date(registration),
+            "gp_practice_code": code,
+            "gp_practice_name": name,
+            "gp_practice_address": address,
+            "gp_practice_postcode": practice_postcode,
+        }
+
+
+def check_key(expected_key_id: str, key: MasterKey) -> None:
+    if key.key_id != expected_key_id:
+        raise WrongKeyError(
+            f"this index was made with key {expected_key_id}, not with the key given ({key.key_id}): "
+            "use that deployment's key (or rotate the index to the new one)"
+        )
+
+
+def _codes(column: pa.ChunkedArray) -> tuple[list[str | None], list[int | None]]:
+    """Distinct values and, per row, the value's number (None stays None)."""
+    encoded = pc.dictionary_encode(column).combine_chunks()
+    indices = encoded.indices.to_pylist()
+    return encoded.dictionary.to_pylist(), indices
+
+
+def _date(days: int) -> dt.date:
+    return _EPOCH + dt.timedelta(days=days)

@@ -1,0 +1,160 @@
+"""Privacy by construction: what an index file holds, what a wrong key or an altered payload does, re-keying."""
+
+import subprocess
+import sys
+
+import pyarrow as pa
+import pyarrow.ipc
+import pytest
+
+from matcher.index import Index, rotate_index
+from matcher.keys import KEY_ENVIRONMENT_VARIABLE, MasterKey, WrongKeyError
+from matcher.payload import TamperedPayloadError
+from matcher.tracer import Outcome, Tracer, TraceRequest
+
+SAMPLE = range(0, 200_000, 997)
+
+
+@pytest.fixture(scope="module")
+def saved_index(tmp_path_factory, trained_index):
+    path = tmp_path_factory.mktemp("privacy") / "index"
+    trained_index.save(path)
+    return path
+
+
+def index_bytes(path, but: str = "") -> bytes:
+    return b"".join(f.read_bytes() for f in sorted(path.rglob("*")) if f.is_file() and f.name != but)
+
+
+def exact_request(row: dict) -> TraceRequest:
+    return TraceRequest(
+        given_name=row["given_name"],
+        family_name=row["family_name"],
+        date_of_birth=row["date_of_birth"].isoformat(),
+        sex=row["sex"],
+        postcode=row["postcode"],
+    )
+
+
+def test_no_file_of_an_index_holds_an_nhs_number_address_or_postcode(saved_index, population):
+    # The public reference lists (towns, localities, GP practices and their addresses) are checked apart: a
+    # practice at "11 RICHMOND ROAD, LEEDS" contains a patient's "1 RICHMOND ROAD" without revealing it.
+    reference = pa.ipc.open_file(saved_index / "reference.arrow").read_all()
+    assert set(reference.column_names) == {
+        "locality",
+        "town",
+        "gp_practice_code",
+        "gp_practice_name",
+        "gp_practice_address",
+        "gp_practice_postcode",
+    }
+    content = index_bytes(saved_index, but="reference.arrow")
+    sample = population.take(pa.array(list(SAMPLE))).to_pylist()
+    for row in sample:
+        assert row["nhs_number"].encode() not in content
+        assert row["address_line_1"].encode() not in content
+        assert row["postcode"].encode() not in content
+    assert sample[0]["family_name"].encode() in content  # plaintext mode keeps names: the scan does find things
+
+
+def test_an_index_opens_only_with_its_own_key(saved_index):
+    with pytest.raises(WrongKeyError, match="made with key"):
+        Index.load(saved_index, MasterKey.generate())
+
+
+def test_an_altered_payload_is_never_disclosed(tmp_path, trained_index, population, master_key):
+    trained_index.save(tmp_path / "index")
+    row = 1234
+    ciphertext = trained_index.sealed[row].as_py()
+    path = tmp_path / "index" / "sealed.arrow"
+    content = path.read_bytes()
+    at = content.index(ciphertext) + 20  # a byte inside the ciphertext, past the nonce
+    path.write_bytes(content[:at] + bytes([content[at] ^ 1]) + content[at + 1 :])
+    tracer = Tracer(Index.load(tmp_path / "index", master_key))
+    request = exact_request(population.slice(row, 1).to_pylist()[0])
+    with pytest.raises(TamperedPayloadError):
+        tracer.trace(request)
+    assert Tracer(trained_index).trace(request).disclosure  # the unaltered index discloses it
+
+
+def test_a_payload_moved_to_another_row_does_not_open(trained_index):
+    moved = trained_index.sealed[7].as_py()
+    with pytest.raises(TamperedPayloadError):
+        trained_index.cipher.open(moved, 8, trained_index.reference)
+
+
+def test_rotation_re_keys_everything_and_traces_keep_working(tmp_path, trained_index, population, master_key):
+    trained_index.save(tmp_path / "index")
+    before = Tracer(Index.load(tmp_path / "index", master_key))
+    request = exact_request(population.slice(4321, 1).to_pylist()[0])
+    expected = before.trace(request)
+    assert expected.outcome is Outcome.MATCHED
+
+    new_key = MasterKey.generate()
+    rotate_index(Index.load(tmp_path / "index", master_key), population, new_key).save(tmp_path / "index")
+
+    assert before.trace(request).disclosure == expected.disclosure  # a running tracer is not disturbed
+    after = Tracer(Index.load(tmp_path / "index", new_key))
+    assert after.trace(request).disclosure == expected.disclosure
+    assert after.index.key_id == new_key.key_id
+    assert not (after.index.records.nhs_number == trained_index.records.nhs_number).any()  # every token re-keyed
+    with pytest.raises(WrongKeyError):
+        Index.load(tmp_path / "index", master_key)  # the old key can go
+
+
+def test_rotation_refuses_another_population(trained_index, population):
+    with pytest.raises(ValueError, match="not the one"):
+        rotate_index(trained_index, _shuffled(population), MasterKey.generate())
+
+
+def _shuffled(population: pa.Table) -> pa.Table:
+    return population.take(pa.array([*range(1, population.num_rows), 0]))
+
+
+def cli(*args, key: str | None = None):
+    environment = {"PATH": "/usr/bin:/bin", "HOME": "/nonexistent"}
+    if key is not None:
+        environment[KEY_ENVIRONMENT_VARIABLE] = key
+    return subprocess.run([sys.executable, "-m", "matcher", *args], capture_output=True, text=True, env=environment)
+
+
+def test_cli_refuses_to_start_without_the_right_key(saved_index, tmp_path):
+    requests = tmp_path / "requests.parquet"
+    done = cli("trace", "--index", str(saved_index), "--requests", str(requests), "--out", str(tmp_path / "r"))
+    assert done.returncode == 2 and "keys init" in done.stderr
+    done = cli(
+        "trace",
+        "--index",
+        str(saved_index),
+        "--requests",
+        str(requests),
+        "--out",
+        str(tmp_path / "r"),
+        key=MasterKey.generate().text(),
+    )
+    assert done.returncode == 2 and "made with key" in done.stderr and "Traceback" not in done.stderr
+
+
+def test_cli_key_init_and_rotate(tmp_path, trained_index, population_path, master_key):
+    trained_index.save(tmp_path / "index")
+    new_key_file = tmp_path / "keys" / "new.key"
+    done = cli("keys", "init", "--out", str(new_key_file))
+    assert done.returncode == 0, done.stderr
+    new_key = MasterKey.from_file(new_key_file)
+    assert new_key.key_id in done.stdout and new_key.text() not in done.stdout
+    assert cli("keys", "init", "--out", str(new_key_file)).returncode == 2  # never overwritten
+    assert cli("keys", "init", "--out", str(new_key_file), "--if-missing").returncode == 0
+
+    done = cli(
+        "keys",
+        "rotate",
+        "--index",
+        str(tmp_path / "index"),
+        "--population",
+        str(population_path),
+        "--new-key",
+        str(new_key_file),
+        key=master_key.text(),
+    )
+    assert done.returncode == 0, done.stderr
+    assert Index.load(tmp_path / "index", new_key).key_id == new_key.key_id
