@@ -5,6 +5,7 @@ import sys
 
 import pyarrow as pa
 import pyarrow.ipc
+import pyarrow.parquet
 import pytest
 
 from matcher.index import Index, rotate_index
@@ -158,3 +159,26 @@ def test_cli_key_init_and_rotate(tmp_path, trained_index, population_path, maste
     )
     assert done.returncode == 0, done.stderr
     assert Index.load(tmp_path / "index", new_key).key_id == new_key.key_id
+
+
+def test_trace_output_names_no_subject(tmp_path, saved_index, request_sets, master_key):
+    """What the trace command prints (counts, a progress bar) says nothing about whom it traced."""
+    requests = request_sets["typical"].requests.slice(0, 200)
+    path = tmp_path / "requests.parquet"
+    pa.parquet.write_table(requests, path)
+    done = cli(
+        "trace",
+        "--index",
+        str(saved_index),
+        "--requests",
+        str(path),
+        "--out",
+        str(tmp_path / "results.parquet"),
+        key=master_key.text(),
+    )
+    assert done.returncode == 0, done.stderr
+    printed = (done.stdout + done.stderr).upper()
+    for row in requests.to_pylist():
+        for field in ("family_name", "postcode", "nhs_number"):
+            if row[field] and len(row[field]) > 3:
+                assert row[field].upper() not in printed
