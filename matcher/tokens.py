@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import functools
 import hashlib
-import hmac
 from collections.abc import Iterable, Sequence
 
 import numpy as np
@@ -32,13 +31,20 @@ class Tokeniser:
     def __init__(self, key: bytes, cache_size: int = 1 << 16) -> None:
         if len(key) < 16:
             raise ValueError("a token key has at least 16 bytes: derive it with MasterKey.derive('tokens')")
-        self._key = key
+        # HMAC (RFC 2104) with the padded key's inner and outer SHA-256 states computed once: the same digest as
+        # hmac.digest at a third of the cost, which a request pays for each of its ~20 values.
+        block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
+        self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
+        self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
         # Names and postcodes repeat across requests: the commonest are hashed once per process.
         self._cached = functools.lru_cache(maxsize=cache_size)(self.token)
 
     def token(self, value: str) -> int:
-        digest = hmac.digest(self._key, value.encode("utf-8"), hashlib.sha256)
-        return int.from_bytes(digest[:8], "little") or 1
+        inner = self._inner.copy()
+        inner.update(value.encode("utf-8"))
+        outer = self._outer.copy()
+        outer.update(inner.digest())
+        return int.from_bytes(outer.digest()[:8], "little") or 1
 
     def tokens(self, values: Sequence[str | None]) -> np.ndarray:
         """Tokens of many values (MISSING for None)."""

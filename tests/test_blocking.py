@@ -1,6 +1,8 @@
 """Blocking: the inverted index finds exactly the records holding a key, and the single-request path builds the
 same keys as the batch path."""
 
+import hashlib
+import hmac
 import os
 
 import numpy as np
@@ -84,3 +86,10 @@ def test_single_request_keys_are_the_batch_keys(given_name, family_name, date_of
     first = rows == 0
     for a, b in zip(few, (rows[first], keys[first], rules[first]), strict=True):
         np.testing.assert_array_equal(a, b)
+
+
+@given(value=st.text(max_size=40))
+def test_tokens_are_truncated_hmac_sha256(value):
+    key = b"k" * 32
+    expected = int.from_bytes(hmac.digest(key, value.encode(), hashlib.sha256)[:8], "little") or 1
+    assert Tokeniser(key).token(value) == expected
