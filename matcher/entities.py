@@ -293,7 +293,7 @@ def _intern_column(values, normalise, interner: _Interner, name: str, malformed:
 
 def nhs_number_tokens(normalised: Sequence[str | None], tokeniser: Tokeniser) -> np.ndarray:
     """Tokens of normalised NHS numbers (see ``normalise_nhs_number``), MISSING where there is none."""
-    return tokeniser.tokens([f"nhs:{v}" if v else None for v in normalised])
+    return tokeniser.tokens([f"nhs:{v}" if v else None for v in normalised], cache=False)
 
 
 def tokens_at(table_tokens: np.ndarray, positions: np.ndarray) -> np.ndarray:

@@ -46,10 +46,11 @@ class Tokeniser:
         outer.update(inner.digest())
         return int.from_bytes(outer.digest()[:8], "little") or 1
 
-    def tokens(self, values: Sequence[str | None]) -> np.ndarray:
-        """Tokens of many values (MISSING for None)."""
-        cached = self._cached
-        return np.fromiter((0 if v is None else cached(v) for v in values), dtype=np.uint64, count=len(values))
+    def tokens(self, values: Sequence[str | None], cache: bool = True) -> np.ndarray:
+        """Tokens of many values (MISSING for None). ``cache=False`` for values that should not linger in memory
+        after the request that brought them (NHS numbers): they are rarely repeated anyway."""
+        token = self._cached if cache else self.token
+        return np.fromiter((0 if v is None else token(v) for v in values), dtype=np.uint64, count=len(values))
 
 
 def splitmix64(x: np.ndarray) -> np.ndarray:

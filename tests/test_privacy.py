@@ -182,3 +182,15 @@ def test_trace_output_names_no_subject(tmp_path, saved_index, request_sets, mast
         for field in ("family_name", "postcode", "nhs_number"):
             if row[field] and len(row[field]) > 3:
                 assert row[field].upper() not in printed
+
+
+def test_nhs_numbers_of_requests_do_not_linger_in_the_token_cache(tracer, monkeypatch):
+    tokeniser = tracer.index.tokeniser
+    uncached = []
+    original = tokeniser.token
+    monkeypatch.setattr(tokeniser, "token", lambda value: uncached.append(value) or original(value))
+    request = TraceRequest(family_name="SMITH", date_of_birth="1980-01-01", nhs_number="9434765919")
+    tracer.trace(request)
+    tracer.trace(request)
+    # Hashed afresh each time (never kept in the cache); the names went through the cache instead.
+    assert uncached == ["nhs:9434765919", "nhs:9434765919"]
