@@ -42,6 +42,12 @@ def build_parser() -> argparse.ArgumentParser:
     build.add_argument("--population", type=Path, required=True)
     build.add_argument("--out", type=Path, required=True)
     build.add_argument(
+        "--encoded",
+        action="store_true",
+        help="keep no plaintext name, date of birth, postcode or NHS number in the index (names as keyed Bloom "
+        "filters compared by similarity, dates as keyed tokens)",
+    )
+    build.add_argument(
         "--training-requests",
         type=Path,
         help="unlabelled trace requests to estimate m by EM (default: 20,000 drawn from the population by the "
@@ -114,7 +120,7 @@ def _build(args: argparse.Namespace) -> int:
     start = time.perf_counter()
     key = load_master_key()
     population = pq.read_table(args.population)
-    index = Index.build(population, key)
+    index = Index.build(population, key, encoded=args.encoded)
     print(f"indexed {len(index):,} records in {time.perf_counter() - start:.1f} s")
     if args.training_requests:
         training = pq.read_table(args.training_requests)
@@ -202,7 +208,7 @@ def _demo(args: argparse.Namespace) -> int:
     request_set = generate_requests(population, args.requests, PROFILES["typical"], 0.3, seed=1)
     write_requests(request_set, out / "requests.parquet", out / "truth.parquet")
     print(f"generated {args.records:,} records and {args.requests:,} typical requests in {out}")
-    _build(argparse.Namespace(population=population, out=out / "index", training_requests=None))
+    _build(argparse.Namespace(population=population, out=out / "index", training_requests=None, encoded=False))
     _trace(
         argparse.Namespace(
             index=out / "index",

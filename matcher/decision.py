@@ -21,7 +21,7 @@ from enum import StrEnum
 
 import numpy as np
 
-from matcher.comparisons import Comparison
+from matcher.comparisons import Comparison, NameSimilarity, SpellingSimilarity
 
 
 class Outcome(StrEnum):
@@ -46,77 +46,83 @@ class Requirement:
 
 
 _NHS_NUMBER_AGREES = ("nhs_number", ("exact",))
-_GIVEN_NAME_VARIANTS = ("nickname", "one_edit", "other_given_name", "swapped_with_family")
-_GIVEN_NAME_WEAK = ("jaro_winkler>=0.92", "phonetic", "jaro_winkler>=0.80", "initial", "null")
-DEFAULT_REQUIREMENTS = (
-    # A first name must be there and agree: a twin shares everything else. Weak similarity (a long name a few
-    # letters off, the same sound) is as likely a sibling's name as a typo of the person's.
-    Requirement(
-        "given_name",
-        sufficient=("exact", *_GIVEN_NAME_VARIANTS),
-        corroborated=_GIVEN_NAME_WEAK,
-        corroborators=(_NHS_NUMBER_AGREES,),
-    ),
-    # A sibling's name is a nickname or a letter away from the person's more often than one would like
-    # (ANN/ANNE, JADE/JANE): anything short of the exact name also needs no conflicting sex and no conflicting postcode.
-    Requirement(
-        "given_name",
-        sufficient=("exact",),
-        corroborated=(*_GIVEN_NAME_VARIANTS, *_GIVEN_NAME_WEAK),
-        corroborators=(("sex", ("exact", "null")), _NHS_NUMBER_AGREES),
-    ),
-    Requirement(
-        "given_name",
-        sufficient=("exact",),
-        corroborated=(*_GIVEN_NAME_VARIANTS, *_GIVEN_NAME_WEAK),
-        corroborators=(
-            ("postcode", ("unit", "previous_unit", "sector", "district", "area", "null")),
-            _NHS_NUMBER_AGREES,
+
+
+def default_requirements(similarity: NameSimilarity | None = None) -> tuple[Requirement, ...]:
+    """The decision's requirements, for the name-similarity levels in use (spelling in plaintext mode, Bloom-filter
+    bands in encoded mode): a close similarity counts as a variant of the name (like one edit), the rest as weak."""
+    similarity = similarity or SpellingSimilarity()
+    variants = ("nickname", similarity.variant, "other_given_name", "swapped_with_family")
+    weak = (*similarity.weak, "phonetic", "initial", "null")
+    return _requirements(variants, weak, family=(*similarity.close, *similarity.loose))
+
+
+def _requirements(variants: tuple[str, ...], weak: tuple[str, ...], family: tuple[str, ...]) -> tuple[Requirement, ...]:
+    return (
+        # A first name must be there and agree: a twin shares everything else. Weak similarity (a long name a few
+        # letters off, the same sound) is as likely a sibling's name as a typo of the person's.
+        Requirement(
+            "given_name",
+            sufficient=("exact", *variants),
+            corroborated=weak,
+            corroborators=(_NHS_NUMBER_AGREES,),
         ),
-    ),
-    # Known by a middle name is also what a sibling sharing surname and birthday looks like when their first name
-    # is the person's middle name: that needs the address (to district) to agree, or the NHS number.
-    Requirement(
-        "given_name",
-        sufficient=("exact", "nickname", "one_edit", "swapped_with_family", *_GIVEN_NAME_WEAK),
-        corroborated=("other_given_name",),
-        corroborators=(("postcode", ("unit", "previous_unit", "sector", "district")), _NHS_NUMBER_AGREES),
-    ),
-    Requirement(
-        "family_name",
-        sufficient=(
-            "exact",
-            "previous_family_name",
-            "compound_part",
-            "one_edit",
-            "jaro_winkler>=0.92",
-            "phonetic",
-            "jaro_winkler>=0.80",
-            "swapped_with_given",
+        # A sibling's name is a nickname or a letter away from the person's more often than one would like
+        # (ANN/ANNE, JADE/JANE): anything short of the exact name also needs no conflicting sex and no conflicting
+        # postcode.
+        Requirement(
+            "given_name",
+            sufficient=("exact",),
+            corroborated=(*variants, *weak),
+            corroborators=(("sex", ("exact", "null")), _NHS_NUMBER_AGREES),
         ),
-    ),
-    # A namesake born the same year is one digit away one time in thirty: a date short of exact needs a postcode
-    # (or the NHS number) to say it is this person; a date further off needs the NHS number.
-    Requirement(
-        "date_of_birth",
-        sufficient=("exact",),
-        corroborated=("day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january"),
-        corroborators=(("postcode", ("unit", "previous_unit", "sector")), _NHS_NUMBER_AGREES),
-    ),
-    Requirement(
-        "date_of_birth",
-        sufficient=("exact", "day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january"),
-        corroborated=("two_of_year_month_day", "year_only"),
-        corroborators=(_NHS_NUMBER_AGREES,),
-    ),
-)
+        Requirement(
+            "given_name",
+            sufficient=("exact",),
+            corroborated=(*variants, *weak),
+            corroborators=(
+                ("postcode", ("unit", "previous_unit", "sector", "district", "area", "null")),
+                _NHS_NUMBER_AGREES,
+            ),
+        ),
+        # Known by a middle name is also what a sibling sharing surname and birthday looks like when their first name
+        # is the person's middle name: that needs the address (to district) to agree, or the NHS number.
+        Requirement(
+            "given_name",
+            sufficient=("exact", *(v for v in variants if v != "other_given_name"), *weak),
+            corroborated=("other_given_name",),
+            corroborators=(("postcode", ("unit", "previous_unit", "sector", "district")), _NHS_NUMBER_AGREES),
+        ),
+        Requirement(
+            "family_name",
+            sufficient=("exact", "previous_family_name", "compound_part", *family, "phonetic", "swapped_with_given"),
+        ),
+        # A namesake born the same year is one digit away one time in thirty: a date short of exact needs a postcode
+        # (or the NHS number) to say it is this person; a date further off needs the NHS number.
+        Requirement(
+            "date_of_birth",
+            sufficient=("exact",),
+            corroborated=("day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january"),
+            corroborators=(("postcode", ("unit", "previous_unit", "sector")), _NHS_NUMBER_AGREES),
+        ),
+        Requirement(
+            "date_of_birth",
+            sufficient=("exact", "day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january"),
+            corroborated=("two_of_year_month_day", "year_only"),
+            corroborators=(_NHS_NUMBER_AGREES,),
+        ),
+    )
+
+
+DEFAULT_REQUIREMENTS = default_requirements()
 
 
 @dataclass(frozen=True)
 class DecisionConfig:
     threshold: float = 0.999
     margin_bits: float = 6.0
-    requirements: tuple[Requirement, ...] = DEFAULT_REQUIREMENTS
+    # None: the defaults for the tracer's comparisons (plaintext or encoded names; see default_requirements).
+    requirements: tuple[Requirement, ...] | None = None
 
 
 class RequirementCheck:

@@ -19,6 +19,7 @@ import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
+from matcher.encoding import BloomEncoder
 from matcher.normalise import (
     name_parts,
     normalise_name,
@@ -86,9 +87,12 @@ class NameTable:
     initial: np.ndarray  # uint64 token of its first letter
     length: np.ndarray  # uint16
     parts: Ragged  # positions (in this table) of the parts of a compound name
+    # Encoded mode: each name's keyed, diffused Bloom filter (matcher.encoding), packed; the strings are then not
+    # kept in an index.
+    clk: np.ndarray | None = None
 
     @classmethod
-    def build(cls, strings: list[str], tokeniser: Tokeniser) -> NameTable:
+    def build(cls, strings: list[str], tokeniser: Tokeniser, encoder: BloomEncoder | None = None) -> NameTable:
         """Features of each name; the parts of compound names join the table so they have features too."""
         strings = list(strings)
         position = {s: i for i, s in enumerate(strings)}
@@ -111,6 +115,7 @@ class NameTable:
             initial=tokeniser.tokens([*(f"ini:{s[0]}" for s in strings), None]),
             length=np.fromiter((*(len(s) for s in strings), 0), dtype=np.uint16, count=len(strings) + 1),
             parts=Ragged.from_lists(part_lists),
+            clk=None if encoder is None else encoder.encode([*strings, None]),
         )
 
 
@@ -172,6 +177,7 @@ class Entities:
         nhs_number: Sequence[str | None],
         previous_family_names: Sequence[Sequence[str] | None] | None = None,
         previous_postcodes: Sequence[Sequence[str] | None] | None = None,
+        encoder: BloomEncoder | None = None,
     ) -> Entities:
         """Normalise raw columns; malformed values become missing and are counted in ``malformed``."""
         n = len(family_name)
@@ -211,7 +217,7 @@ class Entities:
         malformed["nhs_number"] += sum(1 for raw, v in zip(nhs_number, nhs_text, strict=True) if raw and not v)
         sexes = np.fromiter((normalise_sex(v) for v in sex), dtype=np.int8, count=n)
         return cls(
-            names=NameTable.build(names.values, tokeniser),
+            names=NameTable.build(names.values, tokeniser, encoder),
             postcodes=PostcodeTable.build(postcodes.values, tokeniser),
             given=given,
             other_given=other,
@@ -227,7 +233,9 @@ class Entities:
         )
 
     @classmethod
-    def from_population(cls, population: pa.Table, tokeniser: Tokeniser) -> Entities:
+    def from_population(
+        cls, population: pa.Table, tokeniser: Tokeniser, encoder: BloomEncoder | None = None
+    ) -> Entities:
         previous = population.column("previous_addresses").combine_chunks()
         previous_postcodes = pa.ListArray.from_arrays(
             previous.offsets, pc.struct_field(previous.flatten(), "postcode")
@@ -243,6 +251,7 @@ class Entities:
             nhs_number=population.column("nhs_number").to_pylist(),
             previous_family_names=population.column("previous_family_names").to_pylist(),
             previous_postcodes=previous_postcodes,
+            encoder=encoder,
         )
 
     def arrays(self) -> dict[str, np.ndarray]:

@@ -21,6 +21,7 @@ import pyarrow as pa
 import pyarrow.ipc as ipc
 
 from matcher.blocking import DEFAULT_RULES, BlockingIndex, BlockingRule
+from matcher.encoding import BloomEncoder, DateTokens
 from matcher.entities import Entities, NameTable, PostcodeTable, Ragged, nhs_number_tokens
 from matcher.keys import MasterKey
 from matcher.model import FellegiSunterModel
@@ -44,6 +45,11 @@ class Index:
     tokeniser: Tokeniser
     cipher: PayloadCipher
     model: FellegiSunterModel | None = None
+    encoder: BloomEncoder | None = None  # encoded mode: names as keyed Bloom filters, no plaintext at rest
+
+    @property
+    def encoded(self) -> bool:
+        return self.encoder is not None
 
     @property
     def key_id(self) -> str:
@@ -53,11 +59,20 @@ class Index:
         return len(self.records)
 
     @classmethod
-    def build(cls, population: pa.Table, key: MasterKey, rules: tuple[BlockingRule, ...] = DEFAULT_RULES) -> Index:
+    def build(
+        cls,
+        population: pa.Table,
+        key: MasterKey,
+        rules: tuple[BlockingRule, ...] = DEFAULT_RULES,
+        encoded: bool = False,
+    ) -> Index:
+        """``encoded``: keep no plaintext name, date of birth, postcode or NHS number in the saved index (names as
+        keyed Bloom filters, dates as keyed tokens of year, month and day)."""
         tokeniser = Tokeniser(key.derive("tokens"))
         cipher = PayloadCipher(key)
+        encoder = BloomEncoder(key.derive("names")) if encoded else None
         sealed, reference = cipher.seal(population.select(list(SOURCE_COLUMNS)))
-        records = Entities.from_population(population, tokeniser)
+        records = Entities.from_population(population, tokeniser, encoder)
         n = len(records)
         names = len(records.names.strings)
         frequency = {
@@ -74,6 +89,7 @@ class Index:
             rules=rules,
             tokeniser=tokeniser,
             cipher=cipher,
+            encoder=encoder,
         )
 
     def open_payloads(self, rows: np.ndarray | list[int]) -> list[dict]:
@@ -120,15 +136,22 @@ class Index:
     def _write(self, directory: Path) -> None:
         arrays = directory / "arrays"
         arrays.mkdir(parents=True, exist_ok=True)
-        for name, array in self._arrays().items():
+        to_save = self._arrays()
+        if self.encoded:  # dates of birth as keyed tokens of year, month and day, not as digits
+            dates = to_save.pop("records.date_of_birth")
+            to_save["records.date_of_birth_tokens"] = DateTokens(self.tokeniser).encode(dates)
+        for name, array in to_save.items():
             np.save(arrays / f"{name}.npy", np.ascontiguousarray(array))
-        # Names in clear (plaintext mode compares their spelling); postcodes only as tokens.
-        _write_ipc(directory / "names.arrow", pa.table({"value": pa.array(self.records.names.strings, pa.string())}))
+        # Names in clear only in plaintext mode, which compares their spelling; postcodes only ever as tokens.
+        if not self.encoded:
+            names = pa.table({"value": pa.array(self.records.names.strings, pa.string())})
+            _write_ipc(directory / "names.arrow", names)
         _write_ipc(directory / "sealed.arrow", pa.table({"sealed": self.sealed}))
         _write_ipc(directory / "reference.arrow", self.reference.table())
         manifest = {
             "format_version": FORMAT_VERSION,
             "key_id": self.key_id,
+            "mode": "encoded" if self.encoded else "plaintext",
             "records": len(self),
             "names": len(self.records.names.strings),
             "rules": [
@@ -171,7 +194,12 @@ class Index:
             raise ValueError(f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}: rebuild it")
         check_key(manifest["key_id"], key)
         arrays = {p.stem: _open_array(p) for p in (directory / "arrays").glob("*.npy")}
-        name_strings = _read_ipc(directory / "names.arrow").column("value").to_pylist()
+        encoded = manifest.get("mode") == "encoded"
+        tokeniser = Tokeniser(key.derive("tokens"))
+        if encoded:
+            tokens = arrays.pop("records.date_of_birth_tokens")
+            arrays["records.date_of_birth"] = DateTokens(tokeniser).decode(np.asarray(tokens))
+        name_strings = [] if encoded else _read_ipc(directory / "names.arrow").column("value").to_pylist()
 
         def ragged(prefix: str) -> Ragged:
             return Ragged(arrays[f"{prefix}.offsets"], arrays[f"{prefix}.values"])
@@ -182,7 +210,10 @@ class Index:
                 if f.name == "strings":
                     continue
                 name = f"{prefix}.{f.name}"
-                args[f.name] = ragged(name) if f"{name}.offsets" in arrays else arrays[name]
+                if f"{name}.offsets" in arrays:
+                    args[f.name] = ragged(name)
+                elif name in arrays:
+                    args[f.name] = arrays[name]
             return args
 
         names = NameTable(strings=name_strings, **table_args("names", NameTable))
@@ -205,8 +236,9 @@ class Index:
             rules=tuple(
                 BlockingRule(r["name"], tuple(r["components"]), r.get("max_block_size")) for r in manifest["rules"]
             ),
-            tokeniser=Tokeniser(key.derive("tokens")),
+            tokeniser=tokeniser,
             cipher=PayloadCipher(key),
+            encoder=BloomEncoder(key.derive("names")) if encoded else None,
             model=FellegiSunterModel.load(model_path) if model_path.exists() else None,
         )
 
@@ -222,7 +254,7 @@ def rotate_index(index: Index, population: pa.Table, new_key: MasterKey) -> Inde
     )
     if not np.array_equal(nhs, index.records.nhs_number):
         raise ValueError("this population is not the one the index was built from (NHS numbers differ)")
-    rotated = Index.build(population, new_key, index.rules)
+    rotated = Index.build(population, new_key, index.rules, encoded=index.encoded)
     return rotated.with_model(index.model) if index.model is not None else rotated
 
 

@@ -7,6 +7,7 @@ from dataclasses import asdict, dataclass
 
 import pyarrow as pa
 
+from matcher.encoding import BloomEncoder
 from matcher.entities import Entities
 from matcher.tokens import Tokeniser
 
@@ -40,8 +41,11 @@ class TraceRequest:
 Requests = Sequence[TraceRequest | dict] | pa.Table
 
 
-def to_entities(requests: Requests, tokeniser: Tokeniser) -> tuple[Entities, list[str | None]]:
-    """Normalised requests and their ids (None where a request has none)."""
+def to_entities(
+    requests: Requests, tokeniser: Tokeniser, encoder: BloomEncoder | None = None
+) -> tuple[Entities, list[str | None]]:
+    """Normalised requests and their ids (None where a request has none); with an encoder (encoded mode), names
+    are encoded at this boundary too."""
     if isinstance(requests, pa.Table):
         columns = {f: _column(requests, f) for f in (*REQUEST_FIELDS, "request_id")}
     else:
@@ -49,7 +53,7 @@ def to_entities(requests: Requests, tokeniser: Tokeniser) -> tuple[Entities, lis
         columns = {f: [row.get(f) for row in rows] for f in (*REQUEST_FIELDS, "request_id")}
     ids = columns.pop("request_id")
     columns.pop("address_line_1")
-    return Entities.from_columns(tokeniser, **columns), ids
+    return Entities.from_columns(tokeniser, **columns, encoder=encoder), ids
 
 
 def _column(table: pa.Table, name: str) -> list:

@@ -14,8 +14,17 @@ import numpy as np
 import pyarrow as pa
 
 from matcher.blocking import candidate_pairs
-from matcher.comparisons import Comparison, comparison_vectors, default_comparisons
-from matcher.decision import OUTCOMES, DecisionConfig, Decisions, Outcome, RequirementCheck, decide
+from matcher.comparisons import Comparison, GivenNameComparison, comparison_vectors, default_comparisons
+from matcher.decision import (
+    OUTCOMES,
+    DecisionConfig,
+    Decisions,
+    Outcome,
+    Requirement,
+    RequirementCheck,
+    decide,
+    default_requirements,
+)
 from matcher.entities import Entities
 from matcher.index import Index
 from matcher.model import FellegiSunterModel, Scorer, Scores
@@ -85,7 +94,7 @@ class Tracer:
     ) -> None:
         self.index = index
         self.config = config or TraceConfig()
-        self.comparisons = comparisons or default_comparisons(index.tokeniser)
+        self.comparisons = comparisons or default_comparisons(index.tokeniser, encoded=index.encoded)
         self.model = model or index.model
         if self.model is None:
             raise ValueError("the index has no trained model: run fit_model() or `python -m matcher build` first")
@@ -93,7 +102,14 @@ class Tracer:
         self._comparison_names = [c.name for c in self.comparisons]
         # Level names by level number, with "null" last so that NULL (-1) reads it.
         self._level_names = [[*(level.name for level in c.levels), "null"] for c in self.comparisons]
-        self.meets_requirements = RequirementCheck(self.comparisons, self.config.decision.requirements)
+        self.meets_requirements = RequirementCheck(self.comparisons, self.requirements(self.config.decision))
+
+    def requirements(self, decision: DecisionConfig) -> tuple[Requirement, ...]:
+        """The decision's requirements, or by default those for this tracer's name comparisons."""
+        if decision.requirements is not None:
+            return decision.requirements
+        similarity = next((c.similarity for c in self.comparisons if isinstance(c, GivenNameComparison)), None)
+        return default_requirements(similarity)
 
     def trace(self, request: TraceRequest | dict) -> TraceResult:
         return self.trace_many([request], explain=True)[0]
@@ -114,7 +130,7 @@ class Tracer:
         self, batch: BatchTrace, decision: DecisionConfig, meets_requirements: RequirementCheck | None = None
     ) -> BatchTrace:
         """The batch's decisions under ``decision``: scored pairs are reused, so a threshold sweep costs only this."""
-        check = meets_requirements or RequirementCheck(self.comparisons, decision.requirements)
+        check = meets_requirements or RequirementCheck(self.comparisons, self.requirements(decision))
         eligible = check(batch.gamma)
         decisions = decide(
             len(batch.request_ids),
@@ -127,7 +143,7 @@ class Tracer:
         return replace(batch, decisions=decisions, eligible=eligible)
 
     def request_entities(self, requests: Requests) -> tuple[Entities, list]:
-        return to_entities(requests, self.index.tokeniser)
+        return to_entities(requests, self.index.tokeniser, self.index.encoder)
 
     def candidates(self, requests: Entities) -> tuple[np.ndarray, np.ndarray]:
         return candidate_pairs(

@@ -131,9 +131,9 @@ def fit_model(
     share of requests whose person is in the index, as the fixed point of "prior -> posterior mean" over the
     requests' candidates under the full blocking.
     """
-    comparisons = comparisons or default_comparisons(index.tokeniser)
+    comparisons = comparisons or default_comparisons(index.tokeniser, encoded=index.encoded)
     names = [c.name for c in comparisons]
-    requests, _ = to_entities(training_requests, index.tokeniser)
+    requests, _ = to_entities(training_requests, index.tokeniser, index.encoder)
     u_pairs = min(u_pairs, max(len(index) * 4, 10_000))
     u = estimate_u(index.records, comparisons, pairs=u_pairs, seed=seed)
 
