@@ -92,3 +92,14 @@ def test_encoded_quality_is_close_to_plaintext(encoded_tracer, tracer, request_s
     encoded = evaluate(encoded_tracer.results_table(encoded_tracer.trace_batch(requests)), truth)
     assert encoded.recall >= plain.recall - 0.01
     assert encoded.wrong_person_disclosures <= plain.wrong_person_disclosures + 2  # at 200k: 7 against 5
+
+
+def test_rotation_keeps_an_index_encoded(population, encoded_key):
+    from matcher.index import rotate_index
+
+    small = population.slice(0, 5_000)
+    index = Index.build(small, encoded_key, encoded=True)
+    new_key = MasterKey.generate()
+    rotated = rotate_index(index, small, new_key)
+    assert rotated.encoded and rotated.key_id == new_key.key_id
+    assert not np.array_equal(rotated.records.names.clk, index.records.names.clk)  # filters re-keyed too
