@@ -196,12 +196,17 @@ def _all_keys_one_row(
     for step in range(1, longest):
         key = np.where(length > step, combine(salt, [key, columns[step]]), key)
     keep = key != MISSING
-    rule_id, key = rule_id[keep], key[keep]
-    order = np.lexsort((key, rule_id))
-    rule_id, key = rule_id[order], key[order]
-    distinct = np.ones(len(key), dtype=bool)
-    distinct[1:] = (key[1:] != key[:-1]) | (rule_id[1:] != rule_id[:-1])
-    return np.zeros(int(distinct.sum()), dtype=np.int64), key[distinct], rule_id[distinct].astype(np.int8)
+    rule_id, key = _distinct_sorted(rule_id[keep], key[keep])
+    return np.zeros(len(key), dtype=np.int64), key, rule_id.astype(np.int8)
+
+
+def _distinct_sorted(major: np.ndarray, minor: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The distinct (major, minor) pairs, sorted by major then minor."""
+    order = np.lexsort((minor, major))
+    major, minor = major[order], minor[order]
+    distinct = np.ones(len(major), dtype=bool)
+    distinct[1:] = (major[1:] != major[:-1]) | (minor[1:] != minor[:-1])
+    return major[distinct], minor[distinct]
 
 
 def rule_keys(
@@ -225,12 +230,8 @@ def rule_keys(
         row, tokens = _cross((row, combine(salt, tokens)), more, n)
     keys = combine(salt, tokens)
     keep = keys != MISSING
-    row, keys = row[keep], keys[keep]
-    order = np.lexsort((row, keys))
-    row, keys = row[order], keys[order]
-    distinct = np.ones(len(keys), dtype=bool)
-    distinct[1:] = (keys[1:] != keys[:-1]) | (row[1:] != row[:-1])
-    return row[distinct].astype(np.int64), keys[distinct]
+    keys, row = _distinct_sorted(keys[keep], row[keep])
+    return row.astype(np.int64), keys
 
 
 def all_keys(
