@@ -215,6 +215,43 @@ def results_table(
     return pa.Table.from_pandas(df, schema=RESULT_SCHEMA, preserve_index=False)
 
 
+def decide_from_pairs(
+    request_ids: list | np.ndarray | pd.Series,
+    request_rows: np.ndarray,
+    record_rows: np.ndarray,
+    probabilities: np.ndarray,
+    population_nhs: np.ndarray,
+    match_threshold: float,
+    runner_up_limit: float,
+) -> pa.Table:
+    """A peer's decision from its scored pairs: matched when the best candidate reaches ``match_threshold`` and
+    the runner-up stays below ``runner_up_limit``, ambiguous when both pass, no match otherwise."""
+    n = len(request_ids)
+    outcome = np.full(n, "no_match", dtype=object)
+    best_p = np.zeros(n)
+    nhs = np.full(n, None, dtype=object)
+    counts = np.zeros(n, dtype=np.int64)
+    if len(request_rows):
+        df = pd.DataFrame({"r": request_rows, "p": record_rows, "prob": probabilities})
+        df = df.sort_values(["r", "prob"], ascending=[True, False], kind="stable")
+        grouped = df.groupby("r", sort=False)
+        size = grouped.size()
+        counts[size.index.to_numpy()] = size.to_numpy()
+        first = grouped.head(1).set_index("r")
+        second = grouped.nth(1).set_index("r")["prob"]
+        r_idx = first.index.to_numpy()
+        best_p[r_idx] = first["prob"].to_numpy()
+        runner = pd.Series(-1.0, index=r_idx)
+        runner.loc[second.index] = second.to_numpy()
+        passes = first["prob"].to_numpy() >= match_threshold
+        ambiguous = passes & (runner.to_numpy() >= runner_up_limit)
+        match = passes & ~ambiguous
+        outcome[r_idx[match]] = "matched"
+        outcome[r_idx[ambiguous]] = "ambiguous"
+        nhs[r_idx[match]] = population_nhs[first.loc[r_idx[match], "p"].to_numpy()]
+    return results_table(request_ids, outcome, best_p, nhs, counts)
+
+
 @contextmanager
 def stopwatch() -> Iterator[list[float]]:
     """``with stopwatch() as t: ...`` then ``t[0]`` is the elapsed wall time in seconds."""

@@ -61,7 +61,12 @@ import recordlinkage
 from recordlinkage.index import Block
 
 from benchmarks.peers import PeerRun
-from benchmarks.peers._common import normalise_population, normalise_requests, results_table, stopwatch
+from benchmarks.peers._common import (
+    decide_from_pairs,
+    normalise_population,
+    normalise_requests,
+    stopwatch,
+)
 
 BINARIZE = 0.85
 BINARIZE_TRIED = (0.80, 0.85, 0.90, 0.95)
@@ -124,31 +129,15 @@ def fit(features: pd.DataFrame, binarize: float = BINARIZE) -> recordlinkage.ECM
 
 
 def decide(requests: pd.DataFrame, population: pd.DataFrame, features: pd.DataFrame, probs: np.ndarray) -> pa.Table:
-    n = len(requests)
-    outcome = np.full(n, "no_match", dtype=object)
-    best_p = np.zeros(n)
-    nhs = np.full(n, None, dtype=object)
-    counts = np.zeros(n, dtype=np.int64)
-    if len(features):
-        req_pos = features.index.get_level_values(0).to_numpy()
-        pop_pos = features.index.get_level_values(1).to_numpy()
-        df = pd.DataFrame({"r": req_pos, "p": pop_pos, "prob": probs})
-        df = df.sort_values(["r", "prob"], ascending=[True, False], kind="stable")
-        counts_s = df.groupby("r", sort=False).size()
-        counts[counts_s.index.to_numpy()] = counts_s.to_numpy()
-        first = df.groupby("r", sort=False).head(1).set_index("r")
-        second = df.groupby("r", sort=False).nth(1).set_index("r")["prob"]
-        r_idx = first.index.to_numpy()
-        best_p[r_idx] = first["prob"].to_numpy()
-        runner = pd.Series(-1.0, index=r_idx)
-        runner.loc[second.index] = second.to_numpy()
-        is_match = first["prob"].to_numpy() >= MATCH_PROBABILITY
-        is_amb = is_match & (runner.to_numpy() >= MATCH_PROBABILITY)
-        outcome[r_idx[is_match & ~is_amb]] = "matched"
-        outcome[r_idx[is_amb]] = "ambiguous"
-        matched_r = r_idx[is_match & ~is_amb]
-        nhs[matched_r] = population["nhs_number"].to_numpy()[first.loc[matched_r, "p"].to_numpy()]
-    return results_table(requests["request_id"], outcome, best_p, nhs, counts)
+    return decide_from_pairs(
+        requests["request_id"],
+        features.index.get_level_values(0).to_numpy(),
+        features.index.get_level_values(1).to_numpy(),
+        probs,
+        population["nhs_number"].to_numpy(),
+        MATCH_PROBABILITY,
+        MATCH_PROBABILITY,
+    )
 
 
 def trace(population: pa.Table, requests: pa.Table, training_requests: pa.Table | None = None) -> PeerRun:

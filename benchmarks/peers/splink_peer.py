@@ -68,7 +68,12 @@ import splink.comparison_library as cl
 from splink import DuckDBAPI, Linker, SettingsCreator, block_on
 
 from benchmarks.peers import PeerRun
-from benchmarks.peers._common import normalise_population, normalise_requests, results_table, stopwatch
+from benchmarks.peers._common import (
+    decide_from_pairs,
+    normalise_population,
+    normalise_requests,
+    stopwatch,
+)
 
 MATCH_THRESHOLD = 0.9
 RUNNER_UP_LIMIT = 0.5
@@ -219,33 +224,11 @@ def predict(model: SplinkModel, requests: pa.Table, log_level: int = logging.WAR
 
 
 def decide(request_ids: pd.Series, pairs: pd.DataFrame, request_dataset: str, population_nhs: np.ndarray) -> pa.Table:
-    n = len(request_ids)
-    outcome = np.full(n, "no_match", dtype=object)
-    best_p = np.zeros(n)
-    nhs = np.full(n, None, dtype=object)
-    counts = np.zeros(n, dtype=np.int64)
-    if len(pairs):
-        left_is_request = pairs["source_dataset_l"].to_numpy() == request_dataset
-        r = np.where(left_is_request, pairs["unique_id_l"], pairs["unique_id_r"]).astype(np.int64)
-        p = np.where(left_is_request, pairs["unique_id_r"], pairs["unique_id_l"]).astype(np.int64)
-        df = pd.DataFrame({"r": r, "p": p, "prob": pairs["match_probability"].to_numpy()})
-        df = df.sort_values(["r", "prob"], ascending=[True, False], kind="stable")
-        grouped = df.groupby("r", sort=False)
-        size = grouped.size()
-        counts[size.index.to_numpy()] = size.to_numpy()
-        first = grouped.head(1).set_index("r")
-        second = grouped.nth(1).set_index("r")["prob"]
-        r_idx = first.index.to_numpy()
-        best_p[r_idx] = first["prob"].to_numpy()
-        runner = pd.Series(-1.0, index=r_idx)
-        runner.loc[second.index] = second.to_numpy()
-        passes = first["prob"].to_numpy() >= MATCH_THRESHOLD
-        amb = passes & (runner.to_numpy() >= RUNNER_UP_LIMIT)
-        match = passes & ~amb
-        outcome[r_idx[match]] = "matched"
-        outcome[r_idx[amb]] = "ambiguous"
-        nhs[r_idx[match]] = population_nhs[first.loc[r_idx[match], "p"].to_numpy()]
-    return results_table(request_ids, outcome, best_p, nhs, counts)
+    left_is_request = pairs["source_dataset_l"].to_numpy() == request_dataset
+    r = np.where(left_is_request, pairs["unique_id_l"], pairs["unique_id_r"]).astype(np.int64)
+    p = np.where(left_is_request, pairs["unique_id_r"], pairs["unique_id_l"]).astype(np.int64)
+    probabilities = pairs["match_probability"].to_numpy()
+    return decide_from_pairs(request_ids, r, p, probabilities, population_nhs, MATCH_THRESHOLD, RUNNER_UP_LIMIT)
 
 
 def trace(population: pa.Table, requests: pa.Table, training_requests: pa.Table | None = None) -> PeerRun:
