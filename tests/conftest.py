@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import datetime as dt
+import json
 import os
 from pathlib import Path
 
@@ -93,3 +94,113 @@ def index_files_but_public_lists(index_dir: Path) -> bytes:
     reference = pyarrow.ipc.open_file(index_dir / "reference.arrow").read_all()
     assert set(reference.column_names) == PUBLIC_REFERENCE_COLUMNS
     return b"".join(f.read_bytes() for f in sorted(index_dir.rglob("*")) if f.is_file() and f.name != "reference.arrow")
+
+
+# --- The HTTP service (api/): every API test runs on SQLite and on the PostgreSQL of this machine. ---
+
+POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def database_url(request: pytest.FixtureRequest, tmp_path: Path):
+    """A fresh, empty database: a SQLite file, or a schema of its own in PostgreSQL (dropped afterwards)."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'state.db'}"
+        return
+    import uuid
+
+    from sqlalchemy import create_engine, text
+
+    schema = f"test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL)
+    with admin.begin() as connection:
+        connection.execute(text(f"CREATE SCHEMA {schema}"))
+    yield f"{POSTGRES_URL}?options=-csearch_path%3D{schema}"
+    with admin.begin() as connection:
+        connection.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+    admin.dispose()
+
+
+class MutableClock:
+    """The service's clock, set by a test (the policy in force depends on the day)."""
+
+    def __init__(self, now: dt.datetime) -> None:
+        self.now = now
+
+    def __call__(self) -> dt.datetime:
+        return self.now
+
+
+class ApiHarness:
+    """A running app (in-process, through FastAPI's TestClient) around the session's tracer and a fresh database."""
+
+    def __init__(self, database_url: str, tracer, master_key, rate_per_minute: int = 6_000, rate_burst: int = 1_000):
+        from fastapi.testclient import TestClient
+
+        from api.app import build_components, create_app
+        from api.config import Settings
+
+        self.clock = MutableClock(dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC))
+        self.settings = Settings(database_url=database_url, rate_per_minute=rate_per_minute, rate_burst=rate_burst)
+        self.components = build_components(self.settings, key=master_key, tracer=tracer, clock=self.clock)
+        self.app = create_app(self.components)
+        self.http = TestClient(self.app, raise_server_exceptions=False)
+
+    def add_client(self, role: str = "requester", rate_per_minute: int | None = None, name: str | None = None) -> str:
+        name = name or f"{role}-{len(self.components.clients.list()) + 1}"
+        return self.components.clients.add(name, role, rate_per_minute)[1]
+
+    def trace(self, body: dict, key: str):
+        return self.http.post("/v1/traces", json=body, headers={"Authorization": f"Bearer {key}"})
+
+    def entries(self) -> list:
+        return list(self.components.service.register.entries())
+
+    def close(self) -> None:
+        self.http.close()
+        self.components.engine.dispose()
+
+
+@pytest.fixture
+def api(database_url: str, tracer, master_key):
+    harness = ApiHarness(database_url, tracer, master_key)
+    yield harness
+    harness.close()
+
+
+@pytest.fixture
+def requester_key(api: ApiHarness) -> str:
+    return api.add_client("requester")
+
+
+@pytest.fixture(scope="session")
+def people(population: pa.Table) -> dict[str, dict]:
+    """Index members to trace: an ordinary one and a restricted one (alive, from the session's population)."""
+    import pyarrow.compute as pc
+
+    alive = population.filter(pc.is_null(population.column("date_of_death")))
+    restricted = alive.filter(alive.column("restricted")).slice(0, 1).to_pylist()[0]
+    ordinary = alive.filter(pc.invert(alive.column("restricted"))).slice(100, 1).to_pylist()[0]
+    return {"ordinary": ordinary, "restricted": restricted}
+
+
+def trace_body(person: dict | None = None, **changes) -> dict:
+    """A request the policy in force in 2026 allows, about ``person`` (a population row) or the OpenAPI example."""
+    from api.examples import IMMIGRATION_REQUEST
+
+    body = json.loads(json.dumps(IMMIGRATION_REQUEST))
+    if person is not None:
+        body["subject"] = {
+            "given_name": person["given_name"],
+            "family_name": person["family_name"],
+            "date_of_birth": person["date_of_birth"].isoformat(),
+            "sex": person["sex"] if person["sex"] in ("female", "male") else None,
+            "postcode": person["postcode"],
+        }
+    for path, value in changes.items():
+        *parents, leaf = path.split("__")
+        node = body
+        for part in parents:
+            node = node[part]
+        node[leaf] = value
+    return body

@@ -1,0 +1,266 @@
+"""The HTTP service: a thin FastAPI layer over the tracing core, with who may ask, policy and the register.
+
+``build_components(settings)`` wires the parts from configuration (index, key, database, policies);
+``create_app(components)`` makes the ASGI application. Tests build components around their own tracer and
+database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import logging
+import traceback
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Annotated
+
+from fastapi import Depends, FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.openapi.utils import get_openapi
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import ValidationError
+from sqlalchemy import Engine, text
+from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException as StarletteHTTPException
+
+from api import examples
+from api.clients import Client, ClientStore, Role
+from api.config import Settings
+from api.database import make_engine
+from api.migrate import require_current, upgrade
+from api.models import Problem, TraceAnswer, TraceRequestBody
+from api.policy import PolicyBook
+from api.problems import (
+    ProblemError,
+    problem_response,
+    status_problem,
+    validation_problem,
+)
+from api.ratelimit import RateLimiter
+from api.register import AuditRegister, RegisterUnavailable, SubjectTokens
+from api.service import UK, TraceService, utc_now
+from matcher.index import Index
+from matcher.keys import MasterKey, load_master_key
+from matcher.tracer import Tracer
+
+_log = logging.getLogger("api")
+MAX_BODY_BYTES = 16_384  # a trace request is well under 2 KB
+
+
+@dataclass(frozen=True)
+class Components:
+    service: TraceService
+    clients: ClientStore
+    limiter: RateLimiter
+    engine: Engine
+
+
+def build_components(
+    settings: Settings,
+    key: MasterKey | None = None,
+    tracer: Tracer | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> Components:
+    """Everything the service needs, checked at start: a key that opens the index, a schema at the latest
+    revision, a policy in force today."""
+    key = key or load_master_key()
+    engine = make_engine(settings.database_url)
+    if settings.migrate_on_start:
+        upgrade(engine)
+    else:
+        require_current(engine)
+    if tracer is None:
+        tracer = Tracer(Index.load(settings.index_dir, key).warm())
+    policies = PolicyBook.load(settings.policy_dir)
+    policies.in_force(clock().astimezone(UK).date())  # NoPolicyInForce now rather than on the first request
+    service = TraceService(tracer, policies, AuditRegister(engine, key), SubjectTokens(key), clock)
+    limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst)
+    return Components(service, ClientStore(engine), limiter, engine)
+
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>` from `python -m api clients add`")
+
+
+def _components(request: Request) -> Components:
+    return request.app.state.components
+
+
+ComponentsDependency = Annotated[Components, Depends(_components)]
+
+
+def authenticated_client(
+    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)], components: ComponentsDependency
+) -> Client:
+    client = components.clients.authenticate(credentials.credentials) if credentials else None
+    if client is None:
+        raise status_problem(
+            401, "a valid API key is required: Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"}
+        )
+    return client
+
+
+def requester(client: Annotated[Client, Depends(authenticated_client)], components: ComponentsDependency) -> Client:
+    """An active requester within its rate; a refusal is itself recorded in the register."""
+    service = components.service
+    if client.role is not Role.REQUESTER:
+        entry = service.record_failure(client, "forbidden", 403)
+        raise status_problem(403, "only a requester client may make trace requests", trace_id=entry.trace_id)
+    wait = components.limiter.acquire(client.id, client.rate_per_minute)
+    if wait is not None:
+        entry = service.record_failure(client, "rate_limited", 429)
+        raise status_problem(
+            429,
+            "this client's request rate is exceeded; retry after the time given",
+            headers={"Retry-After": RateLimiter.retry_after_header(wait)},
+            trace_id=entry.trace_id,
+        )
+    return client
+
+
+def create_app(components: Components) -> FastAPI:
+    app = FastAPI(
+        title="Approved-trace service",
+        version="1.0.0",
+        description=examples.DESCRIPTION,
+        docs_url="/docs",
+        redoc_url=None,
+    )
+    app.state.components = components
+    _add_error_handlers(app)
+
+    @app.post(
+        "/v1/traces",
+        response_model=TraceAnswer,
+        response_model_exclude_none=False,
+        summary="Make an approved trace request",
+        tags=["traces"],
+        responses=examples.TRACE_RESPONSES,
+        openapi_extra=examples.TRACE_REQUEST_BODY,
+    )
+    async def create_trace(
+        request: Request, client: Annotated[Client, Depends(requester)], components: ComponentsDependency
+    ) -> TraceAnswer:
+        """Judge the grounds under the policy in force today, trace the subject if allowed, record the request in
+        the audit register, then answer. Only a traced answer carries a disclosure."""
+        service = components.service
+        try:
+            body = TraceRequestBody.model_validate_json(await _json_body(request))
+        except (ValidationError, ProblemError) as error:
+            entry = await run_in_threadpool(service.record_failure, client, "invalid", _status_of(error))
+            if isinstance(error, ProblemError):
+                error.trace_id = entry.trace_id
+                raise
+            raise validation_problem(error.errors(include_input=False), entry.trace_id) from None
+        try:
+            return await run_in_threadpool(service.answer, client, body)
+        except RegisterUnavailable:
+            raise
+        except Exception as error:
+            log_unexpected(error)
+            entry = await run_in_threadpool(service.record_failure, client, "error", 500)
+            raise status_problem(500, "the trace could not be completed", trace_id=entry.trace_id) from None
+
+    @app.get("/v1/health", summary="Readiness: the index is loaded and the database answers", tags=["service"])
+    def health(components: ComponentsDependency) -> dict[str, str]:
+        try:
+            with components.engine.connect() as connection:
+                connection.execute(text("SELECT 1"))
+        except SQLAlchemyError:
+            raise status_problem(503, "the database does not answer") from None
+        return {"status": "ok", "policy_version": components.service.policy_in_force().version}
+
+    app.openapi = lambda: _openapi(app)
+    return app
+
+
+async def _json_body(request: Request) -> bytes:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise status_problem(415, "send the trace request as application/json")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise status_problem(413, f"a trace request must be at most {MAX_BODY_BYTES} bytes")
+    body = bytearray()
+    async for chunk in request.stream():
+        body += chunk
+        if len(body) > MAX_BODY_BYTES:
+            raise status_problem(413, f"a trace request must be at most {MAX_BODY_BYTES} bytes")
+    return bytes(body)
+
+
+def _status_of(error: Exception) -> int:
+    return error.status if isinstance(error, ProblemError) else 422
+
+
+def _add_error_handlers(app: FastAPI) -> None:
+    @app.exception_handler(ProblemError)
+    async def _problem(request: Request, error: ProblemError):
+        return problem_response(error, request.url.path)
+
+    @app.exception_handler(RegisterUnavailable)
+    async def _register(request: Request, error: RegisterUnavailable):
+        detail = "the audit register cannot be written, so nothing is disclosed; retry later"
+        return problem_response(status_problem(503, detail, headers={"Retry-After": "5"}), request.url.path)
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(request: Request, error: RequestValidationError):
+        return problem_response(validation_problem(error.errors()), request.url.path)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def _http(request: Request, error: StarletteHTTPException):
+        detail = error.detail if error.status_code in (404, 405) else "the request cannot be handled"
+        return problem_response(status_problem(error.status_code, str(detail), headers=error.headers), request.url.path)
+
+    app.add_middleware(ContainErrors)
+
+
+def _openapi(app: FastAPI) -> dict:
+    """FastAPI's document, plus the request body's schema (the endpoint reads its body itself, so that
+    authentication comes before parsing and a malformed body is still recorded in the register)."""
+    if app.openapi_schema:
+        return app.openapi_schema
+    schema = get_openapi(title=app.title, version=app.version, description=app.description, routes=app.routes)
+    components = schema.setdefault("components", {}).setdefault("schemas", {})
+    body = TraceRequestBody.model_json_schema(ref_template="#/components/schemas/{model}")
+    components.update(body.pop("$defs", {}))
+    components["TraceRequestBody"] = body
+    components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    app.openapi_schema = schema
+    return schema
+
+
+class ContainErrors:
+    """Outermost guard: an unexpected error becomes a plain 500 problem, and the log gets the error's type and
+    where it happened, never its message or locals, which may hold a subject's details."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = False
+
+        async def tracking_send(message) -> None:
+            nonlocal started
+            started = started or message["type"] == "http.response.start"
+            await send(message)
+
+        try:
+            await self.app(scope, receive, tracking_send)
+        except Exception as error:
+            log_unexpected(error)
+            if started:
+                raise RuntimeError("response already started") from None
+            response = problem_response(status_problem(500, "an internal error occurred"), scope.get("path"))
+            await response(scope, receive, send)
+
+
+def log_unexpected(error: BaseException) -> None:
+    """The error's type and innermost frames: enough to find the bug, nothing a subject could be known by."""
+    frames = traceback.extract_tb(error.__traceback__)
+    where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames[-4:]))
+    _log.error("unhandled %s at %s", type(error).__name__, where)

@@ -1,0 +1,124 @@
+"""Clients of the service: who may call it, in which role, and how they prove it (API keys, stored as hashes).
+
+A key is ``trc_<key id>_<secret>`` with a 256-bit secret. Only the SHA-256 of the whole key is stored: the
+secret is random, so a fast hash is as strong as a slow one here, and checking it costs microseconds per request.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import re
+import secrets
+from dataclasses import dataclass
+from enum import StrEnum
+
+from sqlalchemy import Engine, insert, select, update
+from sqlalchemy.exc import IntegrityError
+
+from api.database import clients
+
+_KEY = re.compile(r"^trc_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
+_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+
+
+class Role(StrEnum):
+    REQUESTER = "requester"  # makes trace requests
+    REVIEWER = "reviewer"  # decides requests held for review
+    AUDITOR = "auditor"  # reads the register
+
+
+@dataclass(frozen=True)
+class Client:
+    id: int
+    name: str
+    role: Role
+    rate_per_minute: int | None  # None: the service's default
+
+
+@dataclass(frozen=True)
+class ClientRecord:
+    """A client as an operator lists it: never the key or its hash."""
+
+    id: int
+    name: str
+    role: Role
+    rate_per_minute: int | None
+    created_at: str
+    revoked_at: str | None
+
+
+class ClientError(ValueError):
+    pass
+
+
+class ClientStore:
+    def __init__(self, engine: Engine) -> None:
+        self.engine = engine
+
+    def add(self, name: str, role: Role | str, rate_per_minute: int | None = None) -> tuple[Client, str]:
+        """A new client and its API key, which is shown this once and never stored."""
+        if not _NAME.match(name or ""):
+            raise ClientError("a client name is 1-100 letters, digits, spaces, dots, hyphens or underscores")
+        try:
+            role = Role(role)
+        except ValueError:
+            raise ClientError(f"role must be one of {', '.join(r.value for r in Role)}") from None
+        if rate_per_minute is not None and rate_per_minute < 1:
+            raise ClientError("a client's rate limit must be at least 1 request per minute")
+        key_id, key = _new_key()
+        try:
+            with self.engine.begin() as connection:
+                client_id = connection.execute(
+                    insert(clients).values(
+                        name=name,
+                        role=role.value,
+                        key_id=key_id,
+                        key_hash=_hash(key),
+                        rate_per_minute=rate_per_minute,
+                        created_at=_now(),
+                    )
+                ).inserted_primary_key[0]
+        except IntegrityError:
+            raise ClientError(f"a client named {name!r} already exists") from None
+        return Client(int(client_id), name, role, rate_per_minute), key
+
+    def revoke(self, name: str) -> ClientRecord:
+        with self.engine.begin() as connection:
+            done = connection.execute(
+                update(clients).where(clients.c.name == name, clients.c.revoked_at.is_(None)).values(revoked_at=_now())
+            )
+        if done.rowcount != 1:
+            raise ClientError(f"no active client named {name!r}")
+        return next(c for c in self.list() if c.name == name)
+
+    def list(self) -> list[ClientRecord]:
+        columns = [clients.c[n] for n in ("id", "name", "role", "rate_per_minute", "created_at", "revoked_at")]
+        with self.engine.connect() as connection:
+            rows = connection.execute(select(*columns).order_by(clients.c.id)).all()
+        return [ClientRecord(r.id, r.name, Role(r.role), r.rate_per_minute, r.created_at, r.revoked_at) for r in rows]
+
+    def authenticate(self, presented: str) -> Client | None:
+        """The active client holding this key, or None (unknown, malformed, wrong or revoked key alike)."""
+        match = _KEY.match(presented or "")
+        if not match:
+            return None
+        with self.engine.connect() as connection:
+            row = connection.execute(select(clients).where(clients.c.key_id == match.group(1))).first()
+        if row is None or not hmac.compare_digest(row.key_hash, _hash(presented)) or row.revoked_at is not None:
+            return None
+        return Client(row.id, row.name, Role(row.role), row.rate_per_minute)
+
+
+def _new_key() -> tuple[str, str]:
+    key_id = secrets.token_hex(6)
+    return key_id, f"trc_{key_id}_{secrets.token_urlsafe(32)}"
+
+
+def _hash(key: str) -> str:
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")

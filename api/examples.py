@@ -1,0 +1,185 @@
+"""OpenAPI text and examples for the service (synthetic people only)."""
+
+from __future__ import annotations
+
+from api.problems import PROBLEM_MEDIA_TYPE
+
+DESCRIPTION = """
+Approved-trace requests against a (synthetic) national patient demographics index.
+
+A request names one person, the legal basis (a suspected immigration offence under s.24/24A Immigration Act 1971,
+or a welfare concern), the investigation so far and the two officers responsible. The policy in force on the day
+the request arrives judges it; a refused request is never matched. A traced answer discloses only the last known
+address, the GP registration date and the GP practice. Restricted records and welfare concerns are held for
+review (`pending_review`), indistinguishably. Every authenticated request is written to a hash-chained audit
+register before it is answered; if that fails, the answer is 503 and nothing is disclosed.
+
+Errors are RFC 9457 problem details (`application/problem+json`) and never repeat the personal data sent.
+"""
+
+IMMIGRATION_REQUEST = {
+    "subject": {
+        "given_name": "Amelia",
+        "other_given_names": "Rose",
+        "family_name": "Hartley",
+        "date_of_birth": "1988-04-17",
+        "sex": "female",
+        "postcode": "LS6 2QT",
+        "address": "14 Moorland Road",
+    },
+    "basis": {
+        "category": 1,
+        "offence": "s24(1)(b)(i)",
+        "serious_crime": "conviction_deportation_considered",
+    },
+    "investigation": {
+        "reference": "HO-2026-004217",
+        "last_contact": "2026-02-03",
+        "channels_tried": ["last known address visited", "reporting centre records"],
+        "no_known_explanation": True,
+    },
+    "officers": {
+        "requesting": {"id": "HO-EO-1182", "grade": "EO"},
+        "authorising": {"id": "HO-HEO-0407", "grade": "HEO"},
+    },
+}
+
+WELFARE_REQUEST = {
+    **IMMIGRATION_REQUEST,
+    "basis": {"category": 2, "welfare_description": "vulnerable adult missing from supported accommodation"},
+}
+
+TRACE_REQUEST_BODY = {
+    "requestBody": {
+        "required": True,
+        "content": {
+            "application/json": {
+                "schema": {"$ref": "#/components/schemas/TraceRequestBody"},
+                "examples": {
+                    "immigration_offence": {
+                        "summary": "Category 1 under mou-2018-05 (serious-crime ground given)",
+                        "value": IMMIGRATION_REQUEST,
+                    },
+                    "welfare": {"summary": "Category 2: held for clinician review", "value": WELFARE_REQUEST},
+                },
+            }
+        },
+    }
+}
+
+_ANSWER_BASE = {
+    "trace_id": "6f1c2d4e-9a8b-4c1d-8e2f-3a4b5c6d7e8f",
+    "policy_version": "mou-2018-05",
+    "register_sequence": 1042,
+    "refusals": [],
+    "disclosure": None,
+}
+
+
+def _problem(status: int, slug: str, title: str, detail: str, **extra) -> dict:
+    return {
+        "content": {
+            PROBLEM_MEDIA_TYPE: {
+                "schema": {"$ref": "#/components/schemas/Problem"},
+                "example": {
+                    "type": f"/problems/{slug}",
+                    "title": title,
+                    "status": status,
+                    "detail": detail,
+                    "instance": "/v1/traces",
+                    **extra,
+                },
+            }
+        }
+    }
+
+
+TRACE_RESPONSES = {
+    200: {
+        "description": "The answer: traced (with the disclosure), not_found, ambiguous, refused or pending_review",
+        "content": {
+            "application/json": {
+                "examples": {
+                    "traced": {
+                        "value": {
+                            **_ANSWER_BASE,
+                            "status": "traced",
+                            "disclosure": {
+                                "last_known_address": {
+                                    "lines": ["14 MOORLAND ROAD", "HYDE PARK"],
+                                    "town": "LEEDS",
+                                    "postcode": "LS6 2QT",
+                                },
+                                "registration_date": "2019-09-02",
+                                "gp_practice": {
+                                    "code": "B86012",
+                                    "name": "MOORLAND MEDICAL PRACTICE",
+                                    "address": "3 CLIFF ROAD, LEEDS",
+                                    "postcode": "LS6 2EZ",
+                                },
+                            },
+                        }
+                    },
+                    "refused": {
+                        "value": {
+                            **_ANSWER_BASE,
+                            "status": "refused",
+                            "refusals": [
+                                {
+                                    "code": "AUTHORISER_TOO_JUNIOR",
+                                    "message": "the authorising officer must be HEO or more senior under mou-2018-05",
+                                },
+                                {
+                                    "code": "INVESTIGATION_TOO_RECENT",
+                                    "message": "contact must have been lost for at least 90 days",
+                                },
+                            ],
+                        }
+                    },
+                    "pending_review": {"value": {**_ANSWER_BASE, "status": "pending_review"}},
+                    "not_found": {"value": {**_ANSWER_BASE, "status": "not_found"}},
+                }
+            }
+        },
+    },
+    401: {
+        "description": "No API key, or an unknown or revoked one",
+        **_problem(401, "unauthenticated", "Authentication required", "a valid API key is required"),
+    },
+    403: {
+        "description": "The client's role may not make trace requests",
+        **_problem(
+            403, "forbidden", "Not allowed for this client's role", "only a requester client may make trace requests"
+        ),
+    },
+    413: {
+        "description": "Body over 16 KiB",
+        **_problem(413, "too-large", "Request body too large", "at most 16384 bytes"),
+    },
+    415: {
+        "description": "Body not JSON",
+        **_problem(
+            415, "unsupported-media-type", "Unsupported media type", "send the trace request as application/json"
+        ),
+    },
+    422: {
+        "description": "Malformed request: the fields at fault, never their values",
+        **_problem(
+            422,
+            "invalid-request",
+            "The request is not valid",
+            "fields at fault: subject.date_of_birth",
+            errors=[{"field": "subject.date_of_birth", "message": "Input should be a valid date"}],
+            trace_id="0b7e3f0c-3f55-4d1e-9d0c-2c8a3f9e1d44",
+        ),
+    },
+    429: {
+        "description": "The client's rate limit is exceeded (see Retry-After)",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
+        **_problem(429, "rate-limited", "Too many requests", "this client's request rate is exceeded"),
+    },
+    503: {
+        "description": "The audit register cannot be written: nothing is disclosed",
+        **_problem(503, "unavailable", "Service unavailable", "the audit register cannot be written"),
+    },
+}

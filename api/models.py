@@ -1,0 +1,192 @@
+"""The HTTP boundary's shapes: the trace request, the answer, and problem details (RFC 9457).
+
+Validation messages name the field and what it expects, never the value received: an error must not echo a
+subject's details back (see api.problems).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from enum import StrEnum
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+
+from api.policy import GRADES, OFFENCES, Basis, Category, Investigation, Officer, SeriousCrime, TraceGrounds
+
+Grade = Literal["AA", "AO", "EO", "HEO", "SEO", "G7", "G6", "SCS"]
+Offence = Literal[
+    "s24(1)(a)",
+    "s24(1)(b)(i)",
+    "s24(1)(b)(ii)",
+    "s24(1)(c)",
+    "s24(1)(d)",
+    "s24(1)(e)",
+    "s24(1)(f)",
+    "s24(1)(g)",
+    "s24A(1)(a)",
+    "s24A(1)(b)",
+]
+assert set(Grade.__args__) == set(GRADES) and set(Offence.__args__) == set(OFFENCES), "keep in step with api.policy"
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+_STRICT = ConfigDict(extra="forbid")
+
+
+class Subject(BaseModel):
+    """The person to trace. Family name and date of birth are required."""
+
+    model_config = _STRICT
+    given_name: Name | None = None
+    other_given_names: Name | None = None
+    family_name: Name
+    date_of_birth: dt.date
+    sex: Literal["female", "male", "unknown", "other"] | None = None
+    postcode: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=10)] | None = None
+    address: ShortText | None = Field(None, description="first line of the last address the requester knows")
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _plausible_birth(cls, value: dt.date) -> dt.date:
+        if value.year < 1890 or value > dt.date.today():
+            raise ValueError("must be a date between 1890-01-01 and today")
+        return value
+
+
+class BasisModel(BaseModel):
+    """Category 1: a suspected immigration offence; category 2: a welfare concern."""
+
+    model_config = _STRICT
+    category: Literal[1, 2]
+    offence: Offence | None = Field(None, description="category 1: the offence under the Immigration Act 1971")
+    serious_crime: SeriousCrime | None = Field(
+        None, description="category 1 under mou-2018-05: which serious-crime ground applies"
+    )
+    welfare_description: ShortText | None = Field(None, description="category 2: the concern, in a sentence")
+
+
+class InvestigationModel(BaseModel):
+    model_config = _STRICT
+    reference: Identifier = Field(description="the Home Office case reference")
+    last_contact: dt.date = Field(description="when the Home Office last had contact with the subject")
+    channels_tried: list[ShortText] = Field(max_length=20, description="other ways of finding them already tried")
+    no_known_explanation: bool = Field(
+        description="attestation: there is no known reasonable explanation for the lost contact"
+    )
+
+
+class OfficerModel(BaseModel):
+    model_config = _STRICT
+    id: Identifier
+    grade: Grade
+
+
+class Officers(BaseModel):
+    model_config = _STRICT
+    requesting: OfficerModel
+    authorising: OfficerModel
+
+
+class TraceRequestBody(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    subject: Subject
+    basis: BasisModel
+    investigation: InvestigationModel
+    officers: Officers
+
+    @model_validator(mode="after")
+    def _category_fields(self) -> TraceRequestBody:
+        if self.basis.category == 2 and (self.basis.offence or self.basis.serious_crime):
+            raise ValueError("a welfare request (category 2) names no offence")
+        return self
+
+    def grounds(self) -> TraceGrounds:
+        basis, investigation, officers = self.basis, self.investigation, self.officers
+        return TraceGrounds(
+            basis=Basis(
+                category=Category(basis.category),
+                offence=basis.offence,
+                serious_crime=basis.serious_crime,
+                welfare_description=basis.welfare_description,
+            ),
+            investigation=Investigation(
+                reference=investigation.reference,
+                last_contact=investigation.last_contact,
+                channels_tried=tuple(investigation.channels_tried),
+                no_known_explanation=investigation.no_known_explanation,
+            ),
+            requesting=Officer(officers.requesting.id, officers.requesting.grade),
+            authorising=Officer(officers.authorising.id, officers.authorising.grade),
+        )
+
+
+class Status(StrEnum):
+    TRACED = "traced"
+    NOT_FOUND = "not_found"
+    AMBIGUOUS = "ambiguous"
+    REFUSED = "refused"
+    PENDING_REVIEW = "pending_review"
+
+
+class RefusalModel(BaseModel):
+    code: str = Field(examples=["AUTHORISER_TOO_JUNIOR"])
+    message: str
+
+
+class LastKnownAddress(BaseModel):
+    lines: list[str]
+    town: str | None
+    postcode: str | None
+
+
+class GPPractice(BaseModel):
+    code: str
+    name: str
+    address: str
+    postcode: str
+
+
+class Disclosure(BaseModel):
+    """Everything a trace may disclose; nothing else ever leaves the service."""
+
+    last_known_address: LastKnownAddress
+    registration_date: dt.date | None = Field(description="when the person registered with their current GP practice")
+    gp_practice: GPPractice
+
+    @classmethod
+    def from_payload(cls, payload: dict) -> Disclosure:
+        lines = [line for line in (payload["address_line_1"], payload["address_line_2"]) if line]
+        return cls(
+            last_known_address=LastKnownAddress(lines=lines, town=payload["town"], postcode=payload["postcode"]),
+            registration_date=payload["registration_date"],
+            gp_practice=GPPractice(
+                code=payload["gp_practice_code"],
+                name=payload["gp_practice_name"],
+                address=payload["gp_practice_address"],
+                postcode=payload["gp_practice_postcode"],
+            ),
+        )
+
+
+class TraceAnswer(BaseModel):
+    trace_id: str = Field(description="this request's id in the audit register")
+    status: Status
+    policy_version: str | None = Field(description="the policy in force when the request arrived")
+    register_sequence: int = Field(description="the sequence number of this request's audit register entry")
+    refusals: list[RefusalModel] = Field(default_factory=list, description="when refused: every rule not met")
+    disclosure: Disclosure | None = Field(None, description="only when traced")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details. ``errors`` lists the fields at fault and why, never the values sent."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, str]] | None = None
+    trace_id: str | None = None

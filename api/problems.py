@@ -1,0 +1,97 @@
+"""Errors as RFC 9457 problem details (``application/problem+json``), never echoing what the client sent.
+
+A validation error names the field at fault and what it expects; the value received is dropped, and so is any
+field name the client invented unless it is a plain identifier.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping
+
+from fastapi.responses import JSONResponse
+
+PROBLEM_MEDIA_TYPE = "application/problem+json"
+_PLAIN_FIELD = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class ProblemError(Exception):
+    """Raise to answer with a problem document."""
+
+    def __init__(
+        self,
+        status: int,
+        slug: str,
+        title: str,
+        detail: str,
+        headers: Mapping[str, str] | None = None,
+        errors: list[dict[str, str]] | None = None,
+        trace_id: str | None = None,
+    ) -> None:
+        super().__init__(detail)
+        self.status, self.slug, self.title, self.detail = status, slug, title, detail
+        self.headers = dict(headers or {})
+        self.errors = errors
+        self.trace_id = trace_id
+
+
+def problem_response(error: ProblemError, instance: str | None = None) -> JSONResponse:
+    body: dict = {
+        "type": f"/problems/{error.slug}",
+        "title": error.title,
+        "status": error.status,
+        "detail": error.detail,
+    }
+    if instance:
+        body["instance"] = instance
+    if error.errors is not None:
+        body["errors"] = error.errors
+    if error.trace_id:
+        body["trace_id"] = error.trace_id
+    return JSONResponse(body, status_code=error.status, headers=error.headers, media_type=PROBLEM_MEDIA_TYPE)
+
+
+def field_errors(errors: Iterable[Mapping]) -> list[dict[str, str]]:
+    """Pydantic's errors as {field, message}, without the input or its context."""
+    out = []
+    for error in errors:
+        location = [str(part) for part in error.get("loc", ()) if part != "body"]
+        if error.get("type") == "extra_forbidden" and location and not _PLAIN_FIELD.match(location[-1]):
+            location[-1] = "(unknown field)"
+        if error.get("type") in ("json_invalid", "json_type"):
+            location = []
+        message = str(error.get("msg", "invalid"))
+        out.append({"field": ".".join(location) or "(body)", "message": message})
+    return out
+
+
+def validation_problem(errors: Iterable[Mapping], trace_id: str | None = None) -> ProblemError:
+    listed = field_errors(errors)
+    fields = ", ".join(sorted({e["field"] for e in listed}))
+    return ProblemError(
+        422,
+        "invalid-request",
+        "The request is not valid",
+        f"fields at fault: {fields}",
+        errors=listed,
+        trace_id=trace_id,
+    )
+
+
+STATUS_SLUGS = {
+    400: ("bad-request", "Bad request"),
+    401: ("unauthenticated", "Authentication required"),
+    403: ("forbidden", "Not allowed for this client's role"),
+    404: ("not-found", "No such resource"),
+    405: ("method-not-allowed", "Method not allowed"),
+    413: ("too-large", "Request body too large"),
+    415: ("unsupported-media-type", "Unsupported media type"),
+    429: ("rate-limited", "Too many requests"),
+    500: ("internal-error", "Internal error"),
+    503: ("unavailable", "Service unavailable"),
+}
+
+
+def status_problem(status: int, detail: str, headers: Mapping[str, str] | None = None, **extra) -> ProblemError:
+    slug, title = STATUS_SLUGS.get(status, ("error", "Error"))
+    return ProblemError(status, slug, title, detail, headers=headers, **extra)

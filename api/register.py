@@ -1,0 +1,204 @@
+"""The audit register: one hash-chained entry per authenticated request, written before the response is sent.
+
+Each entry's hash is an HMAC (a subkey of the deployment's master key) over the previous entry's hash and the
+entry's own fields, sequence number included. Changing an entry breaks its hash; removing or reordering entries
+breaks the sequence or the link; rewriting the whole chain needs the key. Truncating the newest entries leaves a
+valid shorter chain, so ``verify`` reports the head (sequence and hash) for operators to anchor outside the
+database, and checks it against an anchor when given one.
+
+The subject of a request is recorded as a keyed token of their normalised name and date of birth: repeated
+requests about one person can be counted without the register ever holding who they are.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import hmac
+import json
+import threading
+from collections.abc import Iterator
+from dataclasses import asdict, dataclass, field, fields
+
+from sqlalchemy import Engine, insert, select, text
+from sqlalchemy.exc import IntegrityError, SQLAlchemyError
+
+from api.database import register_entries
+from matcher.keys import MasterKey
+from matcher.normalise import normalise_name
+
+GENESIS_HASH = "0" * 64
+_APPEND_ATTEMPTS = 5
+_POSTGRES_LOCK = 0x7265676973746572  # "register": one writer at a time across processes
+
+
+class RegisterUnavailable(RuntimeError):
+    """The entry could not be written: the request must not be answered with a disclosure."""
+
+
+@dataclass(frozen=True)
+class EntryDraft:
+    """What the service knows about a request when it records it."""
+
+    trace_id: str
+    client_id: int
+    client_name: str
+    outcome: str
+    http_status: int
+    requesting_officer: str | None = None
+    requesting_grade: str | None = None
+    authorising_officer: str | None = None
+    authorising_grade: str | None = None
+    policy_version: str | None = None
+    category: int | None = None
+    offence: str | None = None
+    subject_token: str | None = None
+    refusal_codes: tuple[str, ...] = ()
+    fields_disclosed: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class RegisterEntry:
+    sequence: int
+    recorded_at: str
+    draft: EntryDraft
+    previous_hash: str
+    entry_hash: str
+
+    @property
+    def trace_id(self) -> str:
+        return self.draft.trace_id
+
+
+@dataclass(frozen=True)
+class Verification:
+    entries: int
+    head_sequence: int
+    head_hash: str
+    broken_at: int | None = None  # sequence of the first entry that fails, if any
+    problem: str | None = None
+    notes: list[str] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return self.broken_at is None and self.problem is None
+
+
+class SubjectTokens:
+    """Keyed tokens of trace subjects: equal for the same normalised given name, family name and date of birth."""
+
+    def __init__(self, key: MasterKey) -> None:
+        self._key = key.derive("audit-subject")
+
+    def token(self, family_name: str, date_of_birth: dt.date, given_name: str | None) -> str:
+        parts = (normalise_name(family_name) or "", date_of_birth.isoformat(), normalise_name(given_name) or "")
+        return hmac.new(self._key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()[:32]
+
+
+class AuditRegister:
+    def __init__(self, engine: Engine, key: MasterKey) -> None:
+        self.engine = engine
+        self._key = key.derive("audit-register")
+        self._lock = threading.Lock()  # one writer per process; the database orders writers across processes
+
+    def append(self, draft: EntryDraft, now: dt.datetime) -> RegisterEntry:
+        """Write the entry as the chain's next; RegisterUnavailable if it cannot be written."""
+        recorded_at = now.astimezone(dt.UTC).isoformat(timespec="microseconds")
+        try:
+            with self._lock:
+                for _ in range(_APPEND_ATTEMPTS):
+                    try:
+                        return self._append_once(draft, recorded_at)
+                    except IntegrityError:
+                        continue  # another process took the sequence number: read the new head and retry
+        except SQLAlchemyError as error:
+            raise RegisterUnavailable("the audit register could not be written") from error
+        raise RegisterUnavailable("the audit register could not be written: sequence contention")
+
+    def _append_once(self, draft: EntryDraft, recorded_at: str) -> RegisterEntry:
+        with self.engine.begin() as connection:
+            if connection.dialect.name == "postgresql":
+                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _POSTGRES_LOCK})
+            head = connection.execute(
+                select(register_entries.c.sequence, register_entries.c.entry_hash)
+                .order_by(register_entries.c.sequence.desc())
+                .limit(1)
+            ).first()
+            sequence, previous = (head.sequence + 1, head.entry_hash) if head else (1, GENESIS_HASH)
+            row = _row(sequence, recorded_at, draft, previous)
+            row["entry_hash"] = self._hash(row)
+            connection.execute(insert(register_entries).values(**row))
+        return RegisterEntry(sequence, recorded_at, draft, previous, row["entry_hash"])
+
+    def entries(self, batch: int = 1_000) -> Iterator[RegisterEntry]:
+        """Every entry in sequence order, read in batches."""
+        after = 0
+        while True:
+            with self.engine.connect() as connection:
+                rows = connection.execute(
+                    select(register_entries)
+                    .where(register_entries.c.sequence > after)
+                    .order_by(register_entries.c.sequence)
+                    .limit(batch)
+                ).all()
+            if not rows:
+                return
+            for row in rows:
+                yield _entry(row._asdict())
+            after = rows[-1].sequence
+
+    def verify(self, anchor: tuple[int, str] | None = None) -> Verification:
+        """Check every link; with ``anchor`` (sequence, hash) recorded earlier, also that it is still in the chain."""
+        expected, previous, count = 1, GENESIS_HASH, 0
+        anchor_seen = anchor is None
+        for entry in self.entries():
+            count += 1
+            if entry.sequence != expected:
+                return self._broken(count, expected - 1, previous, entry.sequence, _gap(expected, entry.sequence))
+            if entry.previous_hash != previous:
+                problem = f"entry {entry.sequence} does not follow entry {entry.sequence - 1} (removed or reordered)"
+                return self._broken(count, expected - 1, previous, entry.sequence, problem)
+            row = _row(entry.sequence, entry.recorded_at, entry.draft, entry.previous_hash)
+            if not hmac.compare_digest(self._hash(row), entry.entry_hash):
+                problem = f"entry {entry.sequence} was changed after it was written"
+                return self._broken(count, expected - 1, previous, entry.sequence, problem)
+            if anchor is not None and entry.sequence == anchor[0]:
+                if entry.entry_hash != anchor[1]:
+                    return self._broken(count, entry.sequence, entry.entry_hash, entry.sequence, "anchor differs")
+                anchor_seen = True
+            expected, previous = entry.sequence + 1, entry.entry_hash
+        if not anchor_seen:
+            problem = f"the register ends at entry {expected - 1}, before the anchor {anchor[0]}: entries were removed"
+            return Verification(count, expected - 1, previous, broken_at=expected, problem=problem)
+        return Verification(count, expected - 1, previous)
+
+    @staticmethod
+    def _broken(count: int, head: int, head_hash: str, at: int, problem: str) -> Verification:
+        return Verification(count, head, head_hash, broken_at=at, problem=problem)
+
+    def _hash(self, row: dict) -> str:
+        content = {k: v for k, v in row.items() if k != "entry_hash"}
+        message = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
+        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+
+def _row(sequence: int, recorded_at: str, draft: EntryDraft, previous_hash: str) -> dict:
+    values = asdict(draft)
+    values["refusal_codes"] = json.dumps(list(draft.refusal_codes))
+    values["fields_disclosed"] = json.dumps(list(draft.fields_disclosed))
+    return {"sequence": sequence, "recorded_at": recorded_at, **values, "previous_hash": previous_hash}
+
+
+def _entry(row: dict) -> RegisterEntry:
+    draft_values = {f.name: row[f.name] for f in fields(EntryDraft)}
+    draft_values["refusal_codes"] = tuple(json.loads(row["refusal_codes"]))
+    draft_values["fields_disclosed"] = tuple(json.loads(row["fields_disclosed"]))
+    return RegisterEntry(
+        int(row["sequence"]), row["recorded_at"], EntryDraft(**draft_values), row["previous_hash"], row["entry_hash"]
+    )
+
+
+def _gap(expected: int, found: int) -> str:
+    if found > expected:
+        return f"entry {expected} is missing (the next entry is {found})"
+    return f"entry {found} appears where entry {expected} should be (reordered or duplicated)"

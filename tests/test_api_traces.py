@@ -1,0 +1,122 @@
+"""POST /v1/traces: what each answer carries, and what the policy in force decides (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from conftest import trace_body
+
+from matcher.payload import DISCLOSURE_FIELDS
+
+ANSWER_KEYS = {"trace_id", "status", "policy_version", "register_sequence", "refusals", "disclosure"}
+
+
+def test_a_certain_match_discloses_the_allowed_fields_and_nothing_else(api, requester_key, people):
+    person = people["ordinary"]
+    response = api.trace(trace_body(person), requester_key)
+    assert response.status_code == 200
+    answer = response.json()
+    assert set(answer) == ANSWER_KEYS
+    assert answer["status"] == "traced" and answer["refusals"] == [] and answer["policy_version"] == "mou-2018-05"
+    disclosure = answer["disclosure"]
+    assert set(disclosure) == {"last_known_address", "registration_date", "gp_practice"}
+    assert set(disclosure["last_known_address"]) == {"lines", "town", "postcode"}
+    assert set(disclosure["gp_practice"]) == {"code", "name", "address", "postcode"}
+    assert disclosure["last_known_address"]["lines"][0] == person["address_line_1"]
+    assert disclosure["last_known_address"]["postcode"] == person["postcode"]
+    assert disclosure["registration_date"] == person["registration_date"].isoformat()
+    assert disclosure["gp_practice"]["code"] == person["gp_practice_code"]
+    # No NHS number, no score, no candidate, no date of birth echoed.
+    assert person["nhs_number"] not in response.text
+    for word in ("probability", "score", "candidate", "weight", "nhs"):
+        assert word not in response.text.lower()
+    [entry] = api.entries()
+    assert entry.sequence == answer["register_sequence"] and entry.trace_id == answer["trace_id"]
+    assert entry.draft.outcome == "traced" and entry.draft.fields_disclosed == DISCLOSURE_FIELDS
+
+
+def test_someone_not_in_the_index_is_not_found(api, requester_key):
+    body = trace_body(None, subject={"given_name": "Quillon", "family_name": "Zarvanescu", "date_of_birth": "1971-02-03"})
+    answer = api.trace(body, requester_key).json()
+    assert answer["status"] == "not_found" and answer["disclosure"] is None
+    assert api.entries()[-1].draft.fields_disclosed == ()
+
+
+def test_an_ambiguous_match_discloses_nothing(api, requester_key, people, monkeypatch):
+    from matcher.decision import Outcome
+
+    tracer = api.components.service.tracer
+    real = tracer.trace_many
+
+    def ambiguous(requests, explain=False):
+        return [r.__class__(**{**r.__dict__, "outcome": Outcome.AMBIGUOUS, "disclosure": None}) for r in real(requests)]
+
+    monkeypatch.setattr(tracer, "trace_many", ambiguous)
+    answer = api.trace(trace_body(people["ordinary"]), requester_key).json()
+    assert answer["status"] == "ambiguous" and answer["disclosure"] is None
+
+
+def test_a_restricted_record_is_held_and_looks_like_any_held_request(api, requester_key, people):
+    restricted = api.trace(trace_body(people["restricted"]), requester_key)
+    welfare = api.trace(
+        trace_body(people["ordinary"], basis={"category": 2, "welfare_description": "missing vulnerable adult"}),
+        requester_key,
+    )
+    assert restricted.status_code == welfare.status_code == 200
+    held = [r.json() for r in (restricted, welfare)]
+    assert [h["status"] for h in held] == ["pending_review", "pending_review"]
+    # Same keys, same values but for the ids: nothing tells a restricted record from a welfare hold.
+    for answer in held:
+        answer.pop("trace_id"), answer.pop("register_sequence")
+    assert held[0] == held[1]
+    assert restricted.headers.keys() == welfare.headers.keys()
+    assert people["restricted"]["address_line_1"] not in restricted.text
+    assert [e.draft.fields_disclosed for e in api.entries()] == [(), ()]
+
+
+def test_a_refused_request_is_never_matched(api, requester_key, people, monkeypatch):
+    tracer = api.components.service.tracer
+    calls = []
+    monkeypatch.setattr(tracer, "trace_many", lambda *a, **k: calls.append(a) or [])
+    body = trace_body(
+        people["ordinary"],
+        officers__authorising={"id": "HO-1", "grade": "EO"},
+        investigation__last_contact="2026-11-01",
+        investigation__channels_tried=[],
+    )
+    answer = api.trace(body, requester_key).json()
+    assert answer["status"] == "refused" and answer["disclosure"] is None
+    codes = {r["code"] for r in answer["refusals"]}
+    assert codes == {"AUTHORISER_TOO_JUNIOR", "INVESTIGATION_TOO_RECENT", "NO_CHANNELS_TRIED"}
+    assert all(r["message"] for r in answer["refusals"])
+    assert calls == []
+    entry = api.entries()[-1]
+    assert entry.draft.outcome == "refused" and set(entry.draft.refusal_codes) == codes
+
+
+def test_the_policy_in_force_on_the_uk_day_of_arrival_applies(api, requester_key, people):
+    without_serious_crime = trace_body(people["ordinary"], investigation__last_contact="2017-06-01")
+    del without_serious_crime["basis"]["serious_crime"]
+
+    api.clock.now = dt.datetime(2018, 5, 8, 22, 59, tzinfo=dt.UTC)  # 23:59 BST on 8 May 2018
+    before = api.trace(without_serious_crime, requester_key).json()
+    assert before["policy_version"] == "mou-2017-01" and before["status"] == "traced"
+
+    api.clock.now = dt.datetime(2018, 5, 8, 23, 30, tzinfo=dt.UTC)  # 00:30 BST on 9 May 2018
+    after = api.trace(without_serious_crime, requester_key).json()
+    assert after["policy_version"] == "mou-2018-05" and after["status"] == "refused"
+    assert [r["code"] for r in after["refusals"]] == ["SERIOUS_CRIME_NOT_SHOWN"]
+    assert [e.draft.policy_version for e in api.entries()] == ["mou-2017-01", "mou-2018-05"]
+
+
+def test_the_subject_is_recorded_as_a_keyed_token_that_links_repeat_requests(api, requester_key, people):
+    person = people["ordinary"]
+    first = trace_body(person)
+    again = trace_body(person)
+    again["subject"] = {**again["subject"], "family_name": person["family_name"].lower() + " ", "postcode": None}
+    api.trace(first, requester_key)
+    api.trace(again, requester_key)
+    api.trace(trace_body(people["restricted"]), requester_key)
+    tokens = [e.draft.subject_token for e in api.entries()]
+    assert tokens[0] == tokens[1] != tokens[2]
+    assert all(len(t) == 32 for t in tokens)
