@@ -67,12 +67,16 @@ def build_components(
     revision, a policy in force today."""
     key = key or load_master_key()
     engine = make_engine(settings.database_url)
-    if settings.migrate_on_start:
-        upgrade(engine)
-    else:
-        require_current(engine)
-    if tracer is None:
-        tracer = Tracer(Index.load(settings.index_dir, key).warm())
+    try:
+        if settings.migrate_on_start:
+            upgrade(engine)
+        else:
+            require_current(engine)
+        if tracer is None:
+            tracer = Tracer(Index.load(settings.index_dir, key).warm())
+    except BaseException:
+        engine.dispose()
+        raise
     policies = PolicyBook.load(settings.policy_dir)
     policies.in_force(clock().astimezone(UK).date())  # NoPolicyInForce now rather than on the first request
     service = TraceService(tracer, policies, AuditRegister(engine, key), SubjectTokens(key), clock)
@@ -90,9 +94,7 @@ def _components(request: Request) -> Components:
 ComponentsDependency = Annotated[Components, Depends(_components)]
 
 
-def authenticated_client(
-    credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)], components: ComponentsDependency
-) -> Client:
+def authenticate(components: Components, credentials: HTTPAuthorizationCredentials | None) -> Client:
     client = components.clients.authenticate(credentials.credentials) if credentials else None
     if client is None:
         raise status_problem(
@@ -101,12 +103,10 @@ def authenticated_client(
     return client
 
 
-def requester(client: Annotated[Client, Depends(authenticated_client)], components: ComponentsDependency) -> Client:
-    """An active requester within its rate; a refusal is itself recorded in the register."""
+def admit_requester(components: Components, client: Client) -> None:
+    """A client within its rate and of the requester role may go on; a refusal is itself in the register."""
     service = components.service
-    if client.role is not Role.REQUESTER:
-        entry = service.record_failure(client, "forbidden", 403)
-        raise status_problem(403, "only a requester client may make trace requests", trace_id=entry.trace_id)
+    # The rate comes first: a key of the wrong role must not be able to flood the register with refusals.
     wait = components.limiter.acquire(client.id, client.rate_per_minute)
     if wait is not None:
         entry = service.record_failure(client, "rate_limited", 429)
@@ -116,7 +116,40 @@ def requester(client: Annotated[Client, Depends(authenticated_client)], componen
             headers={"Retry-After": RateLimiter.retry_after_header(wait)},
             trace_id=entry.trace_id,
         )
-    return client
+    if client.role is not Role.REQUESTER:
+        entry = service.record_failure(client, "forbidden", 403)
+        raise status_problem(403, "only a requester client may make trace requests", trace_id=entry.trace_id)
+
+
+def handle_trace(
+    components: Components,
+    credentials: HTTPAuthorizationCredentials | None,
+    body: bytes | None,
+    body_problem: ProblemError | None,
+) -> TraceAnswer:
+    """The whole request in one worker thread, in this order: who asks (401), may they (403, 429), is the body a
+    request (413, 415, 422), then the answer. From the second step on, every outcome is in the register."""
+    client = authenticate(components, credentials)
+    admit_requester(components, client)
+    service = components.service
+    try:
+        if body_problem is not None:
+            raise body_problem
+        request = TraceRequestBody.model_validate_json(body)
+    except (ValidationError, ProblemError) as error:
+        entry = service.record_failure(client, "invalid", _status_of(error))
+        if isinstance(error, ProblemError):
+            error.trace_id = entry.trace_id
+            raise error from None
+        raise validation_problem(error.errors(include_input=False), entry.trace_id) from None
+    try:
+        return service.answer(client, request)
+    except RegisterUnavailable:
+        raise
+    except Exception as error:
+        log_unexpected(error)
+        entry = service.record_failure(client, "error", 500)
+        raise status_problem(500, "the trace could not be completed", trace_id=entry.trace_id) from None
 
 
 def create_app(components: Components) -> FastAPI:
@@ -140,27 +173,17 @@ def create_app(components: Components) -> FastAPI:
         openapi_extra=examples.TRACE_REQUEST_BODY,
     )
     async def create_trace(
-        request: Request, client: Annotated[Client, Depends(requester)], components: ComponentsDependency
+        request: Request,
+        credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
+        components: ComponentsDependency,
     ) -> TraceAnswer:
         """Judge the grounds under the policy in force today, trace the subject if allowed, record the request in
         the audit register, then answer. Only a traced answer carries a disclosure."""
-        service = components.service
         try:
-            body = TraceRequestBody.model_validate_json(await _json_body(request))
-        except (ValidationError, ProblemError) as error:
-            entry = await run_in_threadpool(service.record_failure, client, "invalid", _status_of(error))
-            if isinstance(error, ProblemError):
-                error.trace_id = entry.trace_id
-                raise
-            raise validation_problem(error.errors(include_input=False), entry.trace_id) from None
-        try:
-            return await run_in_threadpool(service.answer, client, body)
-        except RegisterUnavailable:
-            raise
-        except Exception as error:
-            log_unexpected(error)
-            entry = await run_in_threadpool(service.record_failure, client, "error", 500)
-            raise status_problem(500, "the trace could not be completed", trace_id=entry.trace_id) from None
+            body, problem = await _json_body(request), None
+        except ProblemError as error:
+            body, problem = None, error
+        return await run_in_threadpool(handle_trace, components, credentials, body, problem)
 
     @app.get("/v1/health", summary="Readiness: the index is loaded and the database answers", tags=["service"])
     def health(components: ComponentsDependency) -> dict[str, str]:
@@ -197,21 +220,25 @@ def _status_of(error: Exception) -> int:
 def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, error: ProblemError):
-        return problem_response(error, request.url.path)
+        return problem_response(error, _route_template(request.scope))
 
     @app.exception_handler(RegisterUnavailable)
     async def _register(request: Request, error: RegisterUnavailable):
         detail = "the audit register cannot be written, so nothing is disclosed; retry later"
-        return problem_response(status_problem(503, detail, headers={"Retry-After": "5"}), request.url.path)
+        return problem_response(
+            status_problem(503, detail, headers={"Retry-After": "5"}), _route_template(request.scope)
+        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError):
-        return problem_response(validation_problem(error.errors()), request.url.path)
+        return problem_response(validation_problem(error.errors()), _route_template(request.scope))
 
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException):
         detail = error.detail if error.status_code in (404, 405) else "the request cannot be handled"
-        return problem_response(status_problem(error.status_code, str(detail), headers=error.headers), request.url.path)
+        return problem_response(
+            status_problem(error.status_code, str(detail), headers=error.headers), _route_template(request.scope)
+        )
 
     app.add_middleware(ContainErrors)
 
@@ -255,7 +282,7 @@ class ContainErrors:
             log_unexpected(error)
             if started:
                 raise RuntimeError("response already started") from None
-            response = problem_response(status_problem(500, "an internal error occurred"), scope.get("path"))
+            response = problem_response(status_problem(500, "an internal error occurred"), _route_template(scope))
             await response(scope, receive, send)
 
 
@@ -264,3 +291,9 @@ def log_unexpected(error: BaseException) -> None:
     frames = traceback.extract_tb(error.__traceback__)
     where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames[-4:]))
     _log.error("unhandled %s at %s", type(error).__name__, where)
+
+
+def _route_template(scope) -> str | None:
+    """The matched route's path template: a path as sent may carry whatever the client put in it."""
+    route = scope.get("route")
+    return getattr(route, "path", None)

@@ -19,8 +19,9 @@ from sqlalchemy.exc import IntegrityError
 
 from api.database import clients
 
-_KEY = re.compile(r"^trc_([0-9a-f]{12})_([A-Za-z0-9_-]{43})$")
-_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}$")
+_KEY = re.compile(r"trc_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
+_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}")
+MAX_RATE_PER_MINUTE = 1_000_000
 
 
 class Role(StrEnum):
@@ -59,14 +60,14 @@ class ClientStore:
 
     def add(self, name: str, role: Role | str, rate_per_minute: int | None = None) -> tuple[Client, str]:
         """A new client and its API key, which is shown this once and never stored."""
-        if not _NAME.match(name or ""):
+        if not _NAME.fullmatch(name or ""):
             raise ClientError("a client name is 1-100 letters, digits, spaces, dots, hyphens or underscores")
         try:
             role = Role(role)
         except ValueError:
             raise ClientError(f"role must be one of {', '.join(r.value for r in Role)}") from None
-        if rate_per_minute is not None and rate_per_minute < 1:
-            raise ClientError("a client's rate limit must be at least 1 request per minute")
+        if rate_per_minute is not None and not 1 <= rate_per_minute <= MAX_RATE_PER_MINUTE:
+            raise ClientError(f"a client's rate limit is 1 to {MAX_RATE_PER_MINUTE:,} requests per minute")
         key_id, key = _new_key()
         try:
             with self.engine.begin() as connection:
@@ -101,7 +102,7 @@ class ClientStore:
 
     def authenticate(self, presented: str) -> Client | None:
         """The active client holding this key, or None (unknown, malformed, wrong or revoked key alike)."""
-        match = _KEY.match(presented or "")
+        match = _KEY.fullmatch(presented or "")
         if not match:
             return None
         with self.engine.connect() as connection:

@@ -1,18 +1,17 @@
 """Errors as RFC 9457 problem details (``application/problem+json``), never echoing what the client sent.
 
 A validation error names the field at fault and what it expects; the value received is dropped, and so is any
-field name the client invented unless it is a plain identifier.
+field name the client invented (a surname sent as a key stays unsaid). ``instance`` is the route's template
+("/v1/traces"), never the path as sent.
 """
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable, Mapping
 
 from fastapi.responses import JSONResponse
 
 PROBLEM_MEDIA_TYPE = "application/problem+json"
-_PLAIN_FIELD = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
 
 
 class ProblemError(Exception):
@@ -56,7 +55,7 @@ def field_errors(errors: Iterable[Mapping]) -> list[dict[str, str]]:
     out = []
     for error in errors:
         location = [str(part) for part in error.get("loc", ()) if part != "body"]
-        if error.get("type") == "extra_forbidden" and location and not _PLAIN_FIELD.match(location[-1]):
+        if error.get("type") == "extra_forbidden" and location:
             location[-1] = "(unknown field)"
         if error.get("type") in ("json_invalid", "json_type"):
             location = []

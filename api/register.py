@@ -84,6 +84,14 @@ class Verification:
         return self.broken_at is None and self.problem is None
 
 
+@dataclass
+class _Pending:
+    draft: EntryDraft
+    recorded_at: str
+    entry: RegisterEntry | None = None
+    error: Exception | None = None
+
+
 class SubjectTokens:
     """Keyed tokens of trace subjects: equal for the same normalised given name, family name and date of birth."""
 
@@ -99,23 +107,49 @@ class AuditRegister:
     def __init__(self, engine: Engine, key: MasterKey) -> None:
         self.engine = engine
         self._key = key.derive("audit-register")
-        self._lock = threading.Lock()  # one writer per process; the database orders writers across processes
+        # One writer at a time in this process (the database orders writers across processes), and the entries
+        # waiting for the next write.
+        self._write_lock = threading.Lock()
+        self._queue_lock = threading.Lock()
+        self._queue: list[_Pending] = []
 
     def append(self, draft: EntryDraft, now: dt.datetime) -> RegisterEntry:
-        """Write the entry as the chain's next; RegisterUnavailable if it cannot be written."""
-        recorded_at = now.astimezone(dt.UTC).isoformat(timespec="microseconds")
-        try:
-            with self._lock:
-                for _ in range(_APPEND_ATTEMPTS):
-                    try:
-                        return self._append_once(draft, recorded_at)
-                    except IntegrityError:
-                        continue  # another process took the sequence number: read the new head and retry
-        except SQLAlchemyError as error:
-            raise RegisterUnavailable("the audit register could not be written") from error
-        raise RegisterUnavailable("the audit register could not be written: sequence contention")
+        """Write the entry as the chain's next and return it once committed; RegisterUnavailable if it cannot be.
 
-    def _append_once(self, draft: EntryDraft, recorded_at: str) -> RegisterEntry:
+        Group commit: entries that arrive while another thread is writing are written together by the next
+        writer, in one transaction (one fsync for many concurrent requests). Every caller still returns only
+        after its own entry is committed.
+        """
+        pending = _Pending(draft, now.astimezone(dt.UTC).isoformat(timespec="microseconds"))
+        with self._queue_lock:
+            self._queue.append(pending)
+        with self._write_lock:
+            if pending.entry is None and pending.error is None:
+                with self._queue_lock:
+                    batch, self._queue = self._queue, []
+                self._write(batch)
+        if pending.error is not None:
+            raise RegisterUnavailable("the audit register could not be written") from pending.error
+        return pending.entry
+
+    def _write(self, batch: list[_Pending]) -> None:
+        error: Exception | None = None
+        for _ in range(_APPEND_ATTEMPTS):
+            try:
+                entries = self._append_batch(batch)
+            except IntegrityError as contention:  # another process took a sequence number: re-read the head
+                error = contention
+                continue
+            except SQLAlchemyError as failure:
+                error = failure
+                break
+            for pending, entry in zip(batch, entries, strict=True):
+                pending.entry = entry
+            return
+        for pending in batch:
+            pending.error = error
+
+    def _append_batch(self, batch: list[_Pending]) -> list[RegisterEntry]:
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _POSTGRES_LOCK})
@@ -124,11 +158,18 @@ class AuditRegister:
                 .order_by(register_entries.c.sequence.desc())
                 .limit(1)
             ).first()
-            sequence, previous = (head.sequence + 1, head.entry_hash) if head else (1, GENESIS_HASH)
-            row = _row(sequence, recorded_at, draft, previous)
-            row["entry_hash"] = self._hash(row)
-            connection.execute(insert(register_entries).values(**row))
-        return RegisterEntry(sequence, recorded_at, draft, previous, row["entry_hash"])
+            sequence, previous = (head.sequence, head.entry_hash) if head else (0, GENESIS_HASH)
+            rows, entries = [], []
+            for pending in batch:
+                sequence += 1
+                row = _row(sequence, pending.recorded_at, pending.draft, previous)
+                row["entry_hash"] = previous = self._hash(row)
+                rows.append(row)
+                entries.append(
+                    RegisterEntry(sequence, pending.recorded_at, pending.draft, row["previous_hash"], previous)
+                )
+            connection.execute(insert(register_entries), rows)
+        return entries
 
     def entries(self, batch: int = 1_000) -> Iterator[RegisterEntry]:
         """Every entry in sequence order, read in batches."""

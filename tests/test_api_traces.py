@@ -36,7 +36,9 @@ def test_a_certain_match_discloses_the_allowed_fields_and_nothing_else(api, requ
 
 
 def test_someone_not_in_the_index_is_not_found(api, requester_key):
-    body = trace_body(None, subject={"given_name": "Quillon", "family_name": "Zarvanescu", "date_of_birth": "1971-02-03"})
+    body = trace_body(
+        None, subject={"given_name": "Quillon", "family_name": "Zarvanescu", "date_of_birth": "1971-02-03"}
+    )
     answer = api.trace(body, requester_key).json()
     assert answer["status"] == "not_found" and answer["disclosure"] is None
     assert api.entries()[-1].draft.fields_disclosed == ()
