@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -176,14 +176,16 @@ def create_app(components: Components) -> FastAPI:
         request: Request,
         credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)],
         components: ComponentsDependency,
-    ) -> TraceAnswer:
+    ) -> Response:
         """Judge the grounds under the policy in force today, trace the subject if allowed, record the request in
         the audit register, then answer. Only a traced answer carries a disclosure."""
         try:
             body, problem = await _json_body(request), None
         except ProblemError as error:
             body, problem = None, error
-        return await run_in_threadpool(handle_trace, components, credentials, body, problem)
+        answer = await run_in_threadpool(handle_trace, components, credentials, body, problem)
+        # Serialised here, once: the model was built and checked by the service, so FastAPI need not check it again.
+        return Response(answer.model_dump_json(), media_type="application/json")
 
     @app.get("/v1/health", summary="Readiness: the index is loaded and the database answers", tags=["service"])
     def health(components: ComponentsDependency) -> dict[str, str]:

@@ -16,7 +16,6 @@ import datetime as dt
 import hashlib
 import hmac
 import json
-import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 
@@ -24,6 +23,7 @@ from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.database import register_entries
+from api.grouping import Grouped
 from matcher.keys import MasterKey
 from matcher.normalise import normalise_name
 
@@ -84,14 +84,6 @@ class Verification:
         return self.broken_at is None and self.problem is None
 
 
-@dataclass
-class _Pending:
-    draft: EntryDraft
-    recorded_at: str
-    entry: RegisterEntry | None = None
-    error: Exception | None = None
-
-
 class SubjectTokens:
     """Keyed tokens of trace subjects: equal for the same normalised given name, family name and date of birth."""
 
@@ -107,49 +99,28 @@ class AuditRegister:
     def __init__(self, engine: Engine, key: MasterKey) -> None:
         self.engine = engine
         self._key = key.derive("audit-register")
-        # One writer at a time in this process (the database orders writers across processes), and the entries
-        # waiting for the next write.
-        self._write_lock = threading.Lock()
-        self._queue_lock = threading.Lock()
-        self._queue: list[_Pending] = []
+        # Group commit: entries that arrive while another thread is writing are written together by the next
+        # writer, in one transaction (one fsync for many concurrent requests). One writer at a time in this
+        # process; the database orders writers across processes.
+        self._write_group: Grouped[tuple[EntryDraft, str], RegisterEntry] = Grouped(self._write, max_group=256)
 
     def append(self, draft: EntryDraft, now: dt.datetime) -> RegisterEntry:
-        """Write the entry as the chain's next and return it once committed; RegisterUnavailable if it cannot be.
+        """Write the entry as the chain's next and return it once committed; RegisterUnavailable if it cannot be."""
+        try:
+            return self._write_group((draft, now.astimezone(dt.UTC).isoformat(timespec="microseconds")))
+        except SQLAlchemyError as error:
+            raise RegisterUnavailable("the audit register could not be written") from error
 
-        Group commit: entries that arrive while another thread is writing are written together by the next
-        writer, in one transaction (one fsync for many concurrent requests). Every caller still returns only
-        after its own entry is committed.
-        """
-        pending = _Pending(draft, now.astimezone(dt.UTC).isoformat(timespec="microseconds"))
-        with self._queue_lock:
-            self._queue.append(pending)
-        with self._write_lock:
-            if pending.entry is None and pending.error is None:
-                with self._queue_lock:
-                    batch, self._queue = self._queue, []
-                self._write(batch)
-        if pending.error is not None:
-            raise RegisterUnavailable("the audit register could not be written") from pending.error
-        return pending.entry
-
-    def _write(self, batch: list[_Pending]) -> None:
-        error: Exception | None = None
-        for _ in range(_APPEND_ATTEMPTS):
+    def _write(self, batch: list[tuple[EntryDraft, str]]) -> list[RegisterEntry]:
+        for attempt in range(_APPEND_ATTEMPTS):
             try:
-                entries = self._append_batch(batch)
-            except IntegrityError as contention:  # another process took a sequence number: re-read the head
-                error = contention
-                continue
-            except SQLAlchemyError as failure:
-                error = failure
-                break
-            for pending, entry in zip(batch, entries, strict=True):
-                pending.entry = entry
-            return
-        for pending in batch:
-            pending.error = error
+                return self._append_batch(batch)
+            except IntegrityError:  # another process took a sequence number: re-read the head and retry
+                if attempt == _APPEND_ATTEMPTS - 1:
+                    raise
+        raise AssertionError("unreachable")
 
-    def _append_batch(self, batch: list[_Pending]) -> list[RegisterEntry]:
+    def _append_batch(self, batch: list[tuple[EntryDraft, str]]) -> list[RegisterEntry]:
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _POSTGRES_LOCK})
@@ -160,14 +131,13 @@ class AuditRegister:
             ).first()
             sequence, previous = (head.sequence, head.entry_hash) if head else (0, GENESIS_HASH)
             rows, entries = [], []
-            for pending in batch:
+            for draft, recorded_at in batch:
                 sequence += 1
-                row = _row(sequence, pending.recorded_at, pending.draft, previous)
-                row["entry_hash"] = previous = self._hash(row)
+                row = _row(sequence, recorded_at, draft, previous)
+                row["entry_hash"] = self._hash(row)
                 rows.append(row)
-                entries.append(
-                    RegisterEntry(sequence, pending.recorded_at, pending.draft, row["previous_hash"], previous)
-                )
+                entries.append(RegisterEntry(sequence, recorded_at, draft, previous, row["entry_hash"]))
+                previous = row["entry_hash"]
             connection.execute(insert(register_entries), rows)
         return entries
 

@@ -14,15 +14,17 @@ from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
 from api.clients import Client
+from api.grouping import Grouped
 from api.models import Disclosure, RefusalModel, Status, TraceAnswer, TraceRequestBody
 from api.policy import PolicyBook, PolicyDecision, PolicyVersion
 from api.register import AuditRegister, EntryDraft, RegisterEntry, SubjectTokens
 from matcher.decision import Outcome
 from matcher.payload import DISCLOSURE_FIELDS
 from matcher.request import TraceRequest
-from matcher.tracer import Tracer
+from matcher.tracer import Tracer, TraceResult
 
 UK = ZoneInfo("Europe/London")
+SMALLEST_BATCH = 4  # measured on the 1M index: 1.6 ms for one, 2.1 ms each for two, 1.0 for four, 0.6 for eight
 
 _STATUS_OF_OUTCOME = {
     Outcome.MATCHED: Status.TRACED,
@@ -51,6 +53,9 @@ class TraceService:
         self.register = register
         self.subjects = subjects
         self.clock = clock
+        # Requests allowed at the same moment are matched together: the core's batch path is much cheaper per
+        # request than one trace each, and the GIL would run them one after another anyway.
+        self._traces: Grouped[TraceRequest, TraceResult] = Grouped(self._trace_batch, max_group=32)
 
     def policy_in_force(self) -> PolicyVersion:
         return self.policies.in_force(self.clock().astimezone(UK).date())
@@ -107,6 +112,12 @@ class TraceService:
         )
         return self.register.append(draft, self.clock())
 
+    def _trace_batch(self, requests: list[TraceRequest]) -> list[TraceResult]:
+        # The core's batch path has a fixed cost of about 2.5 single traces: it pays from about four requests on.
+        if len(requests) < SMALLEST_BATCH:
+            return [result for request in requests for result in self.tracer.trace_many([request])]
+        return self.tracer.trace_many(requests)
+
     def _trace(self, body: TraceRequestBody, decision: PolicyDecision) -> tuple[Status, Disclosure | None]:
         subject = body.subject
         request = TraceRequest(
@@ -118,7 +129,7 @@ class TraceService:
             postcode=subject.postcode,
             address_line_1=subject.address,
         )
-        result = self.tracer.trace_many([request])[0]
+        result = self._traces(request)
         status = _STATUS_OF_OUTCOME[result.outcome]
         if decision.requires_review:
             # A welfare concern goes to a clinician whatever the match; its answer looks like any other held one.

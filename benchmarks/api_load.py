@@ -162,13 +162,13 @@ def run(
         }
         add = subprocess.run(
             [sys.executable, "-m", "api", "clients", "add", "--name", "bench", "--role", "requester",
-             "--rate-per-minute", "10000000"],
+             "--rate-per-minute", "1000000"],
             env=env, capture_output=True, text=True, check=True,
         )  # fmt: skip
         key = add.stdout.strip().splitlines()[-1]
-        server = subprocess.Popen(
-            [sys.executable, "-m", "api", "serve"], env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
-        )
+        log_path = Path(tmp) / "server.log"
+        log = log_path.open("w")  # a file, not a pipe: an unread pipe fills and stalls the server's access log
+        server = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             started = _wait_until_ready(port, server)
             queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
@@ -182,7 +182,9 @@ def run(
             server_rss = _rss_mib(server.pid)
         finally:
             server.terminate()
-            output, _ = server.communicate(timeout=30)
+            server.wait(timeout=30)
+            log.close()
+            output = log_path.read_text()
         verify = subprocess.run(
             [sys.executable, "-m", "api", "register", "verify"], env=env, capture_output=True, text=True
         )
@@ -202,9 +204,10 @@ def run(
         "p99_ms": float(np.percentile(latencies, 99)),
         "max_ms": float(latencies.max()),
         "statuses": result["statuses"],
-        "errors": sum(result["errors"].values())
-        + sum(v for k, v in result["statuses"].items() if isinstance(k, int)),
+        "errors": sum(result["errors"].values()) + sum(v for k, v in result["statuses"].items() if isinstance(k, int)),
         "server_errors": len(server_errors),
+        "server_error_lines": server_errors[:5],
+        "client_errors": result["errors"],
         "register_entries": entries,
         "requests_sent": result["sent"],
         "register_verified": verify.returncode == 0,
@@ -219,7 +222,7 @@ def _wait_until_ready(port: int, server: subprocess.Popen, timeout: float = 120.
     start = time.perf_counter()
     while time.perf_counter() - start < timeout:
         if server.poll() is not None:
-            raise RuntimeError(f"the service exited: {server.stdout.read()}")
+            raise RuntimeError("the service exited before it was ready (see its log)")
         try:
             if httpx.get(f"http://127.0.0.1:{port}/v1/health", timeout=1).status_code == 200:
                 return time.perf_counter() - start
