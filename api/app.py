@@ -11,6 +11,7 @@ import datetime as dt
 import logging
 import traceback
 from collections.abc import Callable
+from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated
@@ -22,13 +23,13 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
-from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from api import examples
 from api.clients import Client, ClientStore, Role
 from api.config import Settings
 from api.database import make_engine
+from api.dispatch import Dispatcher
 from api.migrate import require_current, upgrade
 from api.models import Problem, TraceAnswer, TraceRequestBody
 from api.policy import PolicyBook
@@ -87,73 +88,109 @@ def build_components(
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>` from `python -m api clients add`")
 
 
-def _components(request: Request) -> Components:
+async def _components(request: Request) -> Components:  # async: a plain def would cost a thread hop
     return request.app.state.components
 
 
 ComponentsDependency = Annotated[Components, Depends(_components)]
 
 
-def authenticate(components: Components, credentials: HTTPAuthorizationCredentials | None) -> Client:
-    client = components.clients.authenticate(credentials.credentials) if credentials else None
-    if client is None:
-        raise status_problem(
-            401, "a valid API key is required: Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"}
-        )
-    return client
+@dataclass(frozen=True)
+class TraceCall:
+    """One POST /v1/traces as the event loop hands it over: the key presented and the body, or why it was refused."""
+
+    key: str | None
+    body: bytes | None
+    body_problem: ProblemError | None
 
 
-def admit_requester(components: Components, client: Client) -> None:
-    """A client within its rate and of the requester role may go on; a refusal is itself in the register."""
-    service = components.service
+def handle_traces(components: Components, calls: list[TraceCall]) -> list[TraceAnswer | ProblemError]:
+    """Trace requests that arrived together, each in this order: who asks (401), their rate (429) and role (403),
+    is the body a request (413, 415, 422), then the answer. From the rate check on, every outcome is in the
+    register, written before anything is returned."""
+    out: list[TraceAnswer | ProblemError | None] = [None] * len(calls)
+    try:
+        clients = components.clients.authenticate_many([call.key for call in calls])
+    except SQLAlchemyError:
+        return [status_problem(503, "the service's database does not answer; retry later", headers=_RETRY)] * len(calls)
+    admitted: list[tuple[int, Client, TraceRequestBody]] = []
+    for i, (call, client) in enumerate(zip(calls, clients, strict=True)):
+        if client is None:
+            out[i] = status_problem(
+                401, "a valid API key is required: Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"}
+            )
+            continue
+        try:
+            admitted.append((i, client, _admit(components, client, call)))
+        except ProblemError as problem:
+            out[i] = problem
+    if admitted:
+        service = components.service
+        try:
+            answers = service.answer_many([(client, request) for _, client, request in admitted])
+        except RegisterUnavailable:
+            answers = [_register_unavailable()] * len(admitted)
+        except Exception as error:
+            log_unexpected(error)
+            answers = [
+                _recorded(components, client, "error", status_problem(500, "the trace could not be completed"))
+                for _, client, _ in admitted
+            ]
+        for (i, _, _), answer in zip(admitted, answers, strict=True):
+            out[i] = answer
+    return out
+
+
+def _admit(components: Components, client: Client, call: TraceCall) -> TraceRequestBody:
+    """The request of a client within its rate and of the requester role; a refusal is in the register."""
     # The rate comes first: a key of the wrong role must not be able to flood the register with refusals.
     wait = components.limiter.acquire(client.id, client.rate_per_minute)
     if wait is not None:
-        entry = service.record_failure(client, "rate_limited", 429)
-        raise status_problem(
+        problem = status_problem(
             429,
             "this client's request rate is exceeded; retry after the time given",
             headers={"Retry-After": RateLimiter.retry_after_header(wait)},
-            trace_id=entry.trace_id,
         )
+        raise _recorded(components, client, "rate_limited", problem)
     if client.role is not Role.REQUESTER:
-        entry = service.record_failure(client, "forbidden", 403)
-        raise status_problem(403, "only a requester client may make trace requests", trace_id=entry.trace_id)
+        problem = status_problem(403, "only a requester client may make trace requests")
+        raise _recorded(components, client, "forbidden", problem)
+    try:
+        if call.body_problem is not None:
+            raise call.body_problem
+        return TraceRequestBody.model_validate_json(call.body)
+    except ValidationError as error:
+        raise _recorded(components, client, "invalid", validation_problem(error.errors(include_input=False))) from None
+    except ProblemError as problem:
+        raise _recorded(components, client, "invalid", problem) from None
 
 
-def handle_trace(
-    components: Components,
-    credentials: HTTPAuthorizationCredentials | None,
-    body: bytes | None,
-    body_problem: ProblemError | None,
-) -> TraceAnswer:
-    """The whole request in one worker thread, in this order: who asks (401), may they (403, 429), is the body a
-    request (413, 415, 422), then the answer. From the second step on, every outcome is in the register."""
-    client = authenticate(components, credentials)
-    admit_requester(components, client)
-    service = components.service
+def _recorded(components: Components, client: Client, outcome: str, problem: ProblemError) -> ProblemError:
+    """The problem, once its register entry is written (or 503 if it cannot be)."""
     try:
-        if body_problem is not None:
-            raise body_problem
-        request = TraceRequestBody.model_validate_json(body)
-    except (ValidationError, ProblemError) as error:
-        entry = service.record_failure(client, "invalid", _status_of(error))
-        if isinstance(error, ProblemError):
-            error.trace_id = entry.trace_id
-            raise error from None
-        raise validation_problem(error.errors(include_input=False), entry.trace_id) from None
-    try:
-        return service.answer(client, request)
+        problem.trace_id = components.service.record_failure(client, outcome, problem.status).trace_id
     except RegisterUnavailable:
-        raise
-    except Exception as error:
-        log_unexpected(error)
-        entry = service.record_failure(client, "error", 500)
-        raise status_problem(500, "the trace could not be completed", trace_id=entry.trace_id) from None
+        return _register_unavailable()
+    return problem
+
+
+_RETRY = {"Retry-After": "5"}
+
+
+def _register_unavailable() -> ProblemError:
+    return status_problem(
+        503, "the audit register cannot be written, so nothing is disclosed; retry later", headers=_RETRY
+    )
 
 
 def create_app(components: Components) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(app: FastAPI):
+        yield
+        app.state.dispatcher.close()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="Approved-trace service",
         version="1.0.0",
         description=examples.DESCRIPTION,
@@ -161,6 +198,7 @@ def create_app(components: Components) -> FastAPI:
         redoc_url=None,
     )
     app.state.components = components
+    app.state.dispatcher = Dispatcher(lambda calls: handle_traces(components, calls))
     _add_error_handlers(app)
 
     @app.post(
@@ -183,7 +221,10 @@ def create_app(components: Components) -> FastAPI:
             body, problem = await _json_body(request), None
         except ProblemError as error:
             body, problem = None, error
-        answer = await run_in_threadpool(handle_trace, components, credentials, body, problem)
+        key = credentials.credentials if credentials else None
+        answer = await request.app.state.dispatcher.submit(TraceCall(key, body, problem))
+        if isinstance(answer, ProblemError):
+            raise answer
         # Serialised here, once: the model was built and checked by the service, so FastAPI need not check it again.
         return Response(answer.model_dump_json(), media_type="application/json")
 
@@ -223,13 +264,6 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(ProblemError)
     async def _problem(request: Request, error: ProblemError):
         return problem_response(error, _route_template(request.scope))
-
-    @app.exception_handler(RegisterUnavailable)
-    async def _register(request: Request, error: RegisterUnavailable):
-        detail = "the audit register cannot be written, so nothing is disclosed; retry later"
-        return problem_response(
-            status_problem(503, detail, headers={"Retry-After": "5"}), _route_template(request.scope)
-        )
 
     @app.exception_handler(RequestValidationError)
     async def _invalid(request: Request, error: RequestValidationError):

@@ -100,16 +100,26 @@ class ClientStore:
             rows = connection.execute(select(*columns).order_by(clients.c.id)).all()
         return [ClientRecord(r.id, r.name, Role(r.role), r.rate_per_minute, r.created_at, r.revoked_at) for r in rows]
 
-    def authenticate(self, presented: str) -> Client | None:
+    def authenticate(self, presented: str | None) -> Client | None:
         """The active client holding this key, or None (unknown, malformed, wrong or revoked key alike)."""
-        match = _KEY.fullmatch(presented or "")
-        if not match:
-            return None
-        with self.engine.connect() as connection:
-            row = connection.execute(select(clients).where(clients.c.key_id == match.group(1))).first()
-        if row is None or not hmac.compare_digest(row.key_hash, _hash(presented)) or row.revoked_at is not None:
-            return None
-        return Client(row.id, row.name, Role(row.role), row.rate_per_minute)
+        return self.authenticate_many([presented])[0]
+
+    def authenticate_many(self, presented: list[str | None]) -> list[Client | None]:
+        """``authenticate`` for keys presented together, in one query."""
+        key_ids = [match.group(1) if (match := _KEY.fullmatch(key or "")) else None for key in presented]
+        wanted = sorted({k for k in key_ids if k})
+        rows = {}
+        if wanted:
+            with self.engine.connect() as connection:
+                rows = {r.key_id: r for r in connection.execute(select(clients).where(clients.c.key_id.in_(wanted)))}
+        out: list[Client | None] = []
+        for key, key_id in zip(presented, key_ids, strict=True):
+            row = rows.get(key_id)
+            if row is None or not hmac.compare_digest(row.key_hash, _hash(key)) or row.revoked_at is not None:
+                out.append(None)
+            else:
+                out.append(Client(row.id, row.name, Role(row.role), row.rate_per_minute))
+        return out
 
 
 def _new_key() -> tuple[str, str]:

@@ -16,6 +16,7 @@ import datetime as dt
 import hashlib
 import hmac
 import json
+import threading
 from collections.abc import Iterator
 from dataclasses import asdict, dataclass, field, fields
 
@@ -23,7 +24,6 @@ from sqlalchemy import Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.database import register_entries
-from api.grouping import Grouped
 from matcher.keys import MasterKey
 from matcher.normalise import normalise_name
 
@@ -99,15 +99,18 @@ class AuditRegister:
     def __init__(self, engine: Engine, key: MasterKey) -> None:
         self.engine = engine
         self._key = key.derive("audit-register")
-        # Group commit: entries that arrive while another thread is writing are written together by the next
-        # writer, in one transaction (one fsync for many concurrent requests). One writer at a time in this
-        # process; the database orders writers across processes.
-        self._write_group: Grouped[tuple[EntryDraft, str], RegisterEntry] = Grouped(self._write, max_group=256)
+        self._lock = threading.Lock()  # one writer at a time in this process; the database orders processes
 
     def append(self, draft: EntryDraft, now: dt.datetime) -> RegisterEntry:
         """Write the entry as the chain's next and return it once committed; RegisterUnavailable if it cannot be."""
+        return self.append_many([draft], now)[0]
+
+    def append_many(self, drafts: list[EntryDraft], now: dt.datetime) -> list[RegisterEntry]:
+        """Write the entries, in order, in one transaction (requests that arrived together: one fsync for all)."""
+        recorded_at = now.astimezone(dt.UTC).isoformat(timespec="microseconds")
         try:
-            return self._write_group((draft, now.astimezone(dt.UTC).isoformat(timespec="microseconds")))
+            with self._lock:
+                return self._write([(draft, recorded_at) for draft in drafts])
         except SQLAlchemyError as error:
             raise RegisterUnavailable("the audit register could not be written") from error
 

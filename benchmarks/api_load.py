@@ -19,6 +19,7 @@ import json
 import multiprocessing
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -104,17 +105,89 @@ async def _drive(url: str, key: str, bodies: list[bytes], concurrency: int, warm
                     statuses[response.status_code if response.status_code != 200 else response.json()["status"]] += 1
 
         await asyncio.gather(*(worker(k) for k in range(concurrency)))
+    return _summary(latencies, time.perf_counter() - measure_from, sent, dict(statuses), dict(errors))
+
+
+def _summary(latencies: list[float], elapsed: float, sent: int, statuses: dict, errors: dict) -> dict:
+    ms = np.array(latencies) * 1000
     return {
+        "requests": len(ms),
+        "elapsed": elapsed,
         "sent": sent,
-        "latencies": latencies,
-        "statuses": dict(statuses),
-        "errors": dict(errors),
-        "elapsed": time.perf_counter() - measure_from,
+        "p50_ms": float(np.percentile(ms, 50)),
+        "p90_ms": float(np.percentile(ms, 90)),
+        "p99_ms": float(np.percentile(ms, 99)),
+        "max_ms": float(ms.max()),
+        "statuses": statuses,
+        "errors": {**errors, **{f"HTTP {k}": v for k, v in statuses.items() if isinstance(k, int)}},
     }
+
+
+WRK_SCRIPT = """
+local bodies, i = {}, 0
+for line in io.lines("%(bodies)s") do bodies[#bodies + 1] = line end
+wrk.method = "POST"
+wrk.headers["Content-Type"] = "application/json"
+wrk.headers["Authorization"] = "Bearer %(key)s"
+request = function()
+  i = i %% #bodies + 1
+  return wrk.format(nil, nil, nil, bodies[i])
+end
+"""
+
+
+def _drive_wrk(url: str, key: str, bodies: list[bytes], concurrency: int, warmup: float, duration: float) -> dict:
+    """wrk (C, one thread) cycling through the bodies: a warm-up run, then the measured run."""
+    with tempfile.TemporaryDirectory() as tmp:
+        (Path(tmp) / "bodies.jsonl").write_bytes(b"\n".join(bodies) + b"\n")
+        script = Path(tmp) / "bodies.lua"
+        script.write_text(WRK_SCRIPT % {"bodies": Path(tmp) / "bodies.jsonl", "key": key})
+        runs = []
+        for seconds in (warmup, duration):
+            command = ["wrk", "-t1", f"-c{concurrency}", f"-d{max(1, round(seconds))}s", "--latency", "-s", str(script)]
+            runs.append(_parse_wrk(subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout))
+    measured = runs[1]
+    measured["sent"] = runs[0]["requests"] + measured["requests"]
+    measured["errors"] = {k: runs[0]["errors"].get(k, 0) + v for k, v in measured["errors"].items()}
+    return measured
+
+
+def _parse_wrk(text: str) -> dict:
+    def milliseconds(value: str) -> float:
+        for unit, factor in (("us", 0.001), ("ms", 1.0), ("s", 1000.0), ("m", 60_000.0)):
+            if value.endswith(unit):
+                return float(value[: -len(unit)]) * factor
+        raise ValueError(value)
+
+    out: dict = {"statuses": {}, "errors": {"non-2xx": 0, "socket": 0}}
+    for line in text.splitlines():
+        words = line.split()
+        if words[:1] == ["Latency"] and len(words) >= 4:
+            out["max_ms"] = milliseconds(words[3])
+        elif words[:1] in (["50%"], ["90%"], ["99%"]):
+            out[f"p{words[0][:-1]}_ms"] = milliseconds(words[1])
+        elif "requests in" in line:
+            out["requests"] = int(words[0])
+            out["elapsed"] = milliseconds(words[3].rstrip(",")) / 1000
+        elif line.strip().startswith("Non-2xx"):
+            out["errors"]["non-2xx"] = int(words[-1])
+        elif line.strip().startswith("Socket errors"):
+            out["errors"]["socket"] = sum(int(w.rstrip(",")) for w in words[3::2])
+    return out
 
 
 def _client_process(args: tuple, queue: multiprocessing.Queue) -> None:
     queue.put(asyncio.run(_drive(*args)))
+
+
+def _drive_httpx(*args) -> dict:
+    """The httpx client in a process of its own."""
+    queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
+    client = multiprocessing.get_context("spawn").Process(target=_client_process, args=(args, queue))
+    client.start()
+    result = queue.get()
+    client.join()
+    return result
 
 
 def _free_port() -> int:
@@ -149,6 +222,7 @@ def run(
     duration: float = 30.0,
     warmup: float = 3.0,
     database_url: str | None = None,
+    client: str = "wrk",
 ) -> dict:
     bodies = request_bodies(requests, 20_000)
     with tempfile.TemporaryDirectory() as tmp:
@@ -171,14 +245,8 @@ def run(
         server = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
             started = _wait_until_ready(port, server)
-            queue: multiprocessing.Queue = multiprocessing.get_context("spawn").Queue()
-            url = f"http://127.0.0.1:{port}/v1/traces"
-            client = multiprocessing.get_context("spawn").Process(
-                target=_client_process, args=((url, key, bodies, concurrency, warmup, duration), queue)
-            )
-            client.start()
-            result = queue.get()
-            client.join()
+            drive = _drive_wrk if client == "wrk" else _drive_httpx
+            result = drive(f"http://127.0.0.1:{port}/v1/traces", key, bodies, concurrency, warmup, duration)
             server_rss = _rss_mib(server.pid)
         finally:
             server.terminate()
@@ -189,25 +257,21 @@ def run(
             [sys.executable, "-m", "api", "register", "verify"], env=env, capture_output=True, text=True
         )
         drop()
-    latencies = np.array(result["latencies"]) * 1000
     server_errors = [line for line in output.splitlines() if "unhandled" in line or "Traceback" in line]
     entries = -1
     if verify.returncode == 0:
         entries = int(verify.stdout.split("intact: ")[1].split(" entries")[0].replace(",", ""))
     return {
         "database": "PostgreSQL" if database_url else "SQLite",
+        "client": client,
         "concurrency": concurrency,
-        "measured_requests": len(latencies),
-        "throughput": len(latencies) / result["elapsed"],
-        "p50_ms": float(np.percentile(latencies, 50)),
-        "p90_ms": float(np.percentile(latencies, 90)),
-        "p99_ms": float(np.percentile(latencies, 99)),
-        "max_ms": float(latencies.max()),
-        "statuses": result["statuses"],
-        "errors": sum(result["errors"].values()) + sum(v for k, v in result["statuses"].items() if isinstance(k, int)),
+        "measured_requests": result["requests"],
+        "throughput": result["requests"] / result["elapsed"],
+        **{k: result[k] for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "statuses")},
+        "errors": sum(result["errors"].values()),
+        "client_errors": result["errors"],
         "server_errors": len(server_errors),
         "server_error_lines": server_errors[:5],
-        "client_errors": result["errors"],
         "register_entries": entries,
         "requests_sent": result["sent"],
         "register_verified": verify.returncode == 0,
@@ -247,17 +311,31 @@ def main() -> None:
     parser.add_argument("--duration", type=float, default=30.0)
     parser.add_argument("--warmup", type=float, default=3.0)
     parser.add_argument("--database-url", help="PostgreSQL base URL; default a temporary SQLite file")
+    parser.add_argument(
+        "--client",
+        choices=["wrk", "httpx"],
+        default="wrk" if shutil.which("wrk") else "httpx",
+        help="wrk (Debian package `wrk`; the default when installed) or httpx in a process of its own",
+    )
     args = parser.parse_args()
-    result = run(args.index, args.requests, args.concurrency, args.duration, args.warmup, args.database_url)
+    result = run(
+        args.index, args.requests, args.concurrency, args.duration, args.warmup, args.database_url, args.client
+    )
     print(json.dumps(result, indent=2))
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores; index: {args.index}")
-    print("| database | concurrency | traces/s | p50 ms | p99 ms | errors | register |")
-    print("|---|---:|---:|---:|---:|---:|---|")
-    print(
-        f"| {result['database']} | {result['concurrency']} | {result['throughput']:.0f} | {result['p50_ms']:.1f} "
-        f"| {result['p99_ms']:.1f} | {result['errors']} | {result['register_entries']:,} entries, "
-        f"{'verified' if result['register_verified'] else 'BROKEN'} |"
-    )
+    print("| database | client | concurrency | traces/s | p50 ms | p99 ms | errors | register |")
+    print("|---|---|---:|---:|---:|---:|---:|---|")
+    cells = [
+        result["database"],
+        result["client"],
+        result["concurrency"],
+        f"{result['throughput']:.0f}",
+        f"{result['p50_ms']:.1f}",
+        f"{result['p99_ms']:.1f}",
+        result["errors"],
+        f"{result['register_entries']:,} entries, {'verified' if result['register_verified'] else 'BROKEN'}",
+    ]
+    print("| " + " | ".join(str(c) for c in cells) + " |")
 
 
 if __name__ == "__main__":

@@ -158,6 +158,7 @@ class ApiHarness:
 
     def close(self) -> None:
         self.http.close()
+        self.app.state.dispatcher.close()
         self.components.engine.dispose()
 
 
