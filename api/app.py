@@ -7,8 +7,10 @@ database.
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import logging
+import time
 import traceback
 from collections.abc import Callable
 from contextlib import asynccontextmanager
@@ -24,12 +26,13 @@ from pydantic import ValidationError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.requests import ClientDisconnect
 
 from api import examples
 from api.clients import Client, ClientStore, Role
 from api.config import Settings
 from api.database import make_engine
-from api.dispatch import Dispatcher
+from api.dispatch import Dispatcher, DispatcherClosed
 from api.migrate import require_current, upgrade
 from api.models import Problem, TraceAnswer, TraceRequestBody
 from api.policy import PolicyBook
@@ -47,6 +50,7 @@ from matcher.keys import MasterKey, load_master_key
 from matcher.tracer import Tracer
 
 _log = logging.getLogger("api")
+_access = logging.getLogger("api.access")
 MAX_BODY_BYTES = 16_384  # a trace request is well under 2 KB
 
 
@@ -107,87 +111,93 @@ class TraceCall:
 def handle_traces(components: Components, calls: list[TraceCall]) -> list[TraceAnswer | ProblemError]:
     """Trace requests that arrived together, each in this order: who asks (401), their rate (429) and role (403),
     is the body a request (413, 415, 422), then the answer. From the rate check on, every outcome is in the
-    register, written before anything is returned."""
-    out: list[TraceAnswer | ProblemError | None] = [None] * len(calls)
+    register, written before anything is returned: the refusals in one transaction, the answers in another."""
     try:
         clients = components.clients.authenticate_many([call.key for call in calls])
     except SQLAlchemyError:
-        return [status_problem(503, "the service's database does not answer; retry later", headers=_RETRY)] * len(calls)
+        return [
+            status_problem(503, "the service's database does not answer; retry later", headers=_RETRY) for _ in calls
+        ]
+    out: list[TraceAnswer | ProblemError | None] = [None] * len(calls)
+    refused: list[tuple[int, Client, str, ProblemError]] = []
     admitted: list[tuple[int, Client, TraceRequestBody]] = []
     for i, (call, client) in enumerate(zip(calls, clients, strict=True)):
         if client is None:
             out[i] = status_problem(
                 401, "a valid API key is required: Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"}
             )
-            continue
-        try:
-            admitted.append((i, client, _admit(components, client, call)))
-        except ProblemError as problem:
-            out[i] = problem
-    if admitted:
-        service = components.service
-        try:
-            answers = service.answer_many([(client, request) for _, client, request in admitted])
-        except RegisterUnavailable:
-            answers = [_register_unavailable()] * len(admitted)
-        except Exception as error:
-            log_unexpected(error)
-            answers = [
-                _recorded(components, client, "error", status_problem(500, "the trace could not be completed"))
-                for _, client, _ in admitted
-            ]
-        for (i, _, _), answer in zip(admitted, answers, strict=True):
-            out[i] = answer
+        elif isinstance(admission := _admit(components, client, call), TraceRequestBody):
+            admitted.append((i, client, admission))
+        else:
+            refused.append((i, client, *admission))
+    for (i, *_), problem in zip(refused, _recorded(components, [r[1:] for r in refused]), strict=True):
+        out[i] = problem
+    for (i, *_), answer in zip(admitted, _answers(components, [a[1:] for a in admitted]), strict=True):
+        out[i] = answer
     return out
 
 
-def _admit(components: Components, client: Client, call: TraceCall) -> TraceRequestBody:
-    """The request of a client within its rate and of the requester role; a refusal is in the register."""
+def _admit(components: Components, client: Client, call: TraceCall) -> TraceRequestBody | tuple[str, ProblemError]:
+    """The request of a client within its rate and of the requester role, or the outcome and problem to record."""
     # The rate comes first: a key of the wrong role must not be able to flood the register with refusals.
     wait = components.limiter.acquire(client.id, client.rate_per_minute)
     if wait is not None:
-        problem = status_problem(
-            429,
-            "this client's request rate is exceeded; retry after the time given",
-            headers={"Retry-After": RateLimiter.retry_after_header(wait)},
+        retry = {"Retry-After": RateLimiter.retry_after_header(wait)}
+        return "rate_limited", status_problem(
+            429, "this client's request rate is exceeded; retry after the time given", headers=retry
         )
-        raise _recorded(components, client, "rate_limited", problem)
     if client.role is not Role.REQUESTER:
-        problem = status_problem(403, "only a requester client may make trace requests")
-        raise _recorded(components, client, "forbidden", problem)
+        return "forbidden", status_problem(403, "only a requester client may make trace requests")
+    if call.body_problem is not None:
+        return "invalid", call.body_problem
     try:
-        if call.body_problem is not None:
-            raise call.body_problem
         return TraceRequestBody.model_validate_json(call.body)
     except ValidationError as error:
-        raise _recorded(components, client, "invalid", validation_problem(error.errors(include_input=False))) from None
-    except ProblemError as problem:
-        raise _recorded(components, client, "invalid", problem) from None
+        return "invalid", validation_problem(error.errors(include_input=False))
 
 
-def _recorded(components: Components, client: Client, outcome: str, problem: ProblemError) -> ProblemError:
-    """The problem, once its register entry is written (or 503 if it cannot be)."""
+def _answers(components: Components, admitted: list[tuple[Client, TraceRequestBody]]) -> list:
+    if not admitted:
+        return []
     try:
-        problem.trace_id = components.service.record_failure(client, outcome, problem.status).trace_id
+        return components.service.answer_many(admitted)
     except RegisterUnavailable:
-        return _register_unavailable()
-    return problem
+        return [_register_unavailable() for _ in admitted]
+    except Exception as error:
+        if len(admitted) > 1:  # one request's fault must not fail the others: answer them one by one
+            return [answer for one in admitted for answer in _answers(components, [one])]
+        log_unexpected(error)
+        return _recorded(
+            components, [(admitted[0][0], "error", status_problem(500, "the trace could not be completed"))]
+        )
+
+
+def _recorded(components: Components, refused: list[tuple[Client, str, ProblemError]]) -> list[ProblemError]:
+    """The problems, once their register entries are written (or 503s if they cannot be)."""
+    if not refused:
+        return []
+    try:
+        entries = components.service.record_failures([(client, outcome, p.status) for client, outcome, p in refused])
+    except RegisterUnavailable:
+        return [_register_unavailable() for _ in refused]
+    for (_, _, problem), entry in zip(refused, entries, strict=True):
+        problem.trace_id = entry.trace_id
+    return [problem for _, _, problem in refused]
 
 
 _RETRY = {"Retry-After": "5"}
 
 
 def _register_unavailable() -> ProblemError:
-    return status_problem(
-        503, "the audit register cannot be written, so nothing is disclosed; retry later", headers=_RETRY
-    )
+    detail = "the audit register cannot be written, so nothing is disclosed; retry later"
+    return status_problem(503, detail, headers=_RETRY)
 
 
 def create_app(components: Components) -> FastAPI:
     @asynccontextmanager
     async def lifespan(app: FastAPI):
         yield
-        app.state.dispatcher.close()
+        await asyncio.to_thread(app.state.dispatcher.close)
 
     app = FastAPI(
         lifespan=lifespan,
@@ -204,7 +214,6 @@ def create_app(components: Components) -> FastAPI:
     @app.post(
         "/v1/traces",
         response_model=TraceAnswer,
-        response_model_exclude_none=False,
         summary="Make an approved trace request",
         tags=["traces"],
         responses=examples.TRACE_RESPONSES,
@@ -222,9 +231,10 @@ def create_app(components: Components) -> FastAPI:
         except ProblemError as error:
             body, problem = None, error
         key = credentials.credentials if credentials else None
-        answer = await request.app.state.dispatcher.submit(TraceCall(key, body, problem))
-        if isinstance(answer, ProblemError):
-            raise answer
+        try:
+            answer = await request.app.state.dispatcher.submit(TraceCall(key, body, problem))
+        except DispatcherClosed:
+            raise status_problem(503, "the service is stopping; retry later", headers=_RETRY) from None
         # Serialised here, once: the model was built and checked by the service, so FastAPI need not check it again.
         return Response(answer.model_dump_json(), media_type="application/json")
 
@@ -249,15 +259,14 @@ async def _json_body(request: Request) -> bytes:
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise status_problem(413, f"a trace request must be at most {MAX_BODY_BYTES} bytes")
     body = bytearray()
-    async for chunk in request.stream():
-        body += chunk
-        if len(body) > MAX_BODY_BYTES:
-            raise status_problem(413, f"a trace request must be at most {MAX_BODY_BYTES} bytes")
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise status_problem(413, f"a trace request must be at most {MAX_BODY_BYTES} bytes")
+    except ClientDisconnect:
+        raise status_problem(400, "the client went away before sending the whole request") from None
     return bytes(body)
-
-
-def _status_of(error: Exception) -> int:
-    return error.status if isinstance(error, ProblemError) else 422
 
 
 def _add_error_handlers(app: FastAPI) -> None:
@@ -277,6 +286,7 @@ def _add_error_handlers(app: FastAPI) -> None:
         )
 
     app.add_middleware(ContainErrors)
+    app.add_middleware(AccessLog)
 
 
 def _openapi(app: FastAPI) -> dict:
@@ -320,6 +330,33 @@ class ContainErrors:
                 raise RuntimeError("response already started") from None
             response = problem_response(status_problem(500, "an internal error occurred"), _route_template(scope))
             await response(scope, receive, send)
+
+
+class AccessLog:
+    """One line per request: method, route template, status, time. Not the path as sent, nor its query string,
+    nor the client's address: any of them may carry what a requester typed (uvicorn's own access log is off)."""
+
+    def __init__(self, app) -> None:
+        self.app = app
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        start, status = time.perf_counter(), 0
+
+        async def recording_send(message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, receive, recording_send)
+        finally:
+            route = _route_template(scope) or "(no route)"
+            elapsed = (time.perf_counter() - start) * 1000
+            _access.info("%s %s %d %.1f ms", scope["method"], route, status, elapsed)
 
 
 def log_unexpected(error: BaseException) -> None:

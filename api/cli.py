@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import logging
 import shlex
 import sys
 from pathlib import Path
@@ -102,7 +103,9 @@ def _serve(args: argparse.Namespace, banner: str = "") -> int:
     print(f"{'records':>11}: {len(components.service.tracer.index):,}")
     if banner:
         print(banner)
-    uvicorn.run(create_app(components), host=settings.host, port=settings.port, log_level="info")
+    logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    # uvicorn's access log would write the path as sent and its query string: api.app.AccessLog writes the route.
+    uvicorn.run(create_app(components), host=settings.host, port=settings.port, log_level="info", access_log=False)
     return 0
 
 

@@ -100,12 +100,9 @@ class ClientStore:
             rows = connection.execute(select(*columns).order_by(clients.c.id)).all()
         return [ClientRecord(r.id, r.name, Role(r.role), r.rate_per_minute, r.created_at, r.revoked_at) for r in rows]
 
-    def authenticate(self, presented: str | None) -> Client | None:
-        """The active client holding this key, or None (unknown, malformed, wrong or revoked key alike)."""
-        return self.authenticate_many([presented])[0]
-
     def authenticate_many(self, presented: list[str | None]) -> list[Client | None]:
-        """``authenticate`` for keys presented together, in one query."""
+        """Per key presented, the active client holding it, or None (unknown, malformed, wrong or revoked key
+        alike); one query for all."""
         key_ids = [match.group(1) if (match := _KEY.fullmatch(key or "")) else None for key in presented]
         wanted = sorted({k for k in key_ids if k})
         rows = {}

@@ -24,10 +24,6 @@ from sqlalchemy.engine import make_url
 
 metadata = MetaData()
 
-# One connection per worker thread (AnyIO's default limit is 40): a connection made and dropped per request would
-# cost more than the request's queries.
-POOL_SIZE = 40
-
 clients = Table(
     "clients",
     metadata,
@@ -75,10 +71,10 @@ def make_engine(database_url: str) -> Engine:
     if url.get_backend_name() == "sqlite":
         if url.database and url.database != ":memory:":
             Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30}, pool_size=POOL_SIZE, max_overflow=0)
+        engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_size=POOL_SIZE, max_overflow=0, pool_pre_ping=True)
+    return create_engine(url, pool_pre_ping=True)
 
 
 def _sqlite_pragmas(connection, _record) -> None:

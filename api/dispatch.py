@@ -17,6 +17,10 @@ T = TypeVar("T")
 R = TypeVar("R")
 
 
+class DispatcherClosed(RuntimeError):
+    """The service is stopping: no new calls."""
+
+
 class Dispatcher(Generic[T, R]):
     def __init__(self, handle: Callable[[list[T]], list[R | BaseException]], max_batch: int = 64) -> None:
         """``handle`` returns one result or exception per item, in order; if it raises, every item gets that."""
@@ -32,7 +36,7 @@ class Dispatcher(Generic[T, R]):
         future = loop.create_future()
         with self._ready:
             if self._closed:
-                raise RuntimeError("the dispatcher is closed")
+                raise DispatcherClosed("the dispatcher is closed")
             if self._thread is None:
                 self._thread = threading.Thread(target=self._run, name="trace-dispatcher", daemon=True)
                 self._thread.start()

@@ -64,7 +64,7 @@ def field_errors(errors: Iterable[Mapping]) -> list[dict[str, str]]:
     return out
 
 
-def validation_problem(errors: Iterable[Mapping], trace_id: str | None = None) -> ProblemError:
+def validation_problem(errors: Iterable[Mapping]) -> ProblemError:
     listed = field_errors(errors)
     fields = ", ".join(sorted({e["field"] for e in listed}))
     return ProblemError(
@@ -73,7 +73,6 @@ def validation_problem(errors: Iterable[Mapping], trace_id: str | None = None) -
         "The request is not valid",
         f"fields at fault: {fields}",
         errors=listed,
-        trace_id=trace_id,
     )
 
 
@@ -91,6 +90,6 @@ STATUS_SLUGS = {
 }
 
 
-def status_problem(status: int, detail: str, headers: Mapping[str, str] | None = None, **extra) -> ProblemError:
+def status_problem(status: int, detail: str, headers: Mapping[str, str] | None = None) -> ProblemError:
     slug, title = STATUS_SLUGS.get(status, ("error", "Error"))
-    return ProblemError(status, slug, title, detail, headers=headers, **extra)
+    return ProblemError(status, slug, title, detail, headers=headers)

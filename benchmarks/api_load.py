@@ -227,36 +227,41 @@ def run(
     bodies = request_bodies(requests, 20_000)
     with tempfile.TemporaryDirectory() as tmp:
         db_url, drop = _fresh_database(database_url, Path(tmp))
-        port = _free_port()
-        env = {
-            **os.environ,
-            "TRACING_INDEX_DIR": str(index),
-            "DATABASE_URL": db_url,
-            "TRACING_PORT": str(port),
-        }
-        add = subprocess.run(
-            [sys.executable, "-m", "api", "clients", "add", "--name", "bench", "--role", "requester",
-             "--rate-per-minute", "1000000"],
-            env=env, capture_output=True, text=True, check=True,
-        )  # fmt: skip
-        key = add.stdout.strip().splitlines()[-1]
-        log_path = Path(tmp) / "server.log"
-        log = log_path.open("w")  # a file, not a pipe: an unread pipe fills and stalls the server's access log
-        server = subprocess.Popen([sys.executable, "-m", "api", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT)
         try:
-            started = _wait_until_ready(port, server)
-            drive = _drive_wrk if client == "wrk" else _drive_httpx
-            result = drive(f"http://127.0.0.1:{port}/v1/traces", key, bodies, concurrency, warmup, duration)
-            server_rss = _rss_mib(server.pid)
+            port = _free_port()
+            env = {
+                **os.environ,
+                "TRACING_INDEX_DIR": str(index),
+                "DATABASE_URL": db_url,
+                "TRACING_PORT": str(port),
+            }
+            add = subprocess.run(
+                [sys.executable, "-m", "api", "clients", "add", "--name", "bench", "--role", "requester",
+                 "--rate-per-minute", "1000000"],
+                env=env, capture_output=True, text=True, check=True,
+            )  # fmt: skip
+            key = add.stdout.strip().splitlines()[-1]
+            log_path = Path(tmp) / "server.log"
+            log = log_path.open("w")  # a file, not a pipe: an unread pipe fills and stalls the server's access log
+            server = subprocess.Popen(
+                [sys.executable, "-m", "api", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
+            )
+            try:
+                started = _wait_until_ready(port, server)
+                drive = _drive_wrk if client == "wrk" else _drive_httpx
+                result = drive(f"http://127.0.0.1:{port}/v1/traces", key, bodies, concurrency, warmup, duration)
+                server_rss = _rss_mib(server.pid)
+            finally:
+                server.terminate()
+                server.wait(timeout=30)
+                log.close()
+                output = log_path.read_text()
+            verify = subprocess.run(
+                [sys.executable, "-m", "api", "register", "verify"], env=env, capture_output=True, text=True
+            )
+            outcomes = _outcomes(db_url)
         finally:
-            server.terminate()
-            server.wait(timeout=30)
-            log.close()
-            output = log_path.read_text()
-        verify = subprocess.run(
-            [sys.executable, "-m", "api", "register", "verify"], env=env, capture_output=True, text=True
-        )
-        drop()
+            drop()
     server_errors = [line for line in output.splitlines() if "unhandled" in line or "Traceback" in line]
     entries = -1
     if verify.returncode == 0:
@@ -267,7 +272,8 @@ def run(
         "concurrency": concurrency,
         "measured_requests": result["requests"],
         "throughput": result["requests"] / result["elapsed"],
-        **{k: result[k] for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms", "statuses")},
+        **{k: result[k] for k in ("p50_ms", "p90_ms", "p99_ms", "max_ms")},
+        "register_outcomes": outcomes,
         "errors": sum(result["errors"].values()),
         "client_errors": result["errors"],
         "server_errors": len(server_errors),
@@ -278,6 +284,21 @@ def run(
         "server_rss_mib": server_rss,
         "startup_s": started,
     }
+
+
+def _outcomes(database_url: str) -> dict[str, int]:
+    """What the register says was answered, by outcome (warm-up included)."""
+    from sqlalchemy import func, select
+
+    from api.database import make_engine, register_entries
+
+    engine = make_engine(database_url)
+    try:
+        with engine.connect() as connection:
+            query = select(register_entries.c.outcome, func.count()).group_by(register_entries.c.outcome)
+            return dict(connection.execute(query).all())
+    finally:
+        engine.dispose()
 
 
 def _wait_until_ready(port: int, server: subprocess.Popen, timeout: float = 120.0) -> float:

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import threading
+import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import trace_body
+from conftest import ApiHarness, trace_body
 
 from api.dispatch import Dispatcher
 
@@ -69,3 +71,84 @@ def test_batched_traces_answer_as_single_traces_do(api, requester_key, populatio
     for one, other in zip(single, concurrent, strict=True):
         assert (one["status"], one["disclosure"]) == (other["status"], other["disclosure"])
     assert api.components.service.register.verify().entries == 48
+
+
+def test_requests_queued_behind_a_batch_are_traced_as_one_batch(api, requester_key, population, monkeypatch):
+    from api.service import SMALLEST_BATCH
+
+    tracer = api.components.service.tracer
+    real, sizes = tracer.trace_many, []
+
+    def slow_first(requests, explain=False):
+        sizes.append(len(requests))
+        if len(sizes) == 1:
+            time.sleep(0.5)  # the others arrive meanwhile
+        return real(requests, explain)
+
+    monkeypatch.setattr(tracer, "trace_many", slow_first)
+    bodies = [trace_body(row) for row in population.slice(0, 12).to_pylist()]
+    with ThreadPoolExecutor(12) as pool:
+        statuses = list(pool.map(lambda body: api.trace(body, requester_key).status_code, bodies))
+    assert statuses == [200] * 12
+    assert max(sizes) >= SMALLEST_BATCH
+
+
+def test_a_mixed_batch_answers_each_request_in_its_own_way(api, requester_key, people):
+    from api.app import TraceCall, handle_traces
+    from api.models import TraceAnswer
+    from api.problems import ProblemError
+
+    auditor = api.add_client("auditor")
+    good = json.dumps(trace_body(people["ordinary"])).encode()
+    calls = [
+        TraceCall(None, good, None),
+        TraceCall("trc_000000000000_" + "0" * 43, good, None),
+        TraceCall(auditor, good, None),
+        TraceCall(requester_key, b'{"subject": {}}', None),
+        TraceCall(requester_key, good, None),
+    ]
+    out = handle_traces(api.components, calls)
+    assert [o.status if isinstance(o, ProblemError) else "answer" for o in out] == [401, 401, 403, 422, "answer"]
+    assert isinstance(out[4], TraceAnswer) and out[4].status == "traced"
+    entries = {e.trace_id: e.draft.outcome for e in api.entries()}
+    assert out[0].trace_id is None and out[1].trace_id is None  # no client known: nothing to record
+    assert [entries[o.trace_id] for o in out[2:]] == ["forbidden", "invalid", "traced"]
+
+
+def test_one_request_that_breaks_the_core_fails_alone(api, requester_key, people, monkeypatch):
+    from api.app import TraceCall, handle_traces
+    from api.problems import ProblemError
+
+    tracer = api.components.service.tracer
+    real = tracer.trace_many
+    poison = people["restricted"]["family_name"]
+
+    def fail_on_poison(requests, explain=False):
+        if any(r.family_name == poison for r in requests):
+            raise ValueError("cannot trace")
+        return real(requests, explain)
+
+    monkeypatch.setattr(tracer, "trace_many", fail_on_poison)
+    bodies = [trace_body(people["ordinary"]), trace_body(people["restricted"]), trace_body(people["ordinary"])]
+    out = handle_traces(api.components, [TraceCall(requester_key, json.dumps(b).encode(), None) for b in bodies])
+    assert [o.status for o in out] == ["traced", 500, "traced"]
+    assert isinstance(out[1], ProblemError)
+    outcomes = sorted(e.draft.outcome for e in api.entries())
+    assert outcomes == ["error", "traced", "traced"]  # one entry each, none twice
+
+
+def test_a_stopping_service_answers_503_without_disclosing(database_url, tracer, master_key, people):
+    from fastapi.testclient import TestClient
+
+    harness = ApiHarness(database_url, tracer, master_key)
+    key = harness.add_client("requester")
+    with TestClient(harness.app) as client:  # entering runs the lifespan; leaving closes the dispatcher
+        assert client.post("/v1/traces", json=trace_body(people["ordinary"]), headers=_bearer(key)).status_code == 200
+    response = harness.http.post("/v1/traces", json=trace_body(people["ordinary"]), headers=_bearer(key))
+    assert response.status_code == 503 and response.headers["retry-after"]
+    assert people["ordinary"]["address_line_1"] not in response.text
+    harness.close()
+
+
+def _bearer(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}

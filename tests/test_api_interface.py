@@ -272,3 +272,13 @@ def test_the_bearer_scheme_is_declared_and_required_by_the_trace_operation(opena
     [name] = [n for n, s in schemes.items() if s["type"] == "http" and s["scheme"] == "bearer"]
     assert {name: []} in openapi["paths"]["/v1/traces"]["post"]["security"]
     assert "security" not in openapi["paths"]["/v1/health"]["get"]
+
+
+def test_the_access_log_names_the_route_never_the_path_or_query_as_sent(api, requester_key, caplog):
+    caplog.set_level(logging.INFO, logger="api.access")
+    api.http.post("/v1/traces?who=Hartley", json={}, headers={"Authorization": f"Bearer {requester_key}"})
+    api.http.get("/v1/traces/Amelia%20Hartley%201988-04-17")
+    lines = [r.getMessage() for r in caplog.records if r.name == "api.access"]
+    assert len(lines) == 2
+    assert lines[0].startswith("POST /v1/traces 422 ") and lines[1].startswith("GET (no route) 404 ")
+    assert "hartley" not in caplog.text.lower() and "amelia" not in caplog.text.lower()

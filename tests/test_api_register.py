@@ -115,12 +115,15 @@ def test_register_verify_command_exits_nonzero_on_a_broken_chain(api, requester_
     ok = subprocess.run(command, env=env, capture_output=True, text=True)
     assert ok.returncode == 0 and "register intact: 3 entries" in ok.stdout
     head = ok.stdout.split("head ")[1].strip()
+    with api.components.engine.begin() as connection:  # the newest entry removed: what is left is a valid chain
+        connection.execute(delete(register_entries).where(register_entries.c.sequence == 3))
+    assert subprocess.run(command, env=env, capture_output=True, text=True).returncode == 0
+    anchored = subprocess.run([*command, "--anchor", head], env=env, capture_output=True, text=True)
+    assert anchored.returncode == 1 and "before the anchor 3" in anchored.stdout
     with api.components.engine.begin() as connection:
         connection.execute(update(register_entries).where(register_entries.c.sequence == 2).values(client_id=99))
     broken = subprocess.run(command, env=env, capture_output=True, text=True)
     assert broken.returncode == 1 and "BROKEN at entry 2" in broken.stdout
-    anchored = subprocess.run([*command, "--anchor", head], env=env, capture_output=True, text=True)
-    assert anchored.returncode == 1
 
 
 def test_no_register_entry_means_no_disclosure(api, requester_key, people):
