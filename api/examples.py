@@ -178,8 +178,13 @@ TRACE_RESPONSES = {
         "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
         **_problem(429, "rate-limited", "Too many requests", "this client's request rate is exceeded"),
     },
+    500: {
+        "description": "The trace failed; the request is in the register as an error, nothing is disclosed",
+        **_problem(500, "internal-error", "Internal error", "the trace could not be completed"),
+    },
     503: {
-        "description": "The audit register cannot be written: nothing is disclosed",
+        "description": "The audit register or the database cannot be reached, or the service is stopping: "
+        "nothing is disclosed",
         **_problem(503, "unavailable", "Service unavailable", "the audit register cannot be written"),
     },
 }
