@@ -285,8 +285,7 @@ def _add_error_handlers(app: FastAPI) -> None:
             status_problem(error.status_code, str(detail), headers=error.headers), _route_template(request.scope)
         )
 
-    app.add_middleware(ContainErrors)
-    app.add_middleware(AccessLog)
+    app.add_middleware(OuterGuard)
 
 
 def _openapi(app: FastAPI) -> dict:
@@ -304,37 +303,11 @@ def _openapi(app: FastAPI) -> dict:
     return schema
 
 
-class ContainErrors:
-    """Outermost guard: an unexpected error becomes a plain 500 problem, and the log gets the error's type and
-    where it happened, never its message or locals, which may hold a subject's details."""
-
-    def __init__(self, app) -> None:
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] != "http":
-            await self.app(scope, receive, send)
-            return
-        started = False
-
-        async def tracking_send(message) -> None:
-            nonlocal started
-            started = started or message["type"] == "http.response.start"
-            await send(message)
-
-        try:
-            await self.app(scope, receive, tracking_send)
-        except Exception as error:
-            log_unexpected(error)
-            if started:
-                raise RuntimeError("response already started") from None
-            response = problem_response(status_problem(500, "an internal error occurred"), _route_template(scope))
-            await response(scope, receive, send)
-
-
-class AccessLog:
-    """One line per request: method, route template, status, time. Not the path as sent, nor its query string,
-    nor the client's address: any of them may carry what a requester typed (uvicorn's own access log is off)."""
+class OuterGuard:
+    """The outermost layer. An unexpected error becomes a plain 500 problem, logged as its type and where it
+    happened, never its message or locals, which may hold a subject's details. And one access-log line per
+    request: method, route template, status, time; not the path as sent, its query string or the client's address,
+    any of which may carry what a requester typed (uvicorn's own access log is off)."""
 
     def __init__(self, app) -> None:
         self.app = app
@@ -353,6 +326,12 @@ class AccessLog:
 
         try:
             await self.app(scope, receive, recording_send)
+        except Exception as error:
+            log_unexpected(error)
+            if status:
+                raise RuntimeError("response already started") from None
+            response = problem_response(status_problem(500, "an internal error occurred"), _route_template(scope))
+            await response(scope, receive, recording_send)
         finally:
             route = _route_template(scope) or "(no route)"
             elapsed = (time.perf_counter() - start) * 1000

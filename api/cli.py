@@ -104,7 +104,7 @@ def _serve(args: argparse.Namespace, banner: str = "") -> int:
     if banner:
         print(banner)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
-    # uvicorn's access log would write the path as sent and its query string: api.app.AccessLog writes the route.
+    # uvicorn's access log would write the path as sent and its query string: api.app.OuterGuard writes the route.
     uvicorn.run(create_app(components), host=settings.host, port=settings.port, log_level="info", access_log=False)
     return 0
 
