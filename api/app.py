@@ -14,11 +14,11 @@ import time
 import traceback
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request, Response
+from fastapi import Depends, FastAPI, Query, Request, Response
 from fastapi.exceptions import RequestValidationError
 from fastapi.openapi.utils import get_openapi
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -34,7 +34,15 @@ from api.config import Settings
 from api.database import make_engine
 from api.dispatch import Dispatcher, DispatcherClosed
 from api.migrate import require_current, upgrade
-from api.models import Problem, TraceAnswer, TraceRequestBody
+from api.models import (
+    Problem,
+    RegisterEntryModel,
+    RegisterPage,
+    RegisterSummary,
+    SummaryRowModel,
+    TraceAnswer,
+    TraceRequestBody,
+)
 from api.policy import PolicyBook
 from api.problems import (
     ProblemError,
@@ -45,6 +53,7 @@ from api.problems import (
 from api.ratelimit import RateLimiter
 from api.register import AuditRegister, RegisterUnavailable, SubjectTokens
 from api.service import UK, TraceService, utc_now
+from api.transparency import entry_record, summarise
 from matcher.index import Index
 from matcher.keys import MasterKey, load_master_key
 from matcher.tracer import Tracer
@@ -97,6 +106,7 @@ async def _components(request: Request) -> Components:  # async: a plain def wou
 
 
 ComponentsDependency = Annotated[Components, Depends(_components)]
+BearerDependency = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
 
 @dataclass(frozen=True)
@@ -123,9 +133,7 @@ def handle_traces(components: Components, calls: list[TraceCall]) -> list[TraceA
     admitted: list[tuple[int, Client, TraceRequestBody]] = []
     for i, (call, client) in enumerate(zip(calls, clients, strict=True)):
         if client is None:
-            out[i] = status_problem(
-                401, "a valid API key is required: Authorization: Bearer <key>", headers={"WWW-Authenticate": "Bearer"}
-            )
+            out[i] = status_problem(401, _UNAUTHENTICATED, headers={"WWW-Authenticate": "Bearer"})
         elif isinstance(admission := _admit(components, client, call), TraceRequestBody):
             admitted.append((i, client, admission))
         else:
@@ -139,6 +147,17 @@ def handle_traces(components: Components, calls: list[TraceCall]) -> list[TraceA
 
 def _admit(components: Components, client: Client, call: TraceCall) -> TraceRequestBody | tuple[str, ProblemError]:
     """The request of a client within its rate and of the requester role, or the outcome and problem to record."""
+    if refusal := _rate_and_role(components, client, Role.REQUESTER):
+        return refusal
+    if call.body_problem is not None:
+        return "invalid", call.body_problem
+    try:
+        return TraceRequestBody.model_validate_json(call.body)
+    except ValidationError as error:
+        return "invalid", validation_problem(error.errors(include_input=False))
+
+
+def _rate_and_role(components: Components, client: Client, role: Role) -> tuple[str, ProblemError] | None:
     # The rate comes first: a key of the wrong role must not be able to flood the register with refusals.
     wait = components.limiter.acquire(client.id, client.rate_per_minute)
     if wait is not None:
@@ -146,14 +165,30 @@ def _admit(components: Components, client: Client, call: TraceCall) -> TraceRequ
         return "rate_limited", status_problem(
             429, "this client's request rate is exceeded; retry after the time given", headers=retry
         )
-    if client.role is not Role.REQUESTER:
-        return "forbidden", status_problem(403, "only a requester client may make trace requests")
-    if call.body_problem is not None:
-        return "invalid", call.body_problem
+    if client.role is not role:
+        article = "an" if role.value[0] in "aeiou" else "a"
+        return "forbidden", status_problem(403, f"only {article} {role.value} client may use this")
+    return None
+
+
+def _gate(components: Components, credentials: HTTPAuthorizationCredentials | None, role: Role) -> Client:
+    """For the endpoints other than traces: the key (401), the rate (429) and the role (403), refusals recorded."""
     try:
-        return TraceRequestBody.model_validate_json(call.body)
-    except ValidationError as error:
-        return "invalid", validation_problem(error.errors(include_input=False))
+        [client] = components.clients.authenticate_many([credentials.credentials if credentials else None])
+    except SQLAlchemyError:
+        raise status_problem(503, "the service's database does not answer; retry later", headers=_RETRY) from None
+    if client is None:
+        raise status_problem(401, _UNAUTHENTICATED, headers={"WWW-Authenticate": "Bearer"})
+    if refusal := _rate_and_role(components, client, role):
+        raise _recorded(components, [(client, *refusal)])[0]
+    return client
+
+
+def _record(components: Components, client: Client, outcome: str, status: int) -> None:
+    try:
+        components.service.record([(client, outcome, status)])
+    except RegisterUnavailable:
+        raise _register_unavailable() from None
 
 
 def _answers(components: Components, admitted: list[tuple[Client, TraceRequestBody]]) -> list:
@@ -177,7 +212,7 @@ def _recorded(components: Components, refused: list[tuple[Client, str, ProblemEr
     if not refused:
         return []
     try:
-        entries = components.service.record_failures([(client, outcome, p.status) for client, outcome, p in refused])
+        entries = components.service.record([(client, outcome, p.status) for client, outcome, p in refused])
     except RegisterUnavailable:
         return [_register_unavailable() for _ in refused]
     for (_, _, problem), entry in zip(refused, entries, strict=True):
@@ -186,6 +221,7 @@ def _recorded(components: Components, refused: list[tuple[Client, str, ProblemEr
 
 
 _RETRY = {"Retry-After": "5"}
+_UNAUTHENTICATED = "a valid API key is required: Authorization: Bearer <key>"
 
 
 def _register_unavailable() -> ProblemError:
@@ -238,6 +274,55 @@ def create_app(components: Components) -> FastAPI:
         # Serialised here, once: the model was built and checked by the service, so FastAPI need not check it again.
         return Response(answer.model_dump_json(), media_type="application/json")
 
+    @app.get(
+        "/v1/register/summary",
+        response_model=RegisterSummary,
+        summary="Counts by month, requesting organisation, category and outcome (auditor)",
+        tags=["register"],
+        responses=examples.READ_RESPONSES,
+    )
+    def register_summary(
+        credentials: BearerDependency,
+        components: ComponentsDependency,
+        start: Annotated[str | None, Query(alias="from", description="first UTC day, YYYY-MM-DD")] = None,
+        end: Annotated[str | None, Query(alias="to", description="last UTC day, YYYY-MM-DD")] = None,
+    ) -> RegisterSummary:
+        """The shape of the published data release register: requests, traced, not found, ambiguous, held for
+        review, refused (and by reason), rejected before judgement, reviewed. This read is itself recorded."""
+        client = _gate(components, credentials, Role.AUDITOR)
+        first, last = _period(components, client, start, end)
+        rows = summarise(components.service.register.entries(first, last))
+        _record(components, client, "register_read", 200)
+        return RegisterSummary(start=first, end=last, rows=[SummaryRowModel(**asdict(r)) for r in rows])
+
+    @app.get(
+        "/v1/register/entries",
+        response_model=RegisterPage,
+        summary="The register's entries, in order, a page at a time (auditor)",
+        tags=["register"],
+        responses=examples.READ_RESPONSES,
+    )
+    def register_entries(
+        credentials: BearerDependency,
+        components: ComponentsDependency,
+        start: Annotated[str | None, Query(alias="from", description="first UTC day, YYYY-MM-DD")] = None,
+        end: Annotated[str | None, Query(alias="to", description="last UTC day, YYYY-MM-DD")] = None,
+        after: Annotated[str | None, Query(description="the next_after of the previous page")] = None,
+        limit: Annotated[str | None, Query(description="entries per page, 1 to 1000 (default 100)")] = None,
+    ) -> RegisterPage:
+        """Entries hold no subject detail: only a keyed token of who was asked about. This read is recorded."""
+        client = _gate(components, credentials, Role.AUDITOR)
+        first, last = _period(components, client, start, end)
+        cursor = _whole_number(components, client, "after", after, 0, 0, 2**62)
+        size = _whole_number(components, client, "limit", limit, 100, 1, 1_000)
+        page = components.service.register.page(cursor, size + 1, first, last)
+        _record(components, client, "register_read", 200)
+        more = len(page) > size
+        return RegisterPage(
+            entries=[RegisterEntryModel(**entry_record(e)) for e in page[:size]],
+            next_after=page[size - 1].sequence if more else None,
+        )
+
     @app.get("/v1/health", summary="Readiness: the index is loaded and the database answers", tags=["service"])
     def health(components: ComponentsDependency) -> dict[str, str]:
         try:
@@ -249,6 +334,43 @@ def create_app(components: Components) -> FastAPI:
 
     app.openapi = lambda: _openapi(app)
     return app
+
+
+def _period(
+    components: Components, client: Client, start: str | None, end: str | None
+) -> tuple[dt.date | None, dt.date | None]:
+    """The from/to query as dates; a bad one is a recorded 422."""
+    try:
+        first, last = (dt.date.fromisoformat(v) if v else None for v in (start, end))
+    except ValueError:
+        bad = "from" if start and not _is_date(start) else "to"
+        raise _invalid_query(components, client, bad, "must be a date, YYYY-MM-DD") from None
+    if first and last and first > last:
+        raise _invalid_query(components, client, "from", "must not be after to")
+    return first, last
+
+
+def _is_date(value: str) -> bool:
+    try:
+        dt.date.fromisoformat(value)
+    except ValueError:
+        return False
+    return True
+
+
+def _whole_number(
+    components: Components, client: Client, name: str, value: str | None, default: int, low: int, high: int
+) -> int:
+    if value is None:
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise _invalid_query(components, client, name, f"must be a whole number from {low} to {high}")
+    return int(value)
+
+
+def _invalid_query(components: Components, client: Client, name: str, message: str) -> ProblemError:
+    problem = validation_problem([{"loc": ("query", name), "msg": message}])
+    return _recorded(components, [(client, "invalid", problem)])[0]
 
 
 async def _json_body(request: Request) -> bytes:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import datetime as dt
 import json
 import logging
 import shlex
@@ -16,6 +17,7 @@ from api.examples import IMMIGRATION_REQUEST
 from api.migrate import SchemaOutOfDate, current_revision, head_revision, upgrade
 from api.policy import NoPolicyInForce
 from api.register import AuditRegister
+from api.transparency import export_csv
 from matcher.keys import KeyConfigurationError, load_master_key
 from matcher.payload import TamperedPayloadError
 
@@ -51,6 +53,10 @@ def build_parser() -> argparse.ArgumentParser:
     )
     verify = register.add_parser("verify", help="check every link of the hash chain; exit 1 if one is broken")
     verify.add_argument("--anchor", help="SEQUENCE:HASH printed by an earlier verify, to detect removed newest entries")
+    export = register.add_parser("export", help="write the register's entries as CSV (no subject detail is in them)")
+    export.add_argument("--from", dest="start", type=_date, help="first UTC day, YYYY-MM-DD")
+    export.add_argument("--to", dest="end", type=_date, help="last UTC day, YYYY-MM-DD")
+    export.add_argument("--out", type=Path, required=True)
 
     db = commands.add_parser("db", help="schema migrations").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="bring the database to the latest revision")
@@ -171,7 +177,19 @@ def _clients(args: argparse.Namespace) -> int:
     return 0
 
 
+def _date(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a date is YYYY-MM-DD") from None
+
+
 def _register(args: argparse.Namespace) -> int:
+    if args.register_command == "export":
+        register = AuditRegister(_migrated_engine(_settings(args)), load_master_key())
+        count = export_csv(register.entries(args.start, args.end), args.out)
+        print(f"wrote {count:,} entries to {args.out}")
+        return 0
     anchor = None
     if args.anchor:
         sequence, _, digest = args.anchor.partition(":")

@@ -148,9 +148,7 @@ TRACE_RESPONSES = {
     },
     403: {
         "description": "The client's role may not make trace requests",
-        **_problem(
-            403, "forbidden", "Not allowed for this client's role", "only a requester client may make trace requests"
-        ),
+        **_problem(403, "forbidden", "Not allowed for this client's role", "only a requester client may use this"),
     },
     413: {
         "description": "Body over 16 KiB",
@@ -187,4 +185,25 @@ TRACE_RESPONSES = {
         "nothing is disclosed",
         **_problem(503, "unavailable", "Service unavailable", "the audit register cannot be written"),
     },
+}
+
+
+READ_RESPONSES = {
+    401: TRACE_RESPONSES[401],
+    403: {
+        "description": "Only an auditor client may read the register",
+        **_problem(403, "forbidden", "Not allowed for this client's role", "only an auditor client may use this"),
+    },
+    422: {
+        "description": "A malformed query (dates are YYYY-MM-DD)",
+        **_problem(
+            422,
+            "invalid-request",
+            "The request is not valid",
+            "fields at fault: query.from",
+            errors=[{"field": "query.from", "message": "must be a date, YYYY-MM-DD"}],
+        ),
+    },
+    429: TRACE_RESPONSES[429],
+    503: TRACE_RESPONSES[503],
 }

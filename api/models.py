@@ -179,3 +179,53 @@ class Problem(BaseModel):
     instance: str | None = None
     errors: list[dict[str, str]] | None = None
     trace_id: str | None = None
+
+
+class SummaryRowModel(BaseModel):
+    month: str = Field(examples=["2026-11"])
+    client: str = Field(description="the requesting organisation's client name")
+    category: int | None = Field(description="1 immigration offence, 2 welfare; null if rejected before judgement")
+    requests: int
+    traced: int
+    not_found: int
+    ambiguous: int
+    pending_review: int
+    refused: int
+    rejected: int = Field(description="malformed, wrong role, over the rate, or failed: never judged")
+    reviewed: int
+    refused_by_reason: dict[str, int]
+
+
+class RegisterSummary(BaseModel):
+    start: dt.date | None = Field(alias="from")
+    end: dt.date | None = Field(alias="to")
+    rows: list[SummaryRowModel]
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+class RegisterEntryModel(BaseModel):
+    sequence: int
+    recorded_at: str
+    trace_id: str
+    client_id: int
+    client_name: str
+    requesting_officer: str | None
+    requesting_grade: str | None
+    authorising_officer: str | None
+    authorising_grade: str | None
+    policy_version: str | None
+    category: int | None
+    offence: str | None
+    subject_token: str | None = Field(description="keyed token of the subject: equal for one person, not reversible")
+    outcome: str
+    refusal_codes: list[str]
+    fields_disclosed: list[str]
+    http_status: int
+    previous_hash: str
+    entry_hash: str
+
+
+class RegisterPage(BaseModel):
+    entries: list[RegisterEntryModel]
+    next_after: int | None = Field(description="pass as `after` for the next page; null at the end")

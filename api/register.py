@@ -144,22 +144,27 @@ class AuditRegister:
             connection.execute(insert(register_entries), rows)
         return entries
 
-    def entries(self, batch: int = 1_000) -> Iterator[RegisterEntry]:
-        """Every entry in sequence order, read in batches."""
+    def entries(
+        self, start: dt.date | None = None, end: dt.date | None = None, batch: int = 1_000
+    ) -> Iterator[RegisterEntry]:
+        """Every entry in sequence order (recorded from ``start`` to ``end`` inclusive, UTC days), read in batches."""
         after = 0
-        while True:
-            with self.engine.connect() as connection:
-                rows = connection.execute(
-                    select(register_entries)
-                    .where(register_entries.c.sequence > after)
-                    .order_by(register_entries.c.sequence)
-                    .limit(batch)
-                ).all()
-            if not rows:
-                return
-            for row in rows:
-                yield _entry(row._asdict())
-            after = rows[-1].sequence
+        while page := self.page(after, batch, start, end):
+            yield from page
+            after = page[-1].sequence
+
+    def page(
+        self, after: int, limit: int, start: dt.date | None = None, end: dt.date | None = None
+    ) -> list[RegisterEntry]:
+        """Up to ``limit`` entries after sequence ``after``, in order, recorded from ``start`` to ``end``."""
+        query = select(register_entries).where(register_entries.c.sequence > after)
+        if start is not None:
+            query = query.where(register_entries.c.recorded_at >= start.isoformat())
+        if end is not None:  # ISO text sorts as time does: everything on ``end`` is before the next day
+            query = query.where(register_entries.c.recorded_at < (end + dt.timedelta(days=1)).isoformat())
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.order_by(register_entries.c.sequence).limit(limit)).all()
+        return [_entry(row._asdict()) for row in rows]
 
     def verify(self, anchor: tuple[int, str] | None = None) -> Verification:
         """Check every link; with ``anchor`` (sequence, hash) recorded earlier, also that it is still in the chain."""

@@ -119,9 +119,9 @@ class TraceService:
             fields_disclosed=DISCLOSURE_FIELDS if disclosure is not None else (),
         )
 
-    def record_failures(self, failures: list[tuple[Client, str, int]]) -> list[RegisterEntry]:
-        """Register entries, in one transaction, for requests that got no answer: (client, outcome, HTTP status),
-        the outcome one of rate_limited, forbidden, invalid, error."""
+    def record(self, requests: list[tuple[Client, str, int]]) -> list[RegisterEntry]:
+        """Register entries, in one transaction, for requests that got no trace answer: (client, outcome, HTTP
+        status); the outcome one of rate_limited, forbidden, invalid, error, or register_read for an auditor's."""
         drafts = [
             EntryDraft(
                 trace_id=str(uuid.uuid4()),
@@ -130,7 +130,7 @@ class TraceService:
                 outcome=outcome,
                 http_status=http_status,
             )
-            for client, outcome, http_status in failures
+            for client, outcome, http_status in requests
         ]
         return self.register.append_many(drafts, self.clock())
 

@@ -1,0 +1,119 @@
+"""The published shape of the register: counts by month, requesting organisation, category and outcome.
+
+What a data release register publishes: how many trace requests each organisation made each month, under which
+category, and what came of them (traced, not found, ambiguous, held for review, refused and why, rejected before
+any judgement). Entries that record the register's own readers are not trace requests and are left out.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from collections.abc import Iterable
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import TextIO
+
+from api.register import RegisterEntry
+
+ANSWERED = ("traced", "not_found", "ambiguous", "pending_review", "refused")
+REJECTED = ("invalid", "forbidden", "rate_limited", "error")
+"""Requests turned away before the policy judged them (malformed, wrong role, over the rate) or that failed."""
+REVIEWED = ("review_approved", "review_refused")
+READS = ("register_read",)
+
+
+@dataclass
+class SummaryRow:
+    month: str  # YYYY-MM (UTC)
+    client: str
+    category: int | None  # None for requests rejected before their category was read
+    requests: int = 0
+    traced: int = 0
+    not_found: int = 0
+    ambiguous: int = 0
+    pending_review: int = 0
+    refused: int = 0
+    rejected: int = 0
+    reviewed: int = 0
+    refused_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+def summarise(entries: Iterable[RegisterEntry]) -> list[SummaryRow]:
+    rows: dict[tuple[str, str, int | None], SummaryRow] = {}
+    reasons: dict[tuple[str, str, int | None], Counter] = {}
+    for entry in entries:
+        outcome = entry.draft.outcome
+        if outcome in READS:
+            continue
+        key = (entry.recorded_at[:7], entry.draft.client_name, entry.draft.category)
+        row = rows.setdefault(key, SummaryRow(*key))
+        if outcome in REVIEWED:
+            row.reviewed += 1
+            continue
+        row.requests += 1
+        if outcome in ANSWERED:
+            setattr(row, outcome, getattr(row, outcome) + 1)
+            if outcome == "refused":
+                reasons.setdefault(key, Counter()).update(entry.draft.refusal_codes)
+        else:
+            row.rejected += 1
+    for key, counter in reasons.items():
+        rows[key].refused_by_reason = dict(sorted(counter.items()))
+    return [rows[k] for k in sorted(rows, key=lambda k: (k[0], k[1], -1 if k[2] is None else k[2]))]
+
+
+EXPORT_COLUMNS = (
+    "sequence",
+    "recorded_at",
+    "trace_id",
+    "client_id",
+    "client_name",
+    "requesting_officer",
+    "requesting_grade",
+    "authorising_officer",
+    "authorising_grade",
+    "policy_version",
+    "category",
+    "offence",
+    "subject_token",
+    "outcome",
+    "refusal_codes",
+    "fields_disclosed",
+    "http_status",
+    "previous_hash",
+    "entry_hash",
+)
+
+
+def entry_record(entry: RegisterEntry) -> dict:
+    """An entry as a flat record (what the entries endpoint and the CSV export give): no subject detail exists in it
+    to give, only the keyed token."""
+    draft = asdict(entry.draft)
+    return {
+        "sequence": entry.sequence,
+        "recorded_at": entry.recorded_at,
+        **draft,
+        "refusal_codes": list(entry.draft.refusal_codes),
+        "fields_disclosed": list(entry.draft.fields_disclosed),
+        "previous_hash": entry.previous_hash,
+        "entry_hash": entry.entry_hash,
+    }
+
+
+def export_csv(entries: Iterable[RegisterEntry], out: TextIO | Path) -> int:
+    """Write the entries as CSV (lists joined with spaces); the number written."""
+    if isinstance(out, Path):
+        out.parent.mkdir(parents=True, exist_ok=True)
+        with out.open("w", newline="") as handle:
+            return export_csv(entries, handle)
+    writer = csv.DictWriter(out, fieldnames=EXPORT_COLUMNS)
+    writer.writeheader()
+    count = 0
+    for entry in entries:
+        record = entry_record(entry)
+        record["refusal_codes"] = " ".join(record["refusal_codes"])
+        record["fields_disclosed"] = " ".join(record["fields_disclosed"])
+        writer.writerow(record)
+        count += 1
+    return count

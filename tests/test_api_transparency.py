@@ -1,0 +1,108 @@
+"""The register's published shape: summary and entries for auditors, CSV export (SQLite and PostgreSQL)."""
+
+from __future__ import annotations
+
+import csv
+import datetime as dt
+import os
+import subprocess
+import sys
+
+from conftest import trace_body
+
+from api.register import EntryDraft, RegisterEntry
+from api.transparency import summarise
+
+
+def _entry(sequence: int, month: str, outcome: str, category: int | None = 1, codes=(), client="ho") -> RegisterEntry:
+    draft = EntryDraft(f"t{sequence}", 1, client, outcome, 200, category=category, refusal_codes=codes)
+    return RegisterEntry(sequence, f"{month}-03T10:00:00.000000+00:00", draft, "p", "h")
+
+
+def test_summary_counts_by_month_client_category_and_outcome():
+    entries = [
+        _entry(1, "2026-10", "traced"),
+        _entry(2, "2026-10", "refused", codes=("SAME_OFFICER", "NO_ATTESTATION")),
+        _entry(3, "2026-10", "refused", codes=("SAME_OFFICER",)),
+        _entry(4, "2026-10", "invalid", category=None),
+        _entry(5, "2026-10", "register_read", category=None, client="auditor"),
+        _entry(6, "2026-11", "pending_review", category=2),
+        _entry(7, "2026-11", "not_found"),
+        _entry(8, "2026-11", "ambiguous"),
+    ]
+    rows = {(r.month, r.client, r.category): r for r in summarise(entries)}
+    assert set(rows) == {("2026-10", "ho", None), ("2026-10", "ho", 1), ("2026-11", "ho", 1), ("2026-11", "ho", 2)}
+    october = rows[("2026-10", "ho", 1)]
+    assert (october.requests, october.traced, october.refused) == (3, 1, 2)
+    assert october.refused_by_reason == {"NO_ATTESTATION": 1, "SAME_OFFICER": 2}
+    assert rows[("2026-10", "ho", None)].rejected == 1
+    november = rows[("2026-11", "ho", 1)]
+    assert (november.requests, november.not_found, november.ambiguous) == (2, 1, 1)
+    assert rows[("2026-11", "ho", 2)].pending_review == 1
+
+
+def _auditor_get(api, key, path, **params):
+    return api.http.get(path, params=params, headers={"Authorization": f"Bearer {key}"})
+
+
+def test_auditors_read_the_summary_for_a_period_and_each_read_is_recorded(api, requester_key, people):
+    api.clock.now = dt.datetime(2026, 10, 15, 12, tzinfo=dt.UTC)
+    api.trace(trace_body(people["ordinary"]), requester_key)
+    api.clock.now = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
+    api.trace(trace_body(people["ordinary"]), requester_key)
+    api.trace(trace_body(people["ordinary"], officers__authorising={"id": "X", "grade": "AO"}), requester_key)
+    auditor = api.add_client("auditor")
+
+    whole = _auditor_get(api, auditor, "/v1/register/summary").json()
+    assert whole["from"] is None and sum(r["requests"] for r in whole["rows"]) == 3
+    november = _auditor_get(api, auditor, "/v1/register/summary", **{"from": "2026-11-01", "to": "2026-11-30"}).json()
+    [row] = november["rows"]
+    assert (row["month"], row["client"], row["category"]) == ("2026-11", "requester-1", 1)
+    assert (row["requests"], row["traced"], row["refused"]) == (2, 1, 1)
+    assert row["refused_by_reason"] == {"AUTHORISER_TOO_JUNIOR": 1}
+    assert [e.draft.outcome for e in api.entries()][-2:] == ["register_read", "register_read"]
+
+
+def test_the_register_is_read_a_page_at_a_time_without_subject_details(api, requester_key, people):
+    for _ in range(5):
+        api.trace(trace_body(people["ordinary"]), requester_key)
+    auditor = api.add_client("auditor")
+    seen, after = [], None
+    while True:
+        params = {"limit": "2", **({"after": str(after)} if after is not None else {})}
+        page = _auditor_get(api, auditor, "/v1/register/entries", **params)
+        assert page.status_code == 200
+        seen += page.json()["entries"]
+        after = page.json()["next_after"]
+        if after is None:
+            break
+    assert [e["sequence"] for e in seen][:5] == [1, 2, 3, 4, 5]
+    assert all(e["outcome"] == "traced" and len(e["subject_token"]) == 32 for e in seen[:5])
+    text = str(seen).upper()
+    assert people["ordinary"]["family_name"].upper() not in text and people["ordinary"]["postcode"] not in text
+
+
+def test_register_reads_need_an_auditor_and_well_formed_queries(api, requester_key):
+    assert _auditor_get(api, requester_key, "/v1/register/summary").status_code == 403
+    auditor = api.add_client("auditor")
+    for params in ({"from": "2026-13-01"}, {"from": "2026-11-02", "to": "2026-11-01"}, {"limit": "0"}):
+        path = "/v1/register/entries" if "limit" in params else "/v1/register/summary"
+        response = _auditor_get(api, auditor, path, **params)
+        assert response.status_code == 422 and response.headers["content-type"] == "application/problem+json"
+        assert response.json()["trace_id"]
+    assert [e.draft.outcome for e in api.entries()] == ["forbidden", "invalid", "invalid", "invalid"]
+    assert api.http.get("/v1/register/summary").status_code == 401
+
+
+def test_register_export_writes_csv_for_a_period(api, requester_key, people, database_url, tmp_path):
+    api.clock.now = dt.datetime(2026, 10, 15, 12, tzinfo=dt.UTC)
+    api.trace(trace_body(people["ordinary"]), requester_key)
+    api.clock.now = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
+    api.trace(trace_body(people["restricted"]), requester_key)
+    out = tmp_path / "register.csv"
+    command = [sys.executable, "-m", "api", "register", "export", "--from", "2026-11-01", "--out", str(out)]
+    done = subprocess.run(command, env={**os.environ, "DATABASE_URL": database_url}, capture_output=True, text=True)
+    assert done.returncode == 0 and "wrote 1 entries" in done.stdout
+    [row] = list(csv.DictReader(out.open()))
+    assert row["outcome"] == "pending_review" and row["sequence"] == "2" and row["fields_disclosed"] == ""
+    assert people["restricted"]["family_name"].upper() not in out.read_text().upper()
