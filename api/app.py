@@ -52,6 +52,7 @@ from api.problems import (
 )
 from api.ratelimit import RateLimiter
 from api.register import AuditRegister, RegisterUnavailable, SubjectTokens
+from api.reviews import ReviewStore
 from api.service import UK, TraceService, utc_now
 from api.transparency import entry_record, summarise
 from matcher.index import Index
@@ -93,7 +94,9 @@ def build_components(
         raise
     policies = PolicyBook.load(settings.policy_dir)
     policies.in_force(clock().astimezone(UK).date())  # NoPolicyInForce now rather than on the first request
-    service = TraceService(tracer, policies, AuditRegister(engine, key), SubjectTokens(key), clock)
+    service = TraceService(
+        tracer, policies, AuditRegister(engine, key), SubjectTokens(key), ReviewStore(engine, key), clock
+    )
     limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst)
     return Components(service, ClientStore(engine), limiter, engine)
 

@@ -44,6 +44,10 @@ def build_parser() -> argparse.ArgumentParser:
     add.add_argument("--name", required=True)
     add.add_argument("--role", required=True, choices=[r.value for r in Role])
     add.add_argument("--rate-per-minute", type=int, help="this client's own rate limit (default: the service's)")
+    add.add_argument(
+        "--organisation",
+        help="whom the client acts for (default: its name); reviewers never decide their own organisation's requests",
+    )
     revoke = clients.add_parser("revoke", help="revoke a client's key at once")
     revoke.add_argument("--name", required=True)
     clients.add_parser("list", help="list clients (never their keys)")
@@ -163,7 +167,7 @@ def _demo_request(population: Path) -> dict:
 def _clients(args: argparse.Namespace) -> int:
     store = ClientStore(_migrated_engine(_settings(args)))
     if args.clients_command == "add":
-        client, key = store.add(args.name, args.role, args.rate_per_minute)
+        client, key = store.add(args.name, args.role, args.rate_per_minute, args.organisation)
         print(f"added client {client.name!r} ({client.role.value}); its API key, shown this once:")
         print(key)
     elif args.clients_command == "revoke":

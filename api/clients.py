@@ -36,6 +36,11 @@ class Client:
     name: str
     role: Role
     rate_per_minute: int | None  # None: the service's default
+    organisation: str = ""  # whom the client acts for; a reviewer never decides its own organisation's requests
+
+    def __post_init__(self) -> None:
+        if not self.organisation:
+            object.__setattr__(self, "organisation", self.name)
 
 
 @dataclass(frozen=True)
@@ -58,10 +63,14 @@ class ClientStore:
     def __init__(self, engine: Engine) -> None:
         self.engine = engine
 
-    def add(self, name: str, role: Role | str, rate_per_minute: int | None = None) -> tuple[Client, str]:
-        """A new client and its API key, which is shown this once and never stored."""
-        if not _NAME.fullmatch(name or ""):
-            raise ClientError("a client name is 1-100 letters, digits, spaces, dots, hyphens or underscores")
+    def add(
+        self, name: str, role: Role | str, rate_per_minute: int | None = None, organisation: str | None = None
+    ) -> tuple[Client, str]:
+        """A new client and its API key, which is shown this once and never stored. ``organisation``: whom it
+        acts for (default: itself)."""
+        for label, value in (("client name", name), ("organisation", organisation or name)):
+            if not _NAME.fullmatch(value or ""):
+                raise ClientError(f"a {label} is 1-100 letters, digits, spaces, dots, hyphens or underscores")
         try:
             role = Role(role)
         except ValueError:
@@ -78,12 +87,13 @@ class ClientStore:
                         key_id=key_id,
                         key_hash=_hash(key),
                         rate_per_minute=rate_per_minute,
+                        organisation=organisation,
                         created_at=_now(),
                     )
                 ).inserted_primary_key[0]
         except IntegrityError:
             raise ClientError(f"a client named {name!r} already exists") from None
-        return Client(int(client_id), name, role, rate_per_minute), key
+        return Client(int(client_id), name, role, rate_per_minute, organisation or name), key
 
     def revoke(self, name: str) -> ClientRecord:
         with self.engine.begin() as connection:
@@ -115,7 +125,7 @@ class ClientStore:
             if row is None or not hmac.compare_digest(row.key_hash, _hash(key)) or row.revoked_at is not None:
                 out.append(None)
             else:
-                out.append(Client(row.id, row.name, Role(row.role), row.rate_per_minute))
+                out.append(Client(row.id, row.name, Role(row.role), row.rate_per_minute, row.organisation or row.name))
         return out
 
 

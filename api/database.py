@@ -12,7 +12,9 @@ from sqlalchemy import (
     BigInteger,
     Column,
     Engine,
+    Index,
     Integer,
+    LargeBinary,
     MetaData,
     String,
     Table,
@@ -34,6 +36,7 @@ clients = Table(
     Column("key_id", String(24), nullable=False, unique=True),
     Column("key_hash", String(64), nullable=False),
     Column("rate_per_minute", Integer, nullable=True),  # None: the service's default
+    Column("organisation", String(100), nullable=True),  # None: the client is its own organisation
     Column("created_at", String(32), nullable=False),
     Column("revoked_at", String(32), nullable=True),
 )
@@ -59,8 +62,30 @@ register_entries = Table(
     Column("refusal_codes", Text, nullable=False),  # JSON list
     Column("fields_disclosed", Text, nullable=False),  # JSON list of field names, never their values
     Column("http_status", Integer, nullable=False),
+    Column("concerns", String(36), nullable=True),  # the trace a review step or collection is about
     Column("previous_hash", String(64), nullable=False),
     Column("entry_hash", String(64), nullable=False),
+)
+
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("trace_id", String(36), primary_key=True),
+    Column("client_id", Integer, nullable=False),  # the requester
+    Column("organisation", String(100), nullable=False),
+    Column("reason", String(20), nullable=False),  # welfare, restricted, ambiguous, near_threshold
+    Column("policy_version", String(32), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    # The request, the policy checks and the candidates' explanations, sealed (AES-GCM): no plaintext at rest.
+    Column("sealed_case", LargeBinary, nullable=False),
+    Column("state", String(20), nullable=False),  # pending, approved, refused
+    Column("decided_at", String(32), nullable=True),
+    Column("decided_by", Integer, nullable=True),
+    # After approval, what the requester may collect once; emptied when collected.
+    Column("sealed_disclosure", LargeBinary, nullable=True),
+    Column("collected_at", String(32), nullable=True),
+    Index("reviews_state", "state", "created_at"),
 )
 
 

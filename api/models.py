@@ -222,6 +222,7 @@ class RegisterEntryModel(BaseModel):
     refusal_codes: list[str]
     fields_disclosed: list[str]
     http_status: int
+    concerns: str | None = Field(None, description="for a review step or a collection: the trace it is about")
     previous_hash: str
     entry_hash: str
 

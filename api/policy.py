@@ -105,6 +105,10 @@ class PolicyVersion:
     eligible_offences: tuple[str, ...]
     serious_crime_required: bool
     welfare_requires_clinician_review: bool
+    # Review routes besides welfare (restricted records are always held: never configurable). A reviewer sees
+    # ambiguous matches, and non-matches whose best candidate's probability reaches this floor.
+    review_ambiguous: bool = True
+    review_near_threshold: float | None = 0.9
 
     @classmethod
     def from_json(cls, text: str) -> PolicyVersion:
@@ -112,6 +116,9 @@ class PolicyVersion:
         for grade in (raw["minimum_requester_grade"], raw["minimum_authoriser_grade"]):
             if grade not in GRADES:
                 raise ValueError(f"policy {raw['version']}: unknown grade {grade!r}")
+        floor = raw.get("review_near_threshold")
+        if floor is not None and not 0.0 < floor < 1.0:
+            raise ValueError(f"policy {raw['version']}: review_near_threshold must be between 0 and 1")
         unknown = set(raw["eligible_offences"]) - set(OFFENCES)
         if unknown:
             raise ValueError(f"policy {raw['version']}: unknown offences {sorted(unknown)}")

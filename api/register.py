@@ -17,10 +17,10 @@ import hashlib
 import hmac
 import json
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict, dataclass, field, fields
 
-from sqlalchemy import Engine, insert, select, text
+from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.database import register_entries
@@ -55,6 +55,7 @@ class EntryDraft:
     subject_token: str | None = None
     refusal_codes: tuple[str, ...] = ()
     fields_disclosed: tuple[str, ...] = ()
+    concerns: str | None = None  # a review step's or collection's: the trace id of the request it is about
 
 
 @dataclass(frozen=True)
@@ -105,25 +106,31 @@ class AuditRegister:
         """Write the entry as the chain's next and return it once committed; RegisterUnavailable if it cannot be."""
         return self.append_many([draft], now)[0]
 
-    def append_many(self, drafts: list[EntryDraft], now: dt.datetime) -> list[RegisterEntry]:
-        """Write the entries, in order, in one transaction (requests that arrived together: one fsync for all)."""
+    def append_many(
+        self,
+        drafts: list[EntryDraft],
+        now: dt.datetime,
+        also: Callable[[Connection, str], object] | None = None,
+    ) -> list[RegisterEntry]:
+        """Write the entries, in order, in one transaction (requests that arrived together: one fsync for all).
+        ``also(connection, recorded_at)`` writes what must stand or fall with them (a held request's case)."""
         recorded_at = now.astimezone(dt.UTC).isoformat(timespec="microseconds")
         try:
             with self._lock:
-                return self._write([(draft, recorded_at) for draft in drafts])
+                return self._write([(draft, recorded_at) for draft in drafts], also)
         except SQLAlchemyError as error:
             raise RegisterUnavailable("the audit register could not be written") from error
 
-    def _write(self, batch: list[tuple[EntryDraft, str]]) -> list[RegisterEntry]:
+    def _write(self, batch: list[tuple[EntryDraft, str]], also=None) -> list[RegisterEntry]:
         for attempt in range(_APPEND_ATTEMPTS):
             try:
-                return self._append_batch(batch)
+                return self._append_batch(batch, also)
             except IntegrityError:  # another process took a sequence number: re-read the head and retry
                 if attempt == _APPEND_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _append_batch(self, batch: list[tuple[EntryDraft, str]]) -> list[RegisterEntry]:
+    def _append_batch(self, batch: list[tuple[EntryDraft, str]], also=None) -> list[RegisterEntry]:
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _POSTGRES_LOCK})
@@ -142,6 +149,8 @@ class AuditRegister:
                 entries.append(RegisterEntry(sequence, recorded_at, draft, previous, row["entry_hash"]))
                 previous = row["entry_hash"]
             connection.execute(insert(register_entries), rows)
+            if also is not None:
+                also(connection, batch[0][1])
         return entries
 
     def entries(
@@ -196,9 +205,13 @@ class AuditRegister:
         return Verification(count, head, head_hash, broken_at=at, problem=problem)
 
     def _hash(self, row: dict) -> str:
-        content = {k: v for k, v in row.items() if k != "entry_hash"}
+        content = {k: v for k, v in row.items() if k != "entry_hash" and not (k in _LATER_FIELDS and v is None)}
         message = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+
+
+_LATER_FIELDS = ("concerns",)
+"""Fields added after the first entries were written: hashed only when set, so that older entries still verify."""
 
 
 def _row(sequence: int, recorded_at: str, draft: EntryDraft, previous_hash: str) -> dict:
@@ -209,7 +222,7 @@ def _row(sequence: int, recorded_at: str, draft: EntryDraft, previous_hash: str)
 
 
 def _entry(row: dict) -> RegisterEntry:
-    draft_values = {f.name: row[f.name] for f in fields(EntryDraft)}
+    draft_values = {f.name: row.get(f.name) for f in fields(EntryDraft)}
     draft_values["refusal_codes"] = tuple(json.loads(row["refusal_codes"]))
     draft_values["fields_disclosed"] = tuple(json.loads(row["fields_disclosed"]))
     return RegisterEntry(

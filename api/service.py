@@ -13,10 +13,13 @@ import uuid
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
 
+import numpy as np
+
 from api.clients import Client
 from api.models import Disclosure, RefusalModel, Status, TraceAnswer, TraceRequestBody
 from api.policy import PolicyBook, PolicyDecision, PolicyVersion
 from api.register import AuditRegister, EntryDraft, RegisterEntry, SubjectTokens
+from api.reviews import Hold, ReviewReason, ReviewStore
 from matcher.decision import Outcome
 from matcher.payload import DISCLOSURE_FIELDS
 from matcher.request import TraceRequest
@@ -31,8 +34,6 @@ _STATUS_OF_OUTCOME = {
     Outcome.MATCHED: Status.TRACED,
     Outcome.NO_MATCH: Status.NOT_FOUND,
     Outcome.AMBIGUOUS: Status.AMBIGUOUS,
-    # A restricted record is never disclosed automatically; its answer is the same as any other held request's.
-    Outcome.RESTRICTED: Status.PENDING_REVIEW,
 }
 
 
@@ -47,12 +48,14 @@ class TraceService:
         policies: PolicyBook,
         register: AuditRegister,
         subjects: SubjectTokens,
+        reviews: ReviewStore,
         clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self.tracer = tracer
         self.policies = policies
         self.register = register
         self.subjects = subjects
+        self.reviews = reviews
         self.clock = clock
 
     def policy_in_force(self) -> PolicyVersion:
@@ -68,9 +71,14 @@ class TraceService:
         decisions = [policy.check(body.grounds(), today) for _, body in calls]
         allowed = [i for i, decision in enumerate(decisions) if decision.allowed]
         results = dict(zip(allowed, self._trace_batch([_trace_request(calls[i][1]) for i in allowed]), strict=True))
+        held = {i: reason for i in allowed if (reason := _hold_reason(results[i], decisions[i], policy))}
         outcomes = [
-            self._outcome(results[i], decision) if i in results else (Status.REFUSED, None)
-            for i, decision in enumerate(decisions)
+            (Status.REFUSED, None)
+            if i not in results
+            else (Status.PENDING_REVIEW, None)
+            if i in held
+            else _outcome(results[i])
+            for i in range(len(calls))
         ]
         drafts = [
             self._draft(client, body, decision, status, disclosure)
@@ -89,7 +97,8 @@ class TraceService:
             )
             for draft, decision, (status, disclosure) in zip(drafts, decisions, outcomes, strict=True)
         ]
-        entries = self.register.append_many(drafts, now)
+        holds = self._holds(calls, drafts, held, policy)
+        entries = self.register.append_many(drafts, now, also=lambda c, at: self.reviews.insert(c, holds, at))
         return [a.model_copy(update={"register_sequence": e.sequence}) for a, e in zip(answers, entries, strict=True)]
 
     def _draft(
@@ -139,15 +148,66 @@ class TraceService:
             return [result for request in requests for result in self.tracer.trace_many([request])]
         return self.tracer.trace_many(requests)
 
-    @staticmethod
-    def _outcome(result: TraceResult, decision: PolicyDecision) -> tuple[Status, Disclosure | None]:
-        if decision.requires_review:
-            # A welfare concern goes to a clinician whatever the match; its answer looks like any other held one.
-            return Status.PENDING_REVIEW, None
-        status = _STATUS_OF_OUTCOME[result.outcome]
-        if status is Status.TRACED:
-            return status, Disclosure.from_payload(result.disclosure)
-        return status, None
+    def _holds(
+        self,
+        calls: list[tuple[Client, TraceRequestBody]],
+        drafts: list[EntryDraft],
+        held: dict[int, ReviewReason],
+        policy: PolicyVersion,
+    ) -> list[Hold]:
+        """What the reviewer of each held request will see: its top candidates traced again with their
+        explanations (rare enough that the second trace costs nothing that matters)."""
+        if not held:
+            return []
+        order = list(held)
+        explained = self.tracer.trace_many([_trace_request(calls[i][1]) for i in order], explain=True)
+        holds = []
+        for i, result in zip(order, explained, strict=True):
+            candidates = result.explanation
+            payloads = self.tracer.disclosures(np.array([c.record for c in candidates], dtype=np.int64))
+            holds.append(
+                Hold(
+                    trace_id=drafts[i].trace_id,
+                    client=calls[i][0],
+                    reason=held[i],
+                    policy_version=policy.version,
+                    request=calls[i][1].model_dump(mode="json"),
+                    candidates=[
+                        {
+                            "match_weight": c.match_weight,
+                            "meets_requirements": c.eligible,
+                            "comparisons": [
+                                {"comparison": x.comparison, "level": x.level, "weight": x.weight}
+                                for x in c.comparisons
+                            ],
+                        }
+                        for c in candidates
+                    ],
+                    disclosures=[Disclosure.from_payload(p).model_dump(mode="json") for p in payloads],
+                )
+            )
+        return holds
+
+
+def _hold_reason(result: TraceResult, decision: PolicyDecision, policy: PolicyVersion) -> ReviewReason | None:
+    """Why a request is held for review instead of answered, or None (the routes are the policy's)."""
+    if decision.requires_review:
+        return ReviewReason.WELFARE  # whatever the match: a clinician decides
+    if result.outcome is Outcome.RESTRICTED:
+        return ReviewReason.RESTRICTED  # always: a restricted record is never disclosed automatically
+    if result.outcome is Outcome.AMBIGUOUS and policy.review_ambiguous:
+        return ReviewReason.AMBIGUOUS
+    floor = policy.review_near_threshold
+    if result.outcome is Outcome.NO_MATCH and floor is not None and result.probability >= floor:
+        return ReviewReason.NEAR_THRESHOLD
+    return None
+
+
+def _outcome(result: TraceResult) -> tuple[Status, Disclosure | None]:
+    status = _STATUS_OF_OUTCOME[result.outcome]
+    if status is Status.TRACED:
+        return status, Disclosure.from_payload(result.disclosure)
+    return status, None
 
 
 def _trace_request(body: TraceRequestBody) -> TraceRequest:

@@ -81,6 +81,7 @@ EXPORT_COLUMNS = (
     "refusal_codes",
     "fields_disclosed",
     "http_status",
+    "concerns",
     "previous_hash",
     "entry_hash",
 )

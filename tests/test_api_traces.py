@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import dataclasses
 import datetime as dt
 
 from conftest import trace_body
 
+from api.policy import PolicyBook
 from matcher.payload import DISCLOSURE_FIELDS
 
 ANSWER_KEYS = {"trace_id", "status", "policy_version", "register_sequence", "refusals", "disclosure"}
@@ -54,6 +56,12 @@ def test_an_ambiguous_match_discloses_nothing(api, requester_key, people, monkey
         return [r.__class__(**{**r.__dict__, "outcome": Outcome.AMBIGUOUS, "disclosure": None}) for r in real(requests)]
 
     monkeypatch.setattr(tracer, "trace_many", ambiguous)
+    held = api.trace(trace_body(people["ordinary"]), requester_key).json()
+    assert held["status"] == "pending_review" and held["disclosure"] is None  # the shipped policies review them
+
+    service = api.components.service
+    no_review = tuple(dataclasses.replace(v, review_ambiguous=False) for v in service.policies.versions)
+    monkeypatch.setattr(service, "policies", PolicyBook(no_review))
     answer = api.trace(trace_body(people["ordinary"]), requester_key).json()
     assert answer["status"] == "ambiguous" and answer["disclosure"] is None
 

@@ -1,0 +1,190 @@
+"""The review queue: requests held for a person to decide, sealed at rest.
+
+A held request's case (the request as sent, the policy it was judged under, and per candidate the comparison
+levels that made its score, never the record) and what each candidate's disclosure would be are sealed with
+AES-GCM under a subkey of the master key, bound to the trace id. A reviewer reads the case and approves (naming
+the candidate) or refuses with a written reason; the requester then collects the outcome once.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import json
+import os
+from dataclasses import dataclass
+from enum import StrEnum
+
+from cryptography.hazmat.primitives.ciphers.aead import AESGCM
+from sqlalchemy import Connection, Engine, insert, select, update
+
+from api.clients import Client
+from api.database import reviews
+from matcher.keys import MasterKey
+
+_NONCE = 12
+
+
+class ReviewReason(StrEnum):
+    WELFARE = "welfare"  # a welfare concern goes to a clinician (the Caldicott Guardian)
+    RESTRICTED = "restricted"  # a restricted record is never disclosed automatically
+    AMBIGUOUS = "ambiguous"  # more than one candidate could be the person
+    NEAR_THRESHOLD = "near_threshold"  # the best candidate scored just under the threshold
+
+
+class ReviewState(StrEnum):
+    PENDING = "pending"
+    APPROVED = "approved"
+    REFUSED = "refused"
+
+
+class ReviewError(Exception):
+    def __init__(self, status: int, detail: str) -> None:
+        super().__init__(detail)
+        self.status, self.detail = status, detail
+
+
+@dataclass(frozen=True)
+class Hold:
+    """A request to hold: what the reviewer will see, and what approval could disclose."""
+
+    trace_id: str
+    client: Client
+    reason: ReviewReason
+    policy_version: str
+    request: dict  # the request as received (subject, basis, investigation, officers)
+    candidates: list[dict]  # per candidate: match weight, whether it met the requirements, comparison levels
+    disclosures: list[dict | None]  # per candidate: the disclosure approval would release; never shown
+
+
+@dataclass(frozen=True)
+class Case:
+    trace_id: str
+    state: ReviewState
+    reason: ReviewReason
+    organisation: str
+    client_id: int
+    policy_version: str
+    created_at: str
+    decided_at: str | None
+    request: dict
+    candidates: list[dict]
+
+
+class ReviewStore:
+    def __init__(self, engine: Engine, key: MasterKey) -> None:
+        self.engine = engine
+        self._aead = AESGCM(key.derive("review-cases"))
+
+    def insert(self, connection: Connection, holds: list[Hold], created_at: str) -> None:
+        """Within the caller's transaction (the one that writes the requests' register entries)."""
+        if not holds:
+            return
+        rows = [
+            {
+                "trace_id": hold.trace_id,
+                "client_id": hold.client.id,
+                "organisation": hold.client.organisation,
+                "reason": hold.reason.value,
+                "policy_version": hold.policy_version,
+                "created_at": created_at,
+                "sealed_case": self._seal(
+                    hold.trace_id,
+                    "case",
+                    {"request": hold.request, "candidates": hold.candidates, "disclosures": hold.disclosures},
+                ),
+                "state": ReviewState.PENDING.value,
+            }
+            for hold in holds
+        ]
+        connection.execute(insert(reviews), rows)
+
+    def pending(self, limit: int = 100) -> list[dict]:
+        """The oldest pending requests first: id, reason, organisation, policy, when held. No case detail."""
+        columns = [reviews.c[n] for n in ("trace_id", "reason", "organisation", "policy_version", "created_at")]
+        query = select(*columns).where(reviews.c.state == ReviewState.PENDING.value).order_by(reviews.c.created_at)
+        with self.engine.connect() as connection:
+            return [row._asdict() for row in connection.execute(query.limit(limit))]
+
+    def case(self, trace_id: str) -> Case:
+        with self.engine.connect() as connection:
+            row = connection.execute(select(reviews).where(reviews.c.trace_id == trace_id)).first()
+        if row is None:
+            raise ReviewError(404, "no held request has this id")
+        sealed = self._open(trace_id, "case", row.sealed_case)
+        return Case(
+            trace_id=row.trace_id,
+            state=ReviewState(row.state),
+            reason=ReviewReason(row.reason),
+            organisation=row.organisation,
+            client_id=row.client_id,
+            policy_version=row.policy_version,
+            created_at=row.created_at,
+            decided_at=row.decided_at,
+            request=sealed["request"],
+            candidates=sealed["candidates"],
+        )
+
+    def decide(
+        self,
+        connection: Connection,
+        trace_id: str,
+        reviewer: Client,
+        approve: bool,
+        candidate: int | None,
+        now: str,
+    ) -> ReviewState:
+        """Record the decision within the caller's transaction; approval releases the chosen candidate's
+        disclosure for the requester to collect (none if there was no candidate: the answer is then not found)."""
+        row = connection.execute(select(reviews).where(reviews.c.trace_id == trace_id)).first()
+        if row is None:
+            raise ReviewError(404, "no held request has this id")
+        if row.organisation == reviewer.organisation:
+            raise ReviewError(403, "a reviewer may not decide a request of their own organisation")
+        if row.state != ReviewState.PENDING.value:
+            raise ReviewError(409, "this request has already been decided")
+        disclosure = None
+        if approve:
+            disclosures = self._open(trace_id, "case", row.sealed_case)["disclosures"]
+            if candidate is not None and not 0 <= candidate < len(disclosures):
+                raise ReviewError(422, f"candidate must be between 0 and {len(disclosures) - 1}")
+            if disclosures:
+                disclosure = disclosures[candidate or 0]
+        state = ReviewState.APPROVED if approve else ReviewState.REFUSED
+        connection.execute(
+            update(reviews)
+            .where(reviews.c.trace_id == trace_id, reviews.c.state == ReviewState.PENDING.value)
+            .values(
+                state=state.value,
+                decided_at=now,
+                decided_by=reviewer.id,
+                sealed_disclosure=None if disclosure is None else self._seal(trace_id, "disclosure", disclosure),
+            )
+        )
+        return state
+
+    def collect(
+        self, connection: Connection, trace_id: str, requester: Client, now: str
+    ) -> tuple[ReviewState, dict | None]:
+        """The outcome for the requester who made the request, and the disclosure the first time only."""
+        row = connection.execute(select(reviews).where(reviews.c.trace_id == trace_id)).first()
+        if row is None or row.client_id != requester.id:
+            raise ReviewError(404, "no held request of this client has this id")
+        if row.sealed_disclosure is None:
+            return ReviewState(row.state), None
+        disclosure = self._open(trace_id, "disclosure", row.sealed_disclosure)
+        connection.execute(
+            update(reviews).where(reviews.c.trace_id == trace_id).values(sealed_disclosure=None, collected_at=now)
+        )
+        return ReviewState(row.state), disclosure
+
+    def _seal(self, trace_id: str, purpose: str, value: object) -> bytes:
+        nonce = os.urandom(_NONCE)
+        return nonce + self._aead.encrypt(nonce, json.dumps(value).encode(), f"{purpose}:{trace_id}".encode())
+
+    def _open(self, trace_id: str, purpose: str, sealed: bytes) -> dict:
+        plain = self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], f"{purpose}:{trace_id}".encode())
+        return json.loads(plain)
+
+
+def now_text(now: dt.datetime) -> str:
+    return now.astimezone(dt.UTC).isoformat(timespec="microseconds")
