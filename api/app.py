@@ -35,10 +35,18 @@ from api.database import make_engine
 from api.dispatch import Dispatcher, DispatcherClosed
 from api.migrate import require_current, upgrade
 from api.models import (
+    Disclosure,
+    PendingReview,
     Problem,
+    RefusalModel,
     RegisterEntryModel,
     RegisterPage,
     RegisterSummary,
+    ReviewCase,
+    ReviewDecision,
+    ReviewOutcome,
+    ReviewQueue,
+    Status,
     SummaryRowModel,
     TraceAnswer,
     TraceRequestBody,
@@ -52,11 +60,12 @@ from api.problems import (
 )
 from api.ratelimit import RateLimiter
 from api.register import AuditRegister, RegisterUnavailable, SubjectTokens
-from api.reviews import ReviewStore
+from api.reviews import ReviewError, ReviewState, ReviewStore
 from api.service import UK, TraceService, utc_now
 from api.transparency import entry_record, summarise
 from matcher.index import Index
 from matcher.keys import MasterKey, load_master_key
+from matcher.payload import DISCLOSURE_FIELDS
 from matcher.tracer import Tracer
 
 _log = logging.getLogger("api")
@@ -187,11 +196,73 @@ def _gate(components: Components, credentials: HTTPAuthorizationCredentials | No
     return client
 
 
-def _record(components: Components, client: Client, outcome: str, status: int) -> None:
+def _record(components: Components, client: Client, outcome: str, status: int, concerns: str | None = None) -> None:
     try:
-        components.service.record([(client, outcome, status)])
+        components.service.record([(client, outcome, status)], concerns=concerns)
     except RegisterUnavailable:
         raise _register_unavailable() from None
+
+
+def _decide(components: Components, client: Client, trace_id: str, decision: ReviewDecision) -> ReviewOutcome:
+    service = components.service
+    approve = decision.decision == "approve"
+
+    def write(connection, recorded_at):
+        service.reviews.decide(connection, trace_id, client, approve, decision.candidate, decision.reason, recorded_at)
+
+    outcome = "review_approved" if approve else "review_refused"
+    try:
+        [entry] = service.register.append_many(
+            [service.draft(client, outcome, 200, concerns=trace_id)], service.clock(), also=write
+        )
+    except ReviewError as error:
+        _record(components, client, "forbidden" if error.status == 403 else "invalid", error.status, trace_id)
+        raise status_problem(error.status, error.detail) from None
+    except RegisterUnavailable:
+        raise _register_unavailable() from None
+    return ReviewOutcome(
+        trace_id=trace_id, state="approved" if approve else "refused", register_sequence=entry.sequence
+    )
+
+
+def _collect(components: Components, client: Client, trace_id: str) -> TraceAnswer:
+    """The held request's outcome for the requester who made it; an approved disclosure leaves this once, and the
+    entry that records the look names the fields disclosed."""
+    service = components.service
+    try:
+        state, releasing, collected = service.reviews.peek(trace_id, client)
+    except ReviewError as error:
+        _record(components, client, "invalid", error.status, trace_id)
+        raise status_problem(error.status, error.detail) from None
+    released: dict = {}
+
+    def collect(connection, recorded_at):
+        released["disclosure"] = service.reviews.collect(connection, trace_id, recorded_at) if releasing else None
+
+    fields = DISCLOSURE_FIELDS if releasing else ()
+    draft = service.draft(client, "collected" if releasing else "status_read", 200, concerns=trace_id, fields=fields)
+    try:
+        [entry] = service.register.append_many([draft], service.clock(), also=collect)
+    except ReviewError as error:  # collected meanwhile by another request of the same client
+        raise status_problem(error.status, error.detail) from None
+    except RegisterUnavailable:
+        raise _register_unavailable() from None
+    if state is ReviewState.PENDING:
+        status = Status.PENDING_REVIEW
+    elif state is ReviewState.REFUSED:
+        status = Status.REFUSED
+    else:
+        status = Status.TRACED if releasing or collected else Status.NOT_FOUND
+    refused = [RefusalModel(code="REVIEW_REFUSED", message="a reviewer refused the request")]
+    disclosure = released["disclosure"]
+    return TraceAnswer(
+        trace_id=trace_id,
+        status=status,
+        policy_version=None,
+        register_sequence=entry.sequence,
+        refusals=refused if status is Status.REFUSED else [],
+        disclosure=None if disclosure is None else Disclosure.model_validate(disclosure),
+    )
 
 
 def _answers(components: Components, admitted: list[tuple[Client, TraceRequestBody]]) -> list:
@@ -325,6 +396,64 @@ def create_app(components: Components) -> FastAPI:
             entries=[RegisterEntryModel(**entry_record(e)) for e in page[:size]],
             next_after=page[size - 1].sequence if more else None,
         )
+
+    @app.get(
+        "/v1/reviews",
+        response_model=ReviewQueue,
+        summary="Requests held for review, oldest first (reviewer)",
+        tags=["reviews"],
+        responses=examples.READ_RESPONSES,
+    )
+    def list_reviews(credentials: BearerDependency, components: ComponentsDependency) -> ReviewQueue:
+        client = _gate(components, credentials, Role.REVIEWER)
+        pending = components.service.reviews.pending()
+        _record(components, client, "reviews_listed", 200)
+        return ReviewQueue(pending=[PendingReview(**row) for row in pending])
+
+    @app.get(
+        "/v1/reviews/{trace_id}",
+        response_model=ReviewCase,
+        summary="One held request: the request, the policy, the candidates' comparison levels (reviewer)",
+        tags=["reviews"],
+        responses=examples.READ_RESPONSES,
+    )
+    def read_review(trace_id: str, credentials: BearerDependency, components: ComponentsDependency) -> ReviewCase:
+        client = _gate(components, credentials, Role.REVIEWER)
+        try:
+            case = components.service.reviews.case(trace_id)
+        except ReviewError as error:
+            _record(components, client, "invalid", error.status)
+            raise status_problem(error.status, error.detail) from None
+        _record(components, client, "review_read", 200, concerns=case.trace_id)
+        return ReviewCase(**{**asdict(case), "state": case.state.value, "reason": case.reason.value})
+
+    @app.post(
+        "/v1/reviews/{trace_id}",
+        response_model=ReviewOutcome,
+        summary="Approve or refuse a held request, with a written reason (reviewer)",
+        tags=["reviews"],
+        responses=examples.READ_RESPONSES,
+    )
+    def decide_review(
+        trace_id: str, decision: ReviewDecision, credentials: BearerDependency, components: ComponentsDependency
+    ) -> ReviewOutcome:
+        """A reviewer may not decide a request of their own organisation. Approval releases the chosen candidate's
+        disclosure for the requester to collect once from GET /v1/traces/{trace_id}; the decision is an entry."""
+        client = _gate(components, credentials, Role.REVIEWER)
+        return _decide(components, client, trace_id, decision)
+
+    @app.get(
+        "/v1/traces/{trace_id}",
+        response_model=TraceAnswer,
+        summary="The outcome of a held request (the requester who made it)",
+        tags=["traces"],
+        responses=examples.READ_RESPONSES,
+    )
+    def read_trace(trace_id: str, credentials: BearerDependency, components: ComponentsDependency) -> TraceAnswer:
+        """pending_review until decided; then traced (with the disclosure, this once), not_found (approved without
+        a candidate) or refused (REVIEW_REFUSED). Each look is an entry; the one that discloses names the fields."""
+        client = _gate(components, credentials, Role.REQUESTER)
+        return _collect(components, client, trace_id)
 
     @app.get("/v1/health", summary="Readiness: the index is loaded and the database answers", tags=["service"])
     def health(components: ComponentsDependency) -> dict[str, str]:

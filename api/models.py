@@ -230,3 +230,45 @@ class RegisterEntryModel(BaseModel):
 class RegisterPage(BaseModel):
     entries: list[RegisterEntryModel]
     next_after: int | None = Field(description="pass as `after` for the next page; null at the end")
+
+
+class PendingReview(BaseModel):
+    trace_id: str
+    reason: str = Field(description="welfare, restricted, ambiguous or near_threshold")
+    organisation: str = Field(description="the requesting organisation")
+    policy_version: str
+    created_at: str
+
+
+class ReviewQueue(BaseModel):
+    pending: list[PendingReview]
+
+
+class ReviewCase(BaseModel):
+    """What a reviewer decides on: the request as sent, the policy it was judged under, and per candidate the
+    comparison levels behind its score. Never the candidate's record."""
+
+    trace_id: str
+    state: str = Field(description="pending, approved or refused")
+    reason: str
+    organisation: str
+    policy_version: str
+    created_at: str
+    decided_at: str | None
+    request: dict
+    candidates: list[dict]
+
+
+class ReviewDecision(BaseModel):
+    model_config = _STRICT
+    decision: Literal["approve", "refuse"]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000)] = Field(
+        description="the reviewer's written reason (kept sealed with the case, never in the register)"
+    )
+    candidate: int | None = Field(None, ge=0, description="on approval: which candidate is the person (default 0)")
+
+
+class ReviewOutcome(BaseModel):
+    trace_id: str
+    state: str
+    register_sequence: int

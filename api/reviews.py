@@ -68,6 +68,7 @@ class Case:
     decided_at: str | None
     request: dict
     candidates: list[dict]
+    decision_reason: str | None
 
 
 class ReviewStore:
@@ -122,6 +123,7 @@ class ReviewStore:
             decided_at=row.decided_at,
             request=sealed["request"],
             candidates=sealed["candidates"],
+            decision_reason=sealed.get("decision_reason"),
         )
 
     def decide(
@@ -131,6 +133,7 @@ class ReviewStore:
         reviewer: Client,
         approve: bool,
         candidate: int | None,
+        reason: str,
         now: str,
     ) -> ReviewState:
         """Record the decision within the caller's transaction; approval releases the chosen candidate's
@@ -143,8 +146,9 @@ class ReviewStore:
         if row.state != ReviewState.PENDING.value:
             raise ReviewError(409, "this request has already been decided")
         disclosure = None
+        case = self._open(trace_id, "case", row.sealed_case)
         if approve:
-            disclosures = self._open(trace_id, "case", row.sealed_case)["disclosures"]
+            disclosures = case["disclosures"]
             if candidate is not None and not 0 <= candidate < len(disclosures):
                 raise ReviewError(422, f"candidate must be between 0 and {len(disclosures) - 1}")
             if disclosures:
@@ -157,25 +161,35 @@ class ReviewStore:
                 state=state.value,
                 decided_at=now,
                 decided_by=reviewer.id,
+                sealed_case=self._seal(trace_id, "case", {**case, "decision_reason": reason}),
                 sealed_disclosure=None if disclosure is None else self._seal(trace_id, "disclosure", disclosure),
             )
         )
         return state
 
-    def collect(
-        self, connection: Connection, trace_id: str, requester: Client, now: str
-    ) -> tuple[ReviewState, dict | None]:
-        """The outcome for the requester who made the request, and the disclosure the first time only."""
-        row = connection.execute(select(reviews).where(reviews.c.trace_id == trace_id)).first()
+    def peek(self, trace_id: str, requester: Client) -> tuple[ReviewState, bool, bool]:
+        """For the requester who made the request: its state, whether a disclosure waits to be collected, and
+        whether one was collected already."""
+        query = select(reviews.c.client_id, reviews.c.state, reviews.c.sealed_disclosure, reviews.c.collected_at)
+        with self.engine.connect() as connection:
+            row = connection.execute(query.where(reviews.c.trace_id == trace_id)).first()
         if row is None or row.client_id != requester.id:
             raise ReviewError(404, "no held request of this client has this id")
-        if row.sealed_disclosure is None:
-            return ReviewState(row.state), None
-        disclosure = self._open(trace_id, "disclosure", row.sealed_disclosure)
-        connection.execute(
-            update(reviews).where(reviews.c.trace_id == trace_id).values(sealed_disclosure=None, collected_at=now)
+        return ReviewState(row.state), row.sealed_disclosure is not None, row.collected_at is not None
+
+    def collect(self, connection: Connection, trace_id: str, now: str) -> dict:
+        """The waiting disclosure, emptied as it is read (within the caller's transaction)."""
+        row = connection.execute(select(reviews.c.sealed_disclosure).where(reviews.c.trace_id == trace_id)).first()
+        if row is None or row.sealed_disclosure is None:
+            raise ReviewError(409, "the disclosure was collected already")
+        done = connection.execute(
+            update(reviews)
+            .where(reviews.c.trace_id == trace_id, reviews.c.sealed_disclosure.is_not(None))
+            .values(sealed_disclosure=None, collected_at=now)
         )
-        return ReviewState(row.state), disclosure
+        if done.rowcount != 1:
+            raise ReviewError(409, "the disclosure was collected already")
+        return self._open(trace_id, "disclosure", row.sealed_disclosure)
 
     def _seal(self, trace_id: str, purpose: str, value: object) -> bytes:
         nonce = os.urandom(_NONCE)

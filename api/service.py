@@ -128,20 +128,26 @@ class TraceService:
             fields_disclosed=DISCLOSURE_FIELDS if disclosure is not None else (),
         )
 
-    def record(self, requests: list[tuple[Client, str, int]]) -> list[RegisterEntry]:
+    def record(self, requests: list[tuple[Client, str, int]], concerns: str | None = None) -> list[RegisterEntry]:
         """Register entries, in one transaction, for requests that got no trace answer: (client, outcome, HTTP
-        status); the outcome one of rate_limited, forbidden, invalid, error, or register_read for an auditor's."""
-        drafts = [
-            EntryDraft(
-                trace_id=str(uuid.uuid4()),
-                client_id=client.id,
-                client_name=client.name,
-                outcome=outcome,
-                http_status=http_status,
-            )
-            for client, outcome, http_status in requests
-        ]
+        status); the outcome one of rate_limited, forbidden, invalid, error, or a read (register_read,
+        reviews_listed, review_read). ``concerns``: the trace a review step is about."""
+        drafts = [self.draft(client, outcome, status, concerns) for client, outcome, status in requests]
         return self.register.append_many(drafts, self.clock())
+
+    @staticmethod
+    def draft(
+        client: Client, outcome: str, http_status: int, concerns: str | None = None, fields: tuple[str, ...] = ()
+    ) -> EntryDraft:
+        return EntryDraft(
+            trace_id=str(uuid.uuid4()),
+            client_id=client.id,
+            client_name=client.name,
+            outcome=outcome,
+            http_status=http_status,
+            fields_disclosed=fields,
+            concerns=concerns,
+        )
 
     def _trace_batch(self, requests: list[TraceRequest]) -> list[TraceResult]:
         if len(requests) < SMALLEST_BATCH:

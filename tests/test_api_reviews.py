@@ -1,0 +1,95 @@
+"""The review queue: held requests, reviewers' decisions, and the requester's one collection (both databases)."""
+
+from __future__ import annotations
+
+from conftest import trace_body
+
+from matcher.payload import DISCLOSURE_FIELDS
+
+
+def _as(key: str) -> dict:
+    return {"Authorization": f"Bearer {key}"}
+
+
+def _hold_restricted(api, requester_key, people) -> str:
+    answer = api.trace(trace_body(people["restricted"]), requester_key).json()
+    assert answer["status"] == "pending_review"
+    return answer["trace_id"]
+
+
+def test_a_reviewer_sees_the_case_without_the_record_and_approval_discloses_once(api, requester_key, people):
+    trace_id = _hold_restricted(api, requester_key, people)
+    reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
+
+    queue = api.http.get("/v1/reviews", headers=_as(reviewer)).json()["pending"]
+    assert [(p["trace_id"], p["reason"]) for p in queue] == [(trace_id, "restricted")]
+    case = api.http.get(f"/v1/reviews/{trace_id}", headers=_as(reviewer)).json()
+    assert (
+        case["state"] == "pending" and case["request"]["subject"]["family_name"] == people["restricted"]["family_name"]
+    )
+    assert case["candidates"] and {"comparison", "level", "weight"} == set(case["candidates"][0]["comparisons"][0])
+    assert people["restricted"]["address_line_1"] not in str(case)  # per-field levels, never the record
+
+    pending = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    assert pending["status"] == "pending_review" and pending["disclosure"] is None
+
+    decided = api.http.post(
+        f"/v1/reviews/{trace_id}", json={"decision": "approve", "reason": "lawful and necessary"}, headers=_as(reviewer)
+    )
+    assert decided.status_code == 200 and decided.json()["state"] == "approved"
+    first = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    assert first["status"] == "traced"
+    assert first["disclosure"]["last_known_address"]["lines"][0] == people["restricted"]["address_line_1"]
+    again = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    assert again["status"] == "traced" and again["disclosure"] is None  # once only
+
+    steps = [(e.draft.outcome, e.draft.concerns, e.draft.fields_disclosed) for e in api.entries()]
+    assert steps[0] == ("pending_review", None, ())
+    assert [s[0] for s in steps[1:]] == ["reviews_listed", "review_read", "status_read", "review_approved",
+                                         "collected", "status_read"]  # fmt: skip
+    assert steps[5] == ("collected", trace_id, DISCLOSURE_FIELDS)
+    assert api.components.service.register.verify().ok
+
+
+def test_a_refusal_is_final_and_tells_the_requester(api, requester_key, people):
+    trace_id = _hold_restricted(api, requester_key, people)
+    reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
+    refuse = {"decision": "refuse", "reason": "no serious crime shown"}
+    assert api.http.post(f"/v1/reviews/{trace_id}", json=refuse, headers=_as(reviewer)).status_code == 200
+    answer = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    assert answer["status"] == "refused" and answer["refusals"][0]["code"] == "REVIEW_REFUSED"
+    assert answer["disclosure"] is None
+    again = api.http.post(f"/v1/reviews/{trace_id}", json={**refuse, "decision": "approve"}, headers=_as(reviewer))
+    assert again.status_code == 409
+
+
+def test_a_reviewer_cannot_decide_their_own_organisations_request(api, people):
+    requester = api.components.clients.add("ho-requests", "requester", organisation="Home Office")[1]
+    trace_id = _hold_restricted(api, requester, people)
+    insider = api.components.clients.add("ho-review", "reviewer", organisation="Home Office")[1]
+    response = api.http.post(
+        f"/v1/reviews/{trace_id}", json={"decision": "approve", "reason": "looks fine"}, headers=_as(insider)
+    )
+    assert response.status_code == 403
+    assert api.components.service.reviews.case(trace_id).state == "pending"
+    assert api.entries()[-1].draft.outcome == "forbidden"
+
+
+def test_only_the_requester_who_asked_collects_and_only_reviewers_review(api, requester_key, people):
+    trace_id = _hold_restricted(api, requester_key, people)
+    other = api.add_client("requester")
+    assert api.http.get(f"/v1/traces/{trace_id}", headers=_as(other)).status_code == 404
+    assert api.http.get("/v1/reviews", headers=_as(requester_key)).status_code == 403
+    assert api.http.get("/v1/reviews/no-such-id", headers=_as(api.add_client("reviewer"))).status_code == 404
+
+
+def test_the_held_case_is_sealed_at_rest(api, requester_key, people):
+    _hold_restricted(api, requester_key, people)
+    from sqlalchemy import select
+
+    from api.database import reviews
+
+    with api.components.engine.connect() as connection:
+        stored = repr([tuple(r) for r in connection.execute(select(reviews)).all()]).upper()
+    for value in (people["restricted"]["family_name"], people["restricted"]["address_line_1"]):
+        assert value.upper() not in stored
