@@ -163,10 +163,13 @@ def test_an_unknown_path_and_a_wrong_method_are_problems(api):
     assert response.headers["allow"] == "POST"
 
 
-def test_an_unknown_path_holding_personal_data_is_not_repeated(api):
-    response = api.http.get("/v1/traces/Amelia%20Hartley%201988-04-17")
+def test_an_unknown_path_or_id_holding_personal_data_is_not_repeated(api, requester_key):
+    response = api.http.get("/v1/people/Amelia%20Hartley%201988-04-17")
     assert_problem(response, 404)
     assert "Hartley" not in response.text
+    unknown_id = api.http.get("/v1/traces/Amelia%20Hartley", headers={"Authorization": f"Bearer {requester_key}"})
+    assert assert_problem(unknown_id, 404)["instance"] == "/v1/traces/{trace_id}"
+    assert "Hartley" not in unknown_id.text
 
 
 def test_a_problem_names_the_route_not_the_path_as_sent(api):
@@ -277,8 +280,10 @@ def test_the_bearer_scheme_is_declared_and_required_by_the_trace_operation(opena
 def test_the_access_log_names_the_route_never_the_path_or_query_as_sent(api, requester_key, caplog):
     caplog.set_level(logging.INFO, logger="api.access")
     api.http.post("/v1/traces?who=Hartley", json={}, headers={"Authorization": f"Bearer {requester_key}"})
-    api.http.get("/v1/traces/Amelia%20Hartley%201988-04-17")
+    api.http.get("/v1/people/Amelia%20Hartley%201988-04-17")
+    api.http.get("/v1/traces/Amelia%20Hartley")
     lines = [r.getMessage() for r in caplog.records if r.name == "api.access"]
-    assert len(lines) == 2
+    assert len(lines) == 3
     assert lines[0].startswith("POST /v1/traces 422 ") and lines[1].startswith("GET (no route) 404 ")
+    assert lines[2].startswith("GET /v1/traces/{trace_id} 401 ")
     assert "hartley" not in caplog.text.lower() and "amelia" not in caplog.text.lower()
