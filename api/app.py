@@ -14,7 +14,7 @@ import time
 import traceback
 from collections.abc import Callable
 from contextlib import asynccontextmanager
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Annotated
 
@@ -61,7 +61,7 @@ from api.problems import (
 from api.ratelimit import RateLimiter
 from api.register import AuditRegister, RegisterUnavailable, SubjectTokens
 from api.reviews import ReviewError, ReviewState, ReviewStore
-from api.service import UK, TraceService, utc_now
+from api.service import TraceService, utc_now
 from api.transparency import entry_record, summarise
 from matcher.index import Index
 from matcher.keys import MasterKey, load_master_key
@@ -102,10 +102,10 @@ def build_components(
         engine.dispose()
         raise
     policies = PolicyBook.load(settings.policy_dir)
-    policies.in_force(clock().astimezone(UK).date())  # NoPolicyInForce now rather than on the first request
     service = TraceService(
         tracer, policies, AuditRegister(engine, key), SubjectTokens(key), ReviewStore(engine, key), clock
     )
+    service.record_policy_in_force()  # and NoPolicyInForce now rather than on the first request
     limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst)
     return Components(service, ClientStore(engine), limiter, engine)
 
@@ -205,23 +205,33 @@ def _record(components: Components, client: Client, outcome: str, status: int, c
 
 def _decide(components: Components, client: Client, trace_id: str, decision: ReviewDecision) -> ReviewOutcome:
     service = components.service
-    approve = decision.decision == "approve"
-
-    def write(connection, recorded_at):
-        service.reviews.decide(connection, trace_id, client, approve, decision.candidate, decision.reason, recorded_at)
-
-    outcome = "review_approved" if approve else "review_refused"
+    approve, refusals = decision.decision == "approve", ()
     try:
-        [entry] = service.register.append_many(
-            [service.draft(client, outcome, 200, concerns=trace_id)], service.clock(), also=write
+        if approve:  # the policy may have changed while the request waited: it must still be allowed now
+            grounds = service.recheck(TraceRequestBody.model_validate(service.reviews.case(trace_id).request))
+            approve, refusals = grounds.allowed, grounds.refusals
+        refused = [{"code": r.code, "message": r.message} for r in refusals]
+
+        def write(connection, recorded_at):
+            service.reviews.decide(
+                connection, trace_id, client, approve, decision.candidate, decision.reason, refused, recorded_at
+            )
+
+        outcome = "review_approved" if approve else "review_refused"
+        draft = replace(
+            service.draft(client, outcome, 200, concerns=trace_id), refusal_codes=tuple(r.code for r in refusals)
         )
+        [entry] = service.register.append_many([draft], service.clock(), also=write)
     except ReviewError as error:
         _record(components, client, "forbidden" if error.status == 403 else "invalid", error.status, trace_id)
         raise status_problem(error.status, error.detail) from None
     except RegisterUnavailable:
         raise _register_unavailable() from None
     return ReviewOutcome(
-        trace_id=trace_id, state="approved" if approve else "refused", register_sequence=entry.sequence
+        trace_id=trace_id,
+        state="approved" if approve else "refused",
+        register_sequence=entry.sequence,
+        refusals=[RefusalModel(**r) for r in refused],
     )
 
 
@@ -253,14 +263,18 @@ def _collect(components: Components, client: Client, trace_id: str) -> TraceAnsw
         status = Status.REFUSED
     else:
         status = Status.TRACED if releasing or collected else Status.NOT_FOUND
-    refused = [RefusalModel(code="REVIEW_REFUSED", message="a reviewer refused the request")]
+    refused = []
+    if status is Status.REFUSED:
+        refused = [RefusalModel(**r) for r in service.reviews.case(trace_id).decision_refusals] or [
+            RefusalModel(code="REVIEW_REFUSED", message="a reviewer refused the request")
+        ]
     disclosure = released["disclosure"]
     return TraceAnswer(
         trace_id=trace_id,
         status=status,
         policy_version=None,
         register_sequence=entry.sequence,
-        refusals=refused if status is Status.REFUSED else [],
+        refusals=refused,
         disclosure=None if disclosure is None else Disclosure.model_validate(disclosure),
     )
 

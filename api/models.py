@@ -257,6 +257,7 @@ class ReviewCase(BaseModel):
     decided_at: str | None
     request: dict
     candidates: list[dict]
+    decision_reason: str | None = Field(None, description="the reviewer's written reason, once decided")
 
 
 class ReviewDecision(BaseModel):
@@ -270,5 +271,8 @@ class ReviewDecision(BaseModel):
 
 class ReviewOutcome(BaseModel):
     trace_id: str
-    state: str
+    state: str = Field(description="approved or refused")
     register_sequence: int
+    refusals: list[RefusalModel] = Field(
+        default_factory=list, description="if the policy in force now refuses what was approved: why"
+    )

@@ -153,6 +153,17 @@ class AuditRegister:
                 also(connection, batch[0][1])
         return entries
 
+    def latest_policy_recorded(self) -> str | None:
+        """The policy version of the newest policy_in_force entry, if any."""
+        query = (
+            select(register_entries.c.policy_version)
+            .where(register_entries.c.outcome == "policy_in_force")
+            .order_by(register_entries.c.sequence.desc())
+            .limit(1)
+        )
+        with self.engine.connect() as connection:
+            return connection.execute(query).scalar()
+
     def entries(
         self, start: dt.date | None = None, end: dt.date | None = None, batch: int = 1_000
     ) -> Iterator[RegisterEntry]:

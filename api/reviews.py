@@ -69,6 +69,7 @@ class Case:
     request: dict
     candidates: list[dict]
     decision_reason: str | None
+    decision_refusals: list[dict]  # when the policy in force at the decision refused what the reviewer approved
 
 
 class ReviewStore:
@@ -124,6 +125,7 @@ class ReviewStore:
             request=sealed["request"],
             candidates=sealed["candidates"],
             decision_reason=sealed.get("decision_reason"),
+            decision_refusals=sealed.get("decision_refusals", []),
         )
 
     def decide(
@@ -134,6 +136,7 @@ class ReviewStore:
         approve: bool,
         candidate: int | None,
         reason: str,
+        refusals: list[dict],
         now: str,
     ) -> ReviewState:
         """Record the decision within the caller's transaction; approval releases the chosen candidate's
@@ -161,7 +164,9 @@ class ReviewStore:
                 state=state.value,
                 decided_at=now,
                 decided_by=reviewer.id,
-                sealed_case=self._seal(trace_id, "case", {**case, "decision_reason": reason}),
+                sealed_case=self._seal(
+                    trace_id, "case", {**case, "decision_reason": reason, "decision_refusals": refusals}
+                ),
                 sealed_disclosure=None if disclosure is None else self._seal(trace_id, "disclosure", disclosure),
             )
         )

@@ -56,10 +56,29 @@ class TraceService:
         self.register = register
         self.subjects = subjects
         self.reviews = reviews
+        self._policy_recorded = register.latest_policy_recorded()
         self.clock = clock
 
     def policy_in_force(self) -> PolicyVersion:
         return self.policies.in_force(self.clock().astimezone(UK).date())
+
+    def recheck(self, body: TraceRequestBody) -> PolicyDecision:
+        """A held request's grounds under the policy in force now: a switch of policy while it waited applies."""
+        today = self.clock().astimezone(UK).date()
+        return self.policies.in_force(today).check(body.grounds(), today)
+
+    def record_policy_in_force(self) -> None:
+        """An entry saying which policy is in force, if the register does not already say so last."""
+        policy = self.policy_in_force()
+        drafts = self._policy_switch(policy)
+        if drafts:
+            self.register.append_many(drafts, self.clock())
+            self._policy_recorded = policy.version
+
+    def _policy_switch(self, policy: PolicyVersion) -> list[EntryDraft]:
+        if policy.version == self._policy_recorded:
+            return []
+        return [EntryDraft(str(uuid.uuid4()), 0, "(service)", "policy_in_force", 0, policy_version=policy.version)]
 
     def answer_many(self, calls: list[tuple[Client, TraceRequestBody]]) -> list[TraceAnswer]:
         """Answers to requests that arrived together: judged one by one, the allowed ones matched as one batch
@@ -98,7 +117,11 @@ class TraceService:
             for draft, decision, (status, disclosure) in zip(drafts, decisions, outcomes, strict=True)
         ]
         holds = self._holds(calls, drafts, held, policy)
-        entries = self.register.append_many(drafts, now, also=lambda c, at: self.reviews.insert(c, holds, at))
+        switch = self._policy_switch(policy)  # the first request under a new policy version records the switch
+        entries = self.register.append_many(switch + drafts, now, also=lambda c, at: self.reviews.insert(c, holds, at))[
+            len(switch) :
+        ]
+        self._policy_recorded = policy.version
         return [a.model_copy(update={"register_sequence": e.sequence}) for a, e in zip(answers, entries, strict=True)]
 
     def _draft(

@@ -2,7 +2,8 @@
 
 What a data release register publishes: how many trace requests each organisation made each month, under which
 category, and what came of them (traced, not found, ambiguous, held for review, refused and why, rejected before
-any judgement). Entries that record the register's own readers are not trace requests and are left out.
+any judgement), and how many held requests each reviewing client decided. Entries that record reads (of the
+register, the queue, a held request's state) are not trace requests and are left out.
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ ANSWERED = ("traced", "not_found", "ambiguous", "pending_review", "refused")
 REJECTED = ("invalid", "forbidden", "rate_limited", "error")
 """Requests turned away before the policy judged them (malformed, wrong role, over the rate) or that failed."""
 REVIEWED = ("review_approved", "review_refused")
-READS = ("register_read",)
+READS = ("register_read", "reviews_listed", "review_read", "status_read", "collected", "policy_in_force")
+"""Entries of the register's and the queue's readers, and requesters' looks at held requests: not trace requests."""
 
 
 @dataclass

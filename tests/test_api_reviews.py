@@ -93,3 +93,26 @@ def test_the_held_case_is_sealed_at_rest(api, requester_key, people):
         stored = repr([tuple(r) for r in connection.execute(select(reviews)).all()]).upper()
     for value in (people["restricted"]["family_name"], people["restricted"]["address_line_1"]):
         assert value.upper() not in stored
+
+
+def test_a_policy_switch_is_recorded_and_a_waiting_request_is_judged_again(api, requester_key, people):
+    import datetime as dt
+
+    api.clock.now = dt.datetime(2018, 5, 1, 12, tzinfo=dt.UTC)  # under mou-2017-01: no serious-crime ground needed
+    body = trace_body(people["restricted"], investigation__last_contact="2017-06-01")
+    del body["basis"]["serious_crime"]
+    trace_id = api.trace(body, requester_key).json()["trace_id"]
+    reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
+
+    api.clock.now = dt.datetime(2018, 5, 10, 12, tzinfo=dt.UTC)  # mou-2018-05 now in force
+    api.trace(trace_body(people["ordinary"], investigation__last_contact="2017-06-01"), requester_key)
+    notes = [e for e in api.components.service.register.entries() if e.draft.outcome == "policy_in_force"]
+    assert [n.draft.policy_version for n in notes] == ["mou-2018-05", "mou-2017-01", "mou-2018-05"]
+
+    approve = {"decision": "approve", "reason": "necessary"}
+    decided = api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=_as(reviewer)).json()
+    assert decided["state"] == "refused" and [r["code"] for r in decided["refusals"]] == ["SERIOUS_CRIME_NOT_SHOWN"]
+    answer = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    assert answer["status"] == "refused" and answer["refusals"][0]["code"] == "SERIOUS_CRIME_NOT_SHOWN"
+    assert answer["disclosure"] is None
+    assert api.entries()[-2].draft.refusal_codes == ("SERIOUS_CRIME_NOT_SHOWN",)

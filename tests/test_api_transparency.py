@@ -29,9 +29,19 @@ def test_summary_counts_by_month_client_category_and_outcome():
         _entry(6, "2026-11", "pending_review", category=2),
         _entry(7, "2026-11", "not_found"),
         _entry(8, "2026-11", "ambiguous"),
+        _entry(9, "2026-11", "review_approved", category=None, client="caldicott"),
+        _entry(10, "2026-11", "collected", category=None),
+        _entry(11, "2026-11", "status_read", category=None),
     ]
     rows = {(r.month, r.client, r.category): r for r in summarise(entries)}
-    assert set(rows) == {("2026-10", "ho", None), ("2026-10", "ho", 1), ("2026-11", "ho", 1), ("2026-11", "ho", 2)}
+    assert set(rows) == {
+        ("2026-10", "ho", None),
+        ("2026-10", "ho", 1),
+        ("2026-11", "ho", 1),
+        ("2026-11", "ho", 2),
+        ("2026-11", "caldicott", None),
+    }
+    assert (rows[("2026-11", "caldicott", None)].reviewed, rows[("2026-11", "caldicott", None)].requests) == (1, 0)
     october = rows[("2026-10", "ho", 1)]
     assert (october.requests, october.traced, october.refused) == (3, 1, 2)
     assert october.refused_by_reason == {"NO_ATTESTATION": 1, "SAME_OFFICER": 2}
@@ -76,8 +86,10 @@ def test_the_register_is_read_a_page_at_a_time_without_subject_details(api, requ
         after = page.json()["next_after"]
         if after is None:
             break
-    assert [e["sequence"] for e in seen][:5] == [1, 2, 3, 4, 5]
-    assert all(e["outcome"] == "traced" and len(e["subject_token"]) == 32 for e in seen[:5])
+    assert [e["sequence"] for e in seen] == list(range(1, len(seen) + 1))
+    traced = [e for e in seen if e["outcome"] == "traced"]
+    assert len(traced) == 5 and all(len(e["subject_token"]) == 32 for e in traced)
+    assert seen[0]["outcome"] == "policy_in_force" and seen[0]["policy_version"] == "mou-2018-05"
     text = str(seen).upper()
     assert people["ordinary"]["family_name"].upper() not in text and people["ordinary"]["postcode"] not in text
 
@@ -102,7 +114,7 @@ def test_register_export_writes_csv_for_a_period(api, requester_key, people, dat
     out = tmp_path / "register.csv"
     command = [sys.executable, "-m", "api", "register", "export", "--from", "2026-11-01", "--out", str(out)]
     done = subprocess.run(command, env={**os.environ, "DATABASE_URL": database_url}, capture_output=True, text=True)
-    assert done.returncode == 0 and "wrote 1 entries" in done.stdout
-    [row] = list(csv.DictReader(out.open()))
-    assert row["outcome"] == "pending_review" and row["sequence"] == "2" and row["fields_disclosed"] == ""
+    assert done.returncode == 0 and "wrote 2 entries" in done.stdout  # the policy noted at start, in November
+    [row] = [r for r in csv.DictReader(out.open()) if r["outcome"] != "policy_in_force"]
+    assert row["outcome"] == "pending_review" and row["sequence"] == "3" and row["fields_disclosed"] == ""
     assert people["restricted"]["family_name"].upper() not in out.read_text().upper()
