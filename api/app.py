@@ -106,6 +106,7 @@ def build_components(
         tracer, policies, AuditRegister(engine, key), SubjectTokens(key), ReviewStore(engine, key), clock
     )
     service.record_policy_in_force()  # and NoPolicyInForce now rather than on the first request
+    service.apply_retention()
     limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst)
     return Components(service, ClientStore(engine), limiter, engine)
 
@@ -240,7 +241,7 @@ def _collect(components: Components, client: Client, trace_id: str) -> TraceAnsw
     entry that records the look names the fields disclosed."""
     service = components.service
     try:
-        state, releasing, collected = service.reviews.peek(trace_id, client)
+        state, releasing, found = service.reviews.peek(trace_id, client, service.retention_cutoff())
     except ReviewError as error:
         _record(components, client, "invalid", error.status, trace_id)
         raise status_problem(error.status, error.detail) from None
@@ -262,7 +263,7 @@ def _collect(components: Components, client: Client, trace_id: str) -> TraceAnsw
     elif state is ReviewState.REFUSED:
         status = Status.REFUSED
     else:
-        status = Status.TRACED if releasing or collected else Status.NOT_FOUND
+        status = Status.TRACED if found else Status.NOT_FOUND
     refused = []
     if status is Status.REFUSED:
         refused = [RefusalModel(**r) for r in service.reviews.case(trace_id).decision_refusals] or [

@@ -62,6 +62,11 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--to", dest="end", type=_date, help="last UTC day, YYYY-MM-DD")
     export.add_argument("--out", type=Path, required=True)
 
+    retention = commands.add_parser("retention", help="the policy's retention period").add_subparsers(
+        dest="retention_command", required=True
+    )
+    retention.add_parser("apply", help="expire review cases past the retention period (also done at start)")
+
     db = commands.add_parser("db", help="schema migrations").add_subparsers(dest="db_command", required=True)
     db.add_parser("upgrade", help="bring the database to the latest revision")
     db.add_parser("current", help="print the database's revision and the latest")
@@ -70,7 +75,14 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
-    handlers = {"serve": _serve, "demo": _demo, "clients": _clients, "register": _register, "db": _db}
+    handlers = {
+        "serve": _serve,
+        "demo": _demo,
+        "clients": _clients,
+        "register": _register,
+        "retention": _retention,
+        "db": _db,
+    }
     try:
         return handlers[args.command](args)
     except (
@@ -207,6 +219,24 @@ def _register(args: argparse.Namespace) -> int:
         print(f"the chain is intact up to entry {result.head_sequence}")
         return 1
     print(f"register intact: {result.entries:,} entries; head {result.head_sequence}:{result.head_hash}")
+    return 0
+
+
+def _retention(args: argparse.Namespace) -> int:
+    from api.policy import PolicyBook
+    from api.register import SubjectTokens
+    from api.reviews import ReviewStore
+    from api.service import TraceService
+
+    settings = _settings(args)
+    engine, key = _migrated_engine(settings), load_master_key()
+    register = AuditRegister(engine, key)
+    # No index is needed to expire cases: the service is built without a tracer.
+    service = TraceService(
+        None, PolicyBook.load(settings.policy_dir), register, SubjectTokens(key), ReviewStore(engine, key)
+    )
+    expired = service.apply_retention()
+    print(f"expired {len(expired):,} review cases past {service.policy_in_force().retention_days} days")
     return 0
 
 

@@ -85,6 +85,8 @@ reviews = Table(
     # After approval, what the requester may collect once; emptied when collected.
     Column("sealed_disclosure", LargeBinary, nullable=True),
     Column("collected_at", String(32), nullable=True),
+    # Past the policy's retention period the disclosures and the subject's details are dropped from the case.
+    Column("expired_at", String(32), nullable=True),
     Index("reviews_state", "state", "created_at"),
 )
 

@@ -109,6 +109,8 @@ class PolicyVersion:
     # ambiguous matches, and non-matches whose best candidate's probability reaches this floor.
     review_ambiguous: bool = True
     review_near_threshold: float | None = 0.9
+    # Days after a review's decision that its disclosure and the subject's details are kept; the entries stay.
+    retention_days: int = 30
 
     @classmethod
     def from_json(cls, text: str) -> PolicyVersion:

@@ -165,22 +165,28 @@ class ReviewStore:
                 decided_at=now,
                 decided_by=reviewer.id,
                 sealed_case=self._seal(
-                    trace_id, "case", {**case, "decision_reason": reason, "decision_refusals": refusals}
+                    trace_id,
+                    "case",
+                    {**case, "decision_reason": reason, "decision_refusals": refusals, "found": disclosure is not None},
                 ),
                 sealed_disclosure=None if disclosure is None else self._seal(trace_id, "disclosure", disclosure),
             )
         )
         return state
 
-    def peek(self, trace_id: str, requester: Client) -> tuple[ReviewState, bool, bool]:
-        """For the requester who made the request: its state, whether a disclosure waits to be collected, and
-        whether one was collected already."""
-        query = select(reviews.c.client_id, reviews.c.state, reviews.c.sealed_disclosure, reviews.c.collected_at)
+    def peek(self, trace_id: str, requester: Client, expired_if_decided_before: str) -> tuple[ReviewState, bool, bool]:
+        """For the requester who made the request: its state, whether a disclosure waits to be collected (never
+        once past retention, purged yet or not), and whether approval found the person."""
         with self.engine.connect() as connection:
-            row = connection.execute(query.where(reviews.c.trace_id == trace_id)).first()
+            row = connection.execute(select(reviews).where(reviews.c.trace_id == trace_id)).first()
         if row is None or row.client_id != requester.id:
             raise ReviewError(404, "no held request of this client has this id")
-        return ReviewState(row.state), row.sealed_disclosure is not None, row.collected_at is not None
+        expired = row.expired_at is not None or (
+            row.decided_at is not None and row.decided_at < expired_if_decided_before
+        )
+        waiting = row.sealed_disclosure is not None and not expired
+        found = row.state == ReviewState.APPROVED.value and self._open(trace_id, "case", row.sealed_case).get("found")
+        return ReviewState(row.state), waiting, bool(found)
 
     def collect(self, connection: Connection, trace_id: str, now: str) -> dict:
         """The waiting disclosure, emptied as it is read (within the caller's transaction)."""
@@ -195,6 +201,34 @@ class ReviewStore:
         if done.rowcount != 1:
             raise ReviewError(409, "the disclosure was collected already")
         return self._open(trace_id, "disclosure", row.sealed_disclosure)
+
+    def due(self, decided_before: str) -> list[str]:
+        """The cases decided before ``decided_before`` and not yet expired."""
+        query = select(reviews.c.trace_id).where(reviews.c.decided_at < decided_before, reviews.c.expired_at.is_(None))
+        with self.engine.connect() as connection:
+            return list(connection.execute(query.order_by(reviews.c.decided_at)).scalars())
+
+    def expire(self, connection: Connection, trace_ids: list[str], now: str) -> None:
+        """Drop the disclosures and the subject's details from these cases; what stays is the reason, the policy,
+        the candidates' comparison levels and the decision."""
+        query = select(reviews.c.trace_id, reviews.c.sealed_case).where(
+            reviews.c.trace_id.in_(trace_ids), reviews.c.expired_at.is_(None)
+        )
+        for row in connection.execute(query).all():
+            case = self._open(row.trace_id, "case", row.sealed_case)
+            kept = {
+                "request": {k: v for k, v in case["request"].items() if k != "subject"},
+                "candidates": case["candidates"],
+                "disclosures": [],
+                "decision_reason": case.get("decision_reason"),
+                "decision_refusals": case.get("decision_refusals", []),
+                "found": case.get("found", False),
+            }
+            connection.execute(
+                update(reviews)
+                .where(reviews.c.trace_id == row.trace_id)
+                .values(sealed_case=self._seal(row.trace_id, "case", kept), sealed_disclosure=None, expired_at=now)
+            )
 
     def _seal(self, trace_id: str, purpose: str, value: object) -> bytes:
         nonce = os.urandom(_NONCE)

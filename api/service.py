@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from api.clients import Client
+from api.clients import Client, Role
 from api.models import Disclosure, RefusalModel, Status, TraceAnswer, TraceRequestBody
 from api.policy import PolicyBook, PolicyDecision, PolicyVersion
 from api.register import AuditRegister, EntryDraft, RegisterEntry, SubjectTokens
@@ -66,6 +66,25 @@ class TraceService:
         """A held request's grounds under the policy in force now: a switch of policy while it waited applies."""
         today = self.clock().astimezone(UK).date()
         return self.policies.in_force(today).check(body.grounds(), today)
+
+    def retention_cutoff(self) -> str:
+        """Reviews decided before this time (UTC text) are past the retention period of the policy in force."""
+        now = self.clock()
+        return (
+            (now - dt.timedelta(days=self.policy_in_force().retention_days))
+            .astimezone(dt.UTC)
+            .isoformat(timespec="microseconds")
+        )
+
+    def apply_retention(self) -> list[str]:
+        """Expire the cases the retention period has run out on, each with a register entry (``expired``) in the
+        same transaction. The trace ids expired."""
+        due = self.reviews.due(self.retention_cutoff())
+        if due:
+            service = Client(0, "(service)", Role.AUDITOR, None)
+            drafts = [self.draft(service, "expired", 0, concerns=trace_id) for trace_id in due]
+            self.register.append_many(drafts, self.clock(), also=lambda c, at: self.reviews.expire(c, due, at))
+        return due
 
     def record_policy_in_force(self) -> None:
         """An entry saying which policy is in force, if the register does not already say so last."""

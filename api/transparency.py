@@ -21,7 +21,7 @@ ANSWERED = ("traced", "not_found", "ambiguous", "pending_review", "refused")
 REJECTED = ("invalid", "forbidden", "rate_limited", "error")
 """Requests turned away before the policy judged them (malformed, wrong role, over the rate) or that failed."""
 REVIEWED = ("review_approved", "review_refused")
-READS = ("register_read", "reviews_listed", "review_read", "status_read", "collected", "policy_in_force")
+READS = ("register_read", "reviews_listed", "review_read", "status_read", "collected", "policy_in_force", "expired")
 """Entries of the register's and the queue's readers, and requesters' looks at held requests: not trace requests."""
 
 

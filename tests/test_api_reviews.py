@@ -116,3 +116,44 @@ def test_a_policy_switch_is_recorded_and_a_waiting_request_is_judged_again(api, 
     assert answer["status"] == "refused" and answer["refusals"][0]["code"] == "SERIOUS_CRIME_NOT_SHOWN"
     assert answer["disclosure"] is None
     assert api.entries()[-2].draft.refusal_codes == ("SERIOUS_CRIME_NOT_SHOWN",)
+
+
+def _approved(api, requester_key, people) -> str:
+    trace_id = _hold_restricted(api, requester_key, people)
+    reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
+    approve = {"decision": "approve", "reason": "necessary"}
+    assert api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=_as(reviewer)).status_code == 200
+    return trace_id
+
+
+def test_past_retention_an_uncollected_disclosure_is_gone_even_before_the_purge(api, requester_key, people):
+    import datetime as dt
+
+    trace_id = _approved(api, requester_key, people)
+    api.clock.now += dt.timedelta(days=31)  # the shipped policies keep 30 days
+    answer = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    assert answer["status"] == "traced" and answer["disclosure"] is None
+
+
+def test_retention_drops_disclosures_and_subject_details_but_keeps_the_entries(
+    api, requester_key, people, database_url
+):
+    import datetime as dt
+    import os
+    import subprocess
+    import sys
+
+    trace_id = _approved(api, requester_key, people)
+    assert api.components.service.apply_retention() == []  # not yet
+    api.clock.now += dt.timedelta(days=31)
+    assert api.components.service.apply_retention() == [trace_id]
+    case = api.components.service.reviews.case(trace_id)
+    assert "subject" not in case.request and case.decision_reason == "necessary" and case.candidates
+    assert api.entries()[-1].draft.outcome == "expired" and api.entries()[-1].draft.concerns == trace_id
+    assert api.components.service.register.verify().ok
+    answer = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    assert answer["status"] == "traced" and answer["disclosure"] is None
+    # The command finds nothing more to do (and needs no index).
+    env = {**os.environ, "DATABASE_URL": database_url}
+    done = subprocess.run([sys.executable, "-m", "api", "retention", "apply"], env=env, capture_output=True, text=True)
+    assert done.returncode == 0 and "expired 0 review cases past 30 days" in done.stdout

@@ -33,6 +33,7 @@ def upgrade() -> None:
         sa.Column("decided_by", sa.Integer(), nullable=True),
         sa.Column("sealed_disclosure", sa.LargeBinary(), nullable=True),
         sa.Column("collected_at", sa.String(32), nullable=True),
+        sa.Column("expired_at", sa.String(32), nullable=True),
     )
     op.create_index("reviews_state", "reviews", ["state", "created_at"])
 
