@@ -62,6 +62,14 @@ def build_parser() -> argparse.ArgumentParser:
     export.add_argument("--to", dest="end", type=_date, help="last UTC day, YYYY-MM-DD")
     export.add_argument("--out", type=Path, required=True)
 
+    simulate = commands.add_parser(
+        "simulate", help="replay a year of trace requests through the service over HTTP and print the summary"
+    )
+    simulate.add_argument("--year", type=int, default=2017)
+    simulate.add_argument("--requests", type=int, default=8_870, help="default: the 2016 rate for a whole year")
+    simulate.add_argument("--population", type=Path, help="the index's population (default: the demo's)")
+    simulate.add_argument("--keep-database", action="store_true", help="use DATABASE_URL, not a temporary database")
+
     retention = commands.add_parser("retention", help="the policy's retention period").add_subparsers(
         dest="retention_command", required=True
     )
@@ -81,6 +89,7 @@ def main(argv: list[str] | None = None) -> int:
         "clients": _clients,
         "register": _register,
         "retention": _retention,
+        "simulate": _simulate,
         "db": _db,
     }
     try:
@@ -219,6 +228,46 @@ def _register(args: argparse.Namespace) -> int:
         print(f"the chain is intact up to entry {result.head_sequence}")
         return 1
     print(f"register intact: {result.entries:,} entries; head {result.head_sequence}:{result.head_hash}")
+    return 0
+
+
+def _simulate(args: argparse.Namespace) -> int:
+    import tempfile
+    import threading
+
+    import httpx
+    import uvicorn
+
+    from api.app import build_components, create_app
+    from api.simulate import SimulationClock, SimulationPlan, simulate, summary_table
+
+    settings = _settings(args)
+    population = args.population or settings.index_dir.parent / "population.parquet"
+    if not population.exists():
+        raise FileNotFoundError(f"no population at {population}: run `python -m api demo` or give --population")
+    plan = SimulationPlan(year=args.year, requests=args.requests)
+    clock = SimulationClock(dt.datetime(plan.year, 1, 1, tzinfo=dt.UTC))
+    with tempfile.TemporaryDirectory() as tmp:
+        if not args.keep_database:
+            settings = Settings(**{**settings.__dict__, "database_url": f"sqlite:///{tmp}/simulation.db"})
+        components = build_components(settings, clock=clock)
+        server = uvicorn.Server(uvicorn.Config(create_app(components), host="127.0.0.1", port=0, log_level="warning"))
+        thread = threading.Thread(target=server.run, daemon=True)
+        thread.start()
+        while not server.started:
+            thread.join(0.05)
+        port = server.servers[0].sockets[0].getsockname()[1]
+        print(f"replaying {plan.requests:,} requests of {plan.year} through http://127.0.0.1:{port} ...")
+        try:
+            with httpx.Client(base_url=f"http://127.0.0.1:{port}", timeout=30) as http:
+                result = simulate(components.clients, http, clock, population, plan)
+        finally:
+            server.should_exit = True
+            thread.join(10)
+            components.engine.dispose()
+    print(f"answers: {json.dumps(result['statuses'])}; reviews: {json.dumps(result['reviews'])}")
+    for line in summary_table(result["summary"]):
+        print(line)
     return 0
 
 
