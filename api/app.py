@@ -245,13 +245,20 @@ def _collect(components: Components, client: Client, trace_id: str) -> TraceAnsw
     except ReviewError as error:
         _record(components, client, "invalid", error.status, trace_id)
         raise status_problem(error.status, error.detail) from None
+    refusals: tuple = ()
+    if releasing:  # the policy may have changed since the approval: the grounds must still pass now
+        refusals = service.recheck(TraceRequestBody.model_validate(service.reviews.case(trace_id).request)).refusals
+        releasing = not refusals
     released: dict = {}
 
     def collect(connection, recorded_at):
         released["disclosure"] = service.reviews.collect(connection, trace_id, recorded_at) if releasing else None
 
     fields = DISCLOSURE_FIELDS if releasing else ()
-    draft = service.draft(client, "collected" if releasing else "status_read", 200, concerns=trace_id, fields=fields)
+    draft = replace(
+        service.draft(client, "collected" if releasing else "status_read", 200, concerns=trace_id, fields=fields),
+        refusal_codes=tuple(r.code for r in refusals),
+    )
     try:
         [entry] = service.register.append_many([draft], service.clock(), also=collect)
     except ReviewError as error:  # collected meanwhile by another request of the same client
@@ -260,6 +267,14 @@ def _collect(components: Components, client: Client, trace_id: str) -> TraceAnsw
         raise _register_unavailable() from None
     if state is ReviewState.PENDING:
         status = Status.PENDING_REVIEW
+    elif refusals:
+        return TraceAnswer(
+            trace_id=trace_id,
+            status=Status.REFUSED,
+            policy_version=service.policy_in_force().version,
+            register_sequence=entry.sequence,
+            refusals=[RefusalModel(code=r.code, message=r.message) for r in refusals],
+        )
     elif state is ReviewState.REFUSED:
         status = Status.REFUSED
     else:
@@ -380,7 +395,8 @@ def create_app(components: Components) -> FastAPI:
         review, refused (and by reason), rejected before judgement, reviewed. This read is itself recorded."""
         client = _gate(components, credentials, Role.AUDITOR)
         first, last = _period(components, client, start, end)
-        rows = summarise(components.service.register.entries(first, last))
+        organisations = {c.id: c.organisation for c in components.clients.list()}
+        rows = summarise(components.service.register.entries(first, last), organisations)
         _record(components, client, "register_read", 200)
         return RegisterSummary(start=first, end=last, rows=[SummaryRowModel(**asdict(r)) for r in rows])
 
@@ -439,8 +455,17 @@ def create_app(components: Components) -> FastAPI:
         except ReviewError as error:
             _record(components, client, "invalid", error.status)
             raise status_problem(error.status, error.detail) from None
+        checks = (
+            components.service.recheck(TraceRequestBody.model_validate(case.request))
+            if "subject" in case.request
+            else None
+        )
         _record(components, client, "review_read", 200, concerns=case.trace_id)
-        return ReviewCase(**{**asdict(case), "state": case.state.value, "reason": case.reason.value})
+        return ReviewCase(
+            **{**asdict(case), "state": case.state.value, "reason": case.reason.value},
+            policy_checks=[RefusalModel(code=r.code, message=r.message) for r in (checks.refusals if checks else ())],
+            policy_in_force=components.service.policy_in_force().version,
+        )
 
     @app.post(
         "/v1/reviews/{trace_id}",

@@ -51,6 +51,7 @@ class ClientRecord:
     name: str
     role: Role
     rate_per_minute: int | None
+    organisation: str
     created_at: str
     revoked_at: str | None
 
@@ -105,10 +106,14 @@ class ClientStore:
         return next(c for c in self.list() if c.name == name)
 
     def list(self) -> list[ClientRecord]:
-        columns = [clients.c[n] for n in ("id", "name", "role", "rate_per_minute", "created_at", "revoked_at")]
         with self.engine.connect() as connection:
-            rows = connection.execute(select(*columns).order_by(clients.c.id)).all()
-        return [ClientRecord(r.id, r.name, Role(r.role), r.rate_per_minute, r.created_at, r.revoked_at) for r in rows]
+            rows = connection.execute(select(clients).order_by(clients.c.id)).all()
+        return [
+            ClientRecord(
+                r.id, r.name, Role(r.role), r.rate_per_minute, r.organisation or r.name, r.created_at, r.revoked_at
+            )
+            for r in rows
+        ]
 
     def authenticate_many(self, presented: list[str | None]) -> list[Client | None]:
         """Per key presented, the active client holding it, or None (unknown, malformed, wrong or revoked key

@@ -183,7 +183,7 @@ class Problem(BaseModel):
 
 class SummaryRowModel(BaseModel):
     month: str = Field(examples=["2026-11"])
-    client: str = Field(description="the requesting organisation's client name")
+    organisation: str = Field(description="the requesting organisation (for reviews: the reviewing one)")
     category: int | None = Field(description="1 immigration offence, 2 welfare; null if rejected before judgement")
     requests: int
     traced: int
@@ -258,6 +258,10 @@ class ReviewCase(BaseModel):
     request: dict
     candidates: list[dict]
     decision_reason: str | None = Field(None, description="the reviewer's written reason, once decided")
+    policy_checks: list[RefusalModel] = Field(
+        description="the request's grounds judged again under the policy in force now: empty if they pass"
+    )
+    policy_in_force: str
 
 
 class ReviewDecision(BaseModel):

@@ -88,11 +88,14 @@ def simulate(
 def summary_table(summary: dict) -> list[str]:
     """The summary as a Markdown table, one row per month and organisation client and category."""
     columns = ("requests", "traced", "not_found", "ambiguous", "pending_review", "refused", "rejected", "reviewed")
-    lines = ["| month | client | category | " + " | ".join(columns) + " |", "|---|---|---:|" + "---:|" * len(columns)]
+    lines = [
+        "| month | organisation | category | " + " | ".join(columns) + " |",
+        "|---|---|---:|" + "---:|" * len(columns),
+    ]
     totals = dict.fromkeys(columns, 0)
     for row in summary["rows"]:
         lines.append(
-            f"| {row['month']} | {row['client']} | {row['category'] or '-'} | "
+            f"| {row['month']} | {row['organisation']} | {row['category'] or '-'} | "
             + " | ".join(f"{row[c]:,}" for c in columns)
             + " |"
         )

@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import csv
 from collections import Counter
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
@@ -28,7 +28,7 @@ READS = ("register_read", "reviews_listed", "review_read", "status_read", "colle
 @dataclass
 class SummaryRow:
     month: str  # YYYY-MM (UTC)
-    client: str
+    organisation: str  # the requesting (or, for reviews, the reviewing) client's organisation
     category: int | None  # None for requests rejected before their category was read
     requests: int = 0
     traced: int = 0
@@ -41,14 +41,17 @@ class SummaryRow:
     refused_by_reason: dict[str, int] = field(default_factory=dict)
 
 
-def summarise(entries: Iterable[RegisterEntry]) -> list[SummaryRow]:
+def summarise(entries: Iterable[RegisterEntry], organisations: Mapping[int, str] | None = None) -> list[SummaryRow]:
+    """``organisations``: client id to organisation (a client missing from it counts as its own organisation)."""
+    organisations = organisations or {}
     rows: dict[tuple[str, str, int | None], SummaryRow] = {}
     reasons: dict[tuple[str, str, int | None], Counter] = {}
     for entry in entries:
         outcome = entry.draft.outcome
         if outcome in READS:
             continue
-        key = (entry.recorded_at[:7], entry.draft.client_name, entry.draft.category)
+        organisation = organisations.get(entry.draft.client_id, entry.draft.client_name)
+        key = (entry.recorded_at[:7], organisation, entry.draft.category)
         row = rows.setdefault(key, SummaryRow(*key))
         if outcome in REVIEWED:
             row.reviewed += 1

@@ -193,7 +193,7 @@ def test_listing_clients_never_shows_a_key_or_its_hash(api):
     _, key = store.add("listed", "reviewer", 30)
     store.revoke("listed")
     [record] = store.list()
-    assert set(vars(record)) == {"id", "name", "role", "rate_per_minute", "created_at", "revoked_at"}
+    assert set(vars(record)) == {"id", "name", "role", "rate_per_minute", "organisation", "created_at", "revoked_at"}
     assert (record.name, record.role, record.rate_per_minute) == ("listed", Role.REVIEWER, 30)
     assert record.revoked_at is not None
     shown = repr(store.list())

@@ -157,3 +157,23 @@ def test_retention_drops_disclosures_and_subject_details_but_keeps_the_entries(
     env = {**os.environ, "DATABASE_URL": database_url}
     done = subprocess.run([sys.executable, "-m", "api", "retention", "apply"], env=env, capture_output=True, text=True)
     assert done.returncode == 0 and "expired 0 review cases past 30 days" in done.stdout
+
+
+def test_an_approved_disclosure_waits_on_the_policy_in_force_when_collected(api, requester_key, people):
+    import datetime as dt
+
+    api.clock.now = dt.datetime(2018, 5, 1, 12, tzinfo=dt.UTC)
+    body = trace_body(people["restricted"], investigation__last_contact="2017-06-01")
+    del body["basis"]["serious_crime"]
+    trace_id = api.trace(body, requester_key).json()["trace_id"]
+    reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
+    case = api.http.get(f"/v1/reviews/{trace_id}", headers=_as(reviewer)).json()
+    assert case["policy_in_force"] == "mou-2017-01" and case["policy_checks"] == []
+    approve = {"decision": "approve", "reason": "necessary"}
+    assert api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=_as(reviewer)).json()["state"] == "approved"
+
+    api.clock.now = dt.datetime(2018, 5, 10, 12, tzinfo=dt.UTC)  # mou-2018-05 before the requester collects
+    answer = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    assert answer["status"] == "refused" and answer["disclosure"] is None
+    assert [r["code"] for r in answer["refusals"]] == ["SERIOUS_CRIME_NOT_SHOWN"]
+    assert api.entries()[-1].draft.fields_disclosed == ()

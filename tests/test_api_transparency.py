@@ -33,7 +33,7 @@ def test_summary_counts_by_month_client_category_and_outcome():
         _entry(10, "2026-11", "collected", category=None),
         _entry(11, "2026-11", "status_read", category=None),
     ]
-    rows = {(r.month, r.client, r.category): r for r in summarise(entries)}
+    rows = {(r.month, r.organisation, r.category): r for r in summarise(entries)}
     assert set(rows) == {
         ("2026-10", "ho", None),
         ("2026-10", "ho", 1),
@@ -67,7 +67,7 @@ def test_auditors_read_the_summary_for_a_period_and_each_read_is_recorded(api, r
     assert whole["from"] is None and sum(r["requests"] for r in whole["rows"]) == 3
     november = _auditor_get(api, auditor, "/v1/register/summary", **{"from": "2026-11-01", "to": "2026-11-30"}).json()
     [row] = november["rows"]
-    assert (row["month"], row["client"], row["category"]) == ("2026-11", "requester-1", 1)
+    assert (row["month"], row["organisation"], row["category"]) == ("2026-11", "requester-1", 1)
     assert (row["requests"], row["traced"], row["refused"]) == (2, 1, 1)
     assert row["refused_by_reason"] == {"AUTHORISER_TOO_JUNIOR": 1}
     assert [e.draft.outcome for e in api.entries()][-2:] == ["register_read", "register_read"]
@@ -118,3 +118,12 @@ def test_register_export_writes_csv_for_a_period(api, requester_key, people, dat
     [row] = [r for r in csv.DictReader(out.open()) if r["outcome"] != "policy_in_force"]
     assert row["outcome"] == "pending_review" and row["sequence"] == "3" and row["fields_disclosed"] == ""
     assert people["restricted"]["family_name"].upper() not in out.read_text().upper()
+
+
+def test_the_summary_counts_by_the_clients_organisation():
+    entries = [_entry(1, "2026-10", "traced", client="ho-a"), _entry(2, "2026-10", "traced", client="ho-b")]
+    entries[1] = RegisterEntry(
+        2, entries[1].recorded_at, EntryDraft("t2", 2, "ho-b", "traced", 200, category=1), "p", "h"
+    )
+    [row] = summarise(entries, {1: "Home Office", 2: "Home Office"})
+    assert (row.organisation, row.requests, row.traced) == ("Home Office", 2, 2)
