@@ -105,7 +105,8 @@ def summary_table(summary: dict) -> list[str]:
     return lines
 
 
-def _body(row: dict, kind: str, today: dt.date) -> bytes:
+def subject_of(row: dict) -> dict:
+    """A synthetic trace request (a row of ``python -m synthetic requests``) as the API's ``subject``."""
     subject = {
         "given_name": row.get("given_name"),
         "other_given_names": row.get("other_given_names"),
@@ -115,9 +116,12 @@ def _body(row: dict, kind: str, today: dt.date) -> bytes:
         "postcode": row.get("postcode"),
         "address": row.get("address_line_1"),
     }
-    subject = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in subject.items() if v}
+    return {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in subject.items() if v}
+
+
+def _body(row: dict, kind: str, today: dt.date) -> bytes:
     body = json.loads(json.dumps(IMMIGRATION_REQUEST))
-    body["subject"] = subject
+    body["subject"] = subject_of(row)
     body["investigation"]["last_contact"] = (today - dt.timedelta(days=200)).isoformat()
     if kind == "refused":  # an authoriser of the requester's own grade: refused under every policy
         body["officers"]["authorising"] = {"id": "HO-EO-0001", "grade": "EO"}

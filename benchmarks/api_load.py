@@ -50,21 +50,12 @@ def request_bodies(path: Path, limit: int) -> list[bytes]:
     from pydantic import ValidationError
 
     from api.models import TraceRequestBody
+    from api.simulate import subject_of
 
     rows = pq.read_table(path).slice(0, limit).to_pylist()
     bodies = []
     for row in rows:
-        subject = {
-            "given_name": row.get("given_name"),
-            "other_given_names": row.get("other_given_names"),
-            "family_name": row.get("family_name"),
-            "date_of_birth": row.get("date_of_birth"),
-            "sex": row.get("sex") if row.get("sex") in ("female", "male", "unknown", "other") else None,
-            "postcode": row.get("postcode"),
-            "address": row.get("address_line_1"),
-        }
-        subject = {k: (v.isoformat() if hasattr(v, "isoformat") else v) for k, v in subject.items() if v}
-        body = json.dumps({"subject": subject, **GROUNDS}).encode()
+        body = json.dumps({"subject": subject_of(row), **GROUNDS}).encode()
         try:
             TraceRequestBody.model_validate_json(body)
         except ValidationError:
