@@ -18,6 +18,7 @@ from api.migrate import SchemaOutOfDate, current_revision, head_revision, upgrad
 from api.policy import NoPolicyInForce
 from api.register import AuditRegister
 from api.transparency import export_csv
+from matcher.index import DamagedIndexError
 from matcher.keys import KeyConfigurationError, load_master_key
 from matcher.payload import TamperedPayloadError
 
@@ -102,6 +103,7 @@ def main(argv: list[str] | None = None) -> int:
         NoPolicyInForce,
         FileNotFoundError,
         TamperedPayloadError,
+        DamagedIndexError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -160,9 +160,13 @@ class Index:
             ],
             "malformed": dict(self.records.malformed),
         }
-        (directory / "manifest.json").write_text(json.dumps(manifest, indent=1))
         if self.model is not None:
             self.model.save(directory / "model.json")
+        # Every file's size, so that a truncated or swapped file is caught at load without reading it all.
+        manifest["files"] = {
+            str(f.relative_to(directory)): f.stat().st_size for f in sorted(directory.rglob("*")) if f.is_file()
+        }
+        (directory / "manifest.json").write_text(json.dumps(manifest, indent=1))
 
     def _arrays(self) -> dict[str, np.ndarray]:
         out = {f"records.{k}": v for k, v in self.records.arrays().items()}
@@ -184,15 +188,43 @@ class Index:
 
     @classmethod
     def load(cls, directory: Path | str, key: MasterKey) -> Index:
-        """Map an index; WrongKeyError unless ``key`` is the key it was built (or last rotated) with."""
+        """Map an index; WrongKeyError unless ``key`` is the key it was built (or last rotated) with,
+        DamagedIndexError if a file is missing, truncated, unreadable or inconsistent with the others."""
         directory = Path(directory)
         manifest_path = directory / "manifest.json"
         if not manifest_path.exists():
             raise FileNotFoundError(f"{directory} is not an index directory (no manifest.json)")
-        manifest = json.loads(manifest_path.read_text())
+        try:
+            manifest = json.loads(manifest_path.read_text())
+        except (json.JSONDecodeError, UnicodeDecodeError):
+            raise DamagedIndexError(directory, "manifest.json is not readable JSON") from None
         if manifest.get("format_version") != FORMAT_VERSION:
             raise ValueError(f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}: rebuild it")
         check_key(manifest["key_id"], key)
+        for name, size in manifest.get("files", {}).items():
+            path = directory / name
+            if not path.is_file():
+                raise DamagedIndexError(directory, f"{name} is missing")
+            if path.stat().st_size != size:
+                raise DamagedIndexError(directory, f"{name} has {path.stat().st_size:,} bytes, not {size:,}")
+        try:
+            index = cls._load(directory, key, manifest)
+        except (OSError, ValueError, KeyError, pa.ArrowException) as error:
+            raise DamagedIndexError(directory, f"{type(error).__name__} while reading it") from error
+        index._check_shapes(directory, manifest["records"])
+        return index
+
+    def _check_shapes(self, directory: Path, records: int) -> None:
+        """Per-record arrays of one length, the manifest's: a file from another index fails here."""
+        per_record = {"restricted": self.restricted, "sealed payloads": self.sealed}
+        per_record |= {f"records.{k}": v for k, v in self.records.arrays().items() if not k.endswith(".values")}
+        for name, values in per_record.items():
+            expected = records + 1 if name.endswith(".offsets") else records
+            if len(values) != expected:
+                raise DamagedIndexError(directory, f"{name} has {len(values):,} entries for {records:,} records")
+
+    @classmethod
+    def _load(cls, directory: Path, key: MasterKey, manifest: dict) -> Index:
         arrays = {p.stem: _open_array(p) for p in (directory / "arrays").glob("*.npy")}
         encoded = manifest.get("mode") == "encoded"
         tokeniser = Tokeniser(key.derive("tokens"))
@@ -240,6 +272,15 @@ class Index:
             cipher=PayloadCipher(key),
             encoder=BloomEncoder(key.derive("names")) if encoded else None,
             model=FellegiSunterModel.load(model_path) if model_path.exists() else None,
+        )
+
+
+class DamagedIndexError(ValueError):
+    """An index file is missing, truncated, unreadable or inconsistent: the index must be rebuilt or restored."""
+
+    def __init__(self, directory: Path, what: str) -> None:
+        super().__init__(
+            f"the index at {directory} is damaged ({what}): restore it or rebuild it with `python -m matcher build`"
         )
 
 
