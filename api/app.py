@@ -25,6 +25,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import ValidationError
 from sqlalchemy import Engine, text
 from sqlalchemy.exc import SQLAlchemyError
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
@@ -202,6 +203,24 @@ def _record(components: Components, client: Client, outcome: str, status: int, c
         components.service.record([(client, outcome, status)], concerns=concerns)
     except RegisterUnavailable:
         raise _register_unavailable() from None
+
+
+def _decide_request(
+    components: Components,
+    credentials: HTTPAuthorizationCredentials | None,
+    trace_id: str,
+    body: bytes | None,
+    body_problem: ProblemError | None,
+) -> ReviewOutcome:
+    client = _gate(components, credentials, Role.REVIEWER)
+    if body_problem is not None:
+        raise _recorded(components, [(client, "invalid", body_problem)])[0]
+    try:
+        decision = ReviewDecision.model_validate_json(body)
+    except ValidationError as error:
+        problem = validation_problem(error.errors(include_input=False))
+        raise _recorded(components, [(client, "invalid", problem)])[0] from None
+    return _decide(components, client, trace_id, decision)
 
 
 def _decide(components: Components, client: Client, trace_id: str, decision: ReviewDecision) -> ReviewOutcome:
@@ -473,14 +492,24 @@ def create_app(components: Components) -> FastAPI:
         summary="Approve or refuse a held request, with a written reason (reviewer)",
         tags=["reviews"],
         responses=examples.READ_RESPONSES,
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReviewDecision"}}},
+            }
+        },
     )
-    def decide_review(
-        trace_id: str, decision: ReviewDecision, credentials: BearerDependency, components: ComponentsDependency
+    async def decide_review(
+        trace_id: str, request: Request, credentials: BearerDependency, components: ComponentsDependency
     ) -> ReviewOutcome:
         """A reviewer may not decide a request of their own organisation. Approval releases the chosen candidate's
-        disclosure for the requester to collect once from GET /v1/traces/{trace_id}; the decision is an entry."""
-        client = _gate(components, credentials, Role.REVIEWER)
-        return _decide(components, client, trace_id, decision)
+        disclosure for the requester to collect once from GET /v1/traces/{trace_id}; the decision is an entry.
+        The body is read here, not by FastAPI, so that the key, rate and role come first (as for traces)."""
+        try:
+            body, problem = await _json_body(request), None
+        except ProblemError as error:
+            body, problem = None, error
+        return await run_in_threadpool(_decide_request, components, credentials, trace_id, body, problem)
 
     @app.get(
         "/v1/traces/{trace_id}",
@@ -546,6 +575,7 @@ def _invalid_query(components: Components, client: Client, name: str, message: s
 
 
 async def _json_body(request: Request) -> bytes:
+    """The body of a JSON request, bounded; the key, rate and role are checked after, on the worker thread."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
         raise status_problem(415, "send the trace request as application/json")
@@ -593,6 +623,7 @@ def _openapi(app: FastAPI) -> dict:
     components.update(body.pop("$defs", {}))
     components["TraceRequestBody"] = body
     components["Problem"] = Problem.model_json_schema(ref_template="#/components/schemas/{model}")
+    components["ReviewDecision"] = ReviewDecision.model_json_schema(ref_template="#/components/schemas/{model}")
     app.openapi_schema = schema
     return schema
 

@@ -181,7 +181,6 @@ def test_nothing_succeeds_without_the_right_role(api, world):
 BODY_BEFORE_AUTH = "api/app.py decide_review: the ReviewDecision body is validated (422) before _gate checks the key"
 
 
-@pytest.mark.xfail(strict=True, reason=BODY_BEFORE_AUTH)
 def test_an_invalid_review_decision_without_a_key_is_still_401(api, world):
     before = len(api.entries())
     response = api.http.post(f"/v1/reviews/{world.trace_id}", json={"decision": "maybe"})
@@ -190,7 +189,6 @@ def test_an_invalid_review_decision_without_a_key_is_still_401(api, world):
     assert len(api.entries()) == before
 
 
-@pytest.mark.xfail(strict=True, reason=BODY_BEFORE_AUTH)
 def test_an_invalid_review_decision_from_a_requester_is_still_403_and_recorded(api, world):
     before = len(api.entries())
     response = api.http.post(f"/v1/reviews/{world.trace_id}", json={}, headers=world.headers("requester"))
