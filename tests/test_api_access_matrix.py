@@ -173,12 +173,8 @@ def test_nothing_succeeds_without_the_right_role(api, world):
     assert succeeded == expected
 
 
-# --- Known bug: POST /v1/reviews/{trace_id} has FastAPI validate its body (ReviewDecision) before the endpoint
-# runs _gate, so an invalid decision is answered 422 before the key or role is checked: no 401 without a key, and a
-# requester's or auditor's call is neither rate-limited nor recorded as forbidden. (POST /v1/traces reads its own
-# body after authentication and role, as handle_traces documents.) ---
-
-BODY_BEFORE_AUTH = "api/app.py decide_review: the ReviewDecision body is validated (422) before _gate checks the key"
+# --- An invalid body never comes before the key and the role: a decision endpoint that let FastAPI validate its
+# body first would answer 422 to anyone, unrecorded. ---
 
 
 def test_an_invalid_review_decision_without_a_key_is_still_401(api, world):
