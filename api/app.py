@@ -541,22 +541,16 @@ def _period(
     components: Components, client: Client, start: str | None, end: str | None
 ) -> tuple[dt.date | None, dt.date | None]:
     """The from/to query as dates; a bad one is a recorded 422."""
-    try:
-        first, last = (dt.date.fromisoformat(v) if v else None for v in (start, end))
-    except ValueError:
-        bad = "from" if start and not _is_date(start) else "to"
-        raise _invalid_query(components, client, bad, "must be a date, YYYY-MM-DD") from None
+    dates = []
+    for name, value in (("from", start), ("to", end)):
+        try:
+            dates.append(dt.date.fromisoformat(value) if value else None)
+        except ValueError:
+            raise _invalid_query(components, client, name, "must be a date, YYYY-MM-DD") from None
+    first, last = dates
     if first and last and first > last:
         raise _invalid_query(components, client, "from", "must not be after to")
     return first, last
-
-
-def _is_date(value: str) -> bool:
-    try:
-        dt.date.fromisoformat(value)
-    except ValueError:
-        return False
-    return True
 
 
 def _whole_number(

@@ -8,7 +8,6 @@ the candidate) or refuses with a written reason; the requester then collects the
 
 from __future__ import annotations
 
-import datetime as dt
 import json
 import os
 from dataclasses import dataclass
@@ -237,7 +236,3 @@ class ReviewStore:
     def _open(self, trace_id: str, purpose: str, sealed: bytes) -> dict:
         plain = self._aead.decrypt(sealed[:_NONCE], sealed[_NONCE:], f"{purpose}:{trace_id}".encode())
         return json.loads(plain)
-
-
-def now_text(now: dt.datetime) -> str:
-    return now.astimezone(dt.UTC).isoformat(timespec="microseconds")
