@@ -12,6 +12,7 @@ import datetime as dt
 import logging
 import time
 import traceback
+import uuid
 from collections.abc import Callable
 from contextlib import asynccontextmanager
 from dataclasses import asdict, dataclass, replace
@@ -53,6 +54,7 @@ from api.models import (
     TraceRequestBody,
 )
 from api.policy import PolicyBook
+from api.probing import Probe, ProbeDetector
 from api.problems import (
     ProblemError,
     problem_response,
@@ -79,6 +81,7 @@ class Components:
     service: TraceService
     clients: ClientStore
     limiter: RateLimiter
+    probes: ProbeDetector
     engine: Engine
 
 
@@ -109,7 +112,9 @@ def build_components(
     service.record_policy_in_force()  # and NoPolicyInForce now rather than on the first request
     service.apply_retention()
     limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst)
-    return Components(service, ClientStore(engine), limiter, engine)
+    # On the service's clock: a simulated year's windows are in simulated time.
+    probes = ProbeDetector(key, settings.probe_limit, settings.probe_window_minutes * 60.0, lambda: clock().timestamp())
+    return Components(service, ClientStore(engine), limiter, probes, engine)
 
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>` from `python -m api clients add`")
@@ -134,8 +139,9 @@ class TraceCall:
 
 def handle_traces(components: Components, calls: list[TraceCall]) -> list[TraceAnswer | ProblemError]:
     """Trace requests that arrived together, each in this order: who asks (401), their rate (429) and role (403),
-    is the body a request (413, 415, 422), then the answer. From the rate check on, every outcome is in the
-    register, written before anything is returned: the refusals in one transaction, the answers in another."""
+    is the body a request (413, 415, 422), is it one too many near-identical requests (429, flagged), then the
+    answer. From the rate check on, every outcome is in the register, written before anything is returned: the
+    refusals in one transaction, the probes in another, the answers in a third."""
     try:
         clients = components.clients.authenticate_many([call.key for call in calls])
     except SQLAlchemyError:
@@ -144,19 +150,47 @@ def handle_traces(components: Components, calls: list[TraceCall]) -> list[TraceA
         ]
     out: list[TraceAnswer | ProblemError | None] = [None] * len(calls)
     refused: list[tuple[int, Client, str, ProblemError]] = []
-    admitted: list[tuple[int, Client, TraceRequestBody]] = []
+    probes: list[tuple[int, Client, TraceRequestBody, str, Probe]] = []
+    admitted: list[tuple[int, Client, TraceRequestBody, str]] = []
     for i, (call, client) in enumerate(zip(calls, clients, strict=True)):
         if client is None:
             out[i] = status_problem(401, _UNAUTHENTICATED, headers={"WWW-Authenticate": "Bearer"})
         elif isinstance(admission := _admit(components, client, call), TraceRequestBody):
-            admitted.append((i, client, admission))
+            trace_id = str(uuid.uuid4())
+            if probe := components.probes.observe(client.id, admission.subject, trace_id):
+                probes.append((i, client, admission, trace_id, probe))
+            else:
+                admitted.append((i, client, admission, trace_id))
         else:
             refused.append((i, client, *admission))
     for (i, *_), problem in zip(refused, _recorded(components, [r[1:] for r in refused]), strict=True):
         out[i] = problem
+    for (i, *_), problem in zip(probes, _probes_refused(components, [p[1:] for p in probes]), strict=True):
+        out[i] = problem
     for (i, *_), answer in zip(admitted, _answers(components, [a[1:] for a in admitted]), strict=True):
         out[i] = answer
     return out
+
+
+def _probes_refused(
+    components: Components, probes: list[tuple[Client, TraceRequestBody, str, Probe]]
+) -> list[ProblemError]:
+    """429s for requests refused as part of a probe, once their entries (flagged) are written."""
+    if not probes:
+        return []
+    try:
+        components.service.record_probes(
+            [(client, body, trace_id, p.first_trace_id) for client, body, trace_id, p in probes]
+        )
+    except RegisterUnavailable:
+        return [_register_unavailable() for _ in probes]
+    problems = []
+    for _, _, trace_id, probe in probes:
+        retry = {"Retry-After": RateLimiter.retry_after_header(probe.retry_after)}
+        problem = status_problem(429, _PROBING, headers=retry)
+        problem.trace_id = trace_id
+        problems.append(problem)
+    return problems
 
 
 def _admit(components: Components, client: Client, call: TraceCall) -> TraceRequestBody | tuple[str, ProblemError]:
@@ -314,11 +348,12 @@ def _collect(components: Components, client: Client, trace_id: str) -> TraceAnsw
     )
 
 
-def _answers(components: Components, admitted: list[tuple[Client, TraceRequestBody]]) -> list:
+def _answers(components: Components, admitted: list[tuple[Client, TraceRequestBody, str]]) -> list:
     if not admitted:
         return []
     try:
-        return components.service.answer_many(admitted)
+        calls = [(client, body) for client, body, _ in admitted]
+        return components.service.answer_many(calls, [trace_id for _, _, trace_id in admitted])
     except RegisterUnavailable:
         return [_register_unavailable() for _ in admitted]
     except Exception as error:
@@ -345,6 +380,10 @@ def _recorded(components: Components, refused: list[tuple[Client, str, ProblemEr
 
 _RETRY = {"Retry-After": "5"}
 _UNAUTHENTICATED = "a valid API key is required: Authorization: Bearer <key>"
+_PROBING = (
+    "too many near-identical requests about one person from this client: the request was not traced and is "
+    "recorded as a suspected enumeration; retry after the time given"
+)
 
 
 def _register_unavailable() -> ProblemError:

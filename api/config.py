@@ -29,6 +29,9 @@ class Settings:
     # Per client, unless the client was added with its own rate: sustained requests per minute and burst size.
     rate_per_minute: int = 60
     rate_burst: int = 10
+    # Enumeration: near-identical requests (same blocking key) one client may send about a person in a window.
+    probe_limit: int = 3
+    probe_window_minutes: int = 60
     policy_dir: Path | None = None  # None: the policies shipped in api/policies
     migrate_on_start: bool = True  # bring the schema to the latest Alembic revision when the service starts
 
@@ -43,6 +46,8 @@ class Settings:
             port=_integer(env, "TRACING_PORT", 8000, 1, 65_535),
             rate_per_minute=_integer(env, "TRACING_RATE_PER_MINUTE", 60, 1, 1_000_000),
             rate_burst=_integer(env, "TRACING_RATE_BURST", 10, 1, 1_000_000),
+            probe_limit=_integer(env, "TRACING_PROBE_LIMIT", 3, 1, 1_000),
+            probe_window_minutes=_integer(env, "TRACING_PROBE_WINDOW_MINUTES", 60, 1, 10_080),
             policy_dir=Path(policy_dir) if policy_dir else None,
             migrate_on_start=_flag(env, "TRACING_MIGRATE_ON_START", True),
         )
@@ -59,6 +64,7 @@ class Settings:
             "database": make_url(self.database_url).render_as_string(hide_password=True),
             "listen": f"{self.host}:{self.port}",
             "rate limit": f"{self.rate_per_minute}/min per client, burst {self.rate_burst}",
+            "enumeration": f"{self.probe_limit} near-identical requests per {self.probe_window_minutes} min",
             "policies": str(self.policy_dir or "shipped (api/policies)"),
         }
 

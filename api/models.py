@@ -192,6 +192,9 @@ class SummaryRowModel(BaseModel):
     pending_review: int
     refused: int
     rejected: int = Field(description="malformed, wrong role, over the rate, or failed: never judged")
+    probe_suspected: int = Field(
+        description="refused untraced: one too many near-identical requests about one person (a suspected probe)"
+    )
     reviewed: int
     refused_by_reason: dict[str, int]
 

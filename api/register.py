@@ -55,7 +55,9 @@ class EntryDraft:
     subject_token: str | None = None
     refusal_codes: tuple[str, ...] = ()
     fields_disclosed: tuple[str, ...] = ()
-    concerns: str | None = None  # a review step's or collection's: the trace id of the request it is about
+    # A review step's, a collection's, or a suspected probe's: the trace id of the request it is about (for a
+    # probe, the first of the near-identical requests).
+    concerns: str | None = None
 
 
 @dataclass(frozen=True)

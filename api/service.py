@@ -99,10 +99,14 @@ class TraceService:
             return []
         return [EntryDraft(str(uuid.uuid4()), 0, "(service)", "policy_in_force", 0, policy_version=policy.version)]
 
-    def answer_many(self, calls: list[tuple[Client, TraceRequestBody]]) -> list[TraceAnswer]:
+    def answer_many(
+        self, calls: list[tuple[Client, TraceRequestBody]], trace_ids: list[str] | None = None
+    ) -> list[TraceAnswer]:
         """Answers to requests that arrived together: judged one by one, the allowed ones matched as one batch
         (the core's batch path costs a fraction of a single trace per request), all entries written in one
-        transaction, and only then the answers."""
+        transaction, and only then the answers. ``trace_ids``: given when the caller named the requests already
+        (the enumeration detector did); new ones otherwise."""
+        trace_ids = trace_ids or [str(uuid.uuid4()) for _ in calls]
         now = self.clock()
         today = now.astimezone(UK).date()
         policy = self.policies.in_force(today)
@@ -119,8 +123,18 @@ class TraceService:
             for i in range(len(calls))
         ]
         drafts = [
-            self._draft(client, body, decision, status, disclosure)
-            for (client, body), decision, (status, disclosure) in zip(calls, decisions, outcomes, strict=True)
+            self._draft(
+                client,
+                body,
+                trace_id,
+                status.value,
+                decision.version,
+                tuple(r.code for r in decision.refusals),
+                disclosed=disclosure is not None,
+            )
+            for (client, body), trace_id, decision, (status, disclosure) in zip(
+                calls, trace_ids, decisions, outcomes, strict=True
+            )
         ]
         # Built before the entries are written, so that nothing can fail once they are: a committed entry is
         # always answered.
@@ -143,31 +157,46 @@ class TraceService:
         self._policy_recorded = policy.version
         return [a.model_copy(update={"register_sequence": e.sequence}) for a, e in zip(answers, entries, strict=True)]
 
+    def record_probes(self, probes: list[tuple[Client, TraceRequestBody, str, str]]) -> list[RegisterEntry]:
+        """Entries, in one transaction, for requests refused untraced as one too many of a group of near-identical
+        ones (client, body, trace id, the group's first trace id): who asked, on what grounds, about whom (the
+        keyed token), and which request began the probe."""
+        drafts = [
+            self._draft(client, body, trace_id, "probe_suspected", http_status=429, concerns=first)
+            for client, body, trace_id, first in probes
+        ]
+        return self.register.append_many(drafts, self.clock())
+
     def _draft(
         self,
         client: Client,
         body: TraceRequestBody,
-        decision: PolicyDecision,
-        status: Status,
-        disclosure: Disclosure | None,
+        trace_id: str,
+        outcome: str,
+        policy_version: str | None = None,
+        refusal_codes: tuple[str, ...] = (),
+        disclosed: bool = False,
+        http_status: int = 200,
+        concerns: str | None = None,
     ) -> EntryDraft:
         officers, subject = body.officers, body.subject
         return EntryDraft(
-            trace_id=str(uuid.uuid4()),
+            trace_id=trace_id,
             client_id=client.id,
             client_name=client.name,
-            outcome=status.value,
-            http_status=200,
+            outcome=outcome,
+            http_status=http_status,
             requesting_officer=officers.requesting.id,
             requesting_grade=officers.requesting.grade,
             authorising_officer=officers.authorising.id,
             authorising_grade=officers.authorising.grade,
-            policy_version=decision.version,
+            policy_version=policy_version,
             category=body.basis.category,
             offence=body.basis.offence,
             subject_token=self.subjects.token(subject.family_name, subject.date_of_birth, subject.given_name),
-            refusal_codes=tuple(r.code for r in decision.refusals),
-            fields_disclosed=DISCLOSURE_FIELDS if disclosure is not None else (),
+            refusal_codes=refusal_codes,
+            fields_disclosed=DISCLOSURE_FIELDS if disclosed else (),
+            concerns=concerns,
         )
 
     def record(self, requests: list[tuple[Client, str, int]], concerns: str | None = None) -> list[RegisterEntry]:

@@ -20,6 +20,8 @@ from api.register import RegisterEntry
 ANSWERED = ("traced", "not_found", "ambiguous", "pending_review", "refused")
 REJECTED = ("invalid", "forbidden", "rate_limited", "error")
 """Requests turned away before the policy judged them (malformed, wrong role, over the rate) or that failed."""
+PROBE = "probe_suspected"
+"""Requests refused untraced as one too many of a client's near-identical requests about one person."""
 REVIEWED = ("review_approved", "review_refused")
 READS = ("register_read", "reviews_listed", "review_read", "status_read", "collected", "policy_in_force", "expired")
 """Entries of the register's and the queue's readers, and requesters' looks at held requests: not trace requests."""
@@ -37,6 +39,7 @@ class SummaryRow:
     pending_review: int = 0
     refused: int = 0
     rejected: int = 0
+    probe_suspected: int = 0
     reviewed: int = 0
     refused_by_reason: dict[str, int] = field(default_factory=dict)
 
@@ -57,7 +60,9 @@ def summarise(entries: Iterable[RegisterEntry], organisations: Mapping[int, str]
             row.reviewed += 1
             continue
         row.requests += 1
-        if outcome in ANSWERED:
+        if outcome == PROBE:
+            row.probe_suspected += 1
+        elif outcome in ANSWERED:
             setattr(row, outcome, getattr(row, outcome) + 1)
             if outcome == "refused":
                 reasons.setdefault(key, Counter()).update(entry.draft.refusal_codes)

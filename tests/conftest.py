@@ -134,14 +134,25 @@ class MutableClock:
 class ApiHarness:
     """A running app (in-process, through FastAPI's TestClient) around the session's tracer and a fresh database."""
 
-    def __init__(self, database_url: str, tracer, master_key, rate_per_minute: int = 6_000, rate_burst: int = 1_000):
+    # Generous rates and probe limit (tests send the same request many times); the tests of each set their own.
+    def __init__(
+        self,
+        database_url: str,
+        tracer,
+        master_key,
+        rate_per_minute: int = 6_000,
+        rate_burst: int = 1_000,
+        probe_limit: int = 1_000,
+    ):
         from fastapi.testclient import TestClient
 
         from api.app import build_components, create_app
         from api.config import Settings
 
         self.clock = MutableClock(dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC))
-        self.settings = Settings(database_url=database_url, rate_per_minute=rate_per_minute, rate_burst=rate_burst)
+        self.settings = Settings(
+            database_url=database_url, rate_per_minute=rate_per_minute, rate_burst=rate_burst, probe_limit=probe_limit
+        )
         self.components = build_components(self.settings, key=master_key, tracer=tracer, clock=self.clock)
         self.app = create_app(self.components)
         self.http = TestClient(self.app, raise_server_exceptions=False)
