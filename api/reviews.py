@@ -155,6 +155,8 @@ class ReviewStore:
                 raise ReviewError(422, f"candidate must be between 0 and {len(disclosures) - 1}")
             if disclosures:
                 disclosure = disclosures[candidate or 0]
+                if disclosure is None:
+                    raise ReviewError(409, "this request matched a restricted record: nothing in it is ever disclosed")
         state = ReviewState.APPROVED if approve else ReviewState.REFUSED
         connection.execute(
             update(reviews)

@@ -242,6 +242,10 @@ class TraceService:
         for i, result in zip(order, explained, strict=True):
             candidates = result.explanation
             payloads = self.tracer.disclosures(np.array([c.record for c in candidates], dtype=np.int64))
+            if None in payloads:
+                # A restricted candidate (never opened): the others may be its household, whose address is its
+                # whereabouts, so nothing in this request is ever released.
+                payloads = [None] * len(payloads)
             holds.append(
                 Hold(
                     trace_id=drafts[i].trace_id,
@@ -260,7 +264,7 @@ class TraceService:
                         }
                         for c in candidates
                     ],
-                    disclosures=[Disclosure.from_payload(p).model_dump(mode="json") for p in payloads],
+                    disclosures=[None if p is None else _disclosure_json(p) for p in payloads],
                 )
             )
         return holds
@@ -278,6 +282,10 @@ def _hold_reason(result: TraceResult, decision: PolicyDecision, policy: PolicyVe
     if result.outcome is Outcome.NO_MATCH and floor is not None and result.probability >= floor:
         return ReviewReason.NEAR_THRESHOLD
     return None
+
+
+def _disclosure_json(payload: dict) -> dict:
+    return Disclosure.from_payload(payload).model_dump(mode="json")
 
 
 def _outcome(result: TraceResult) -> tuple[Status, Disclosure | None]:

@@ -205,9 +205,16 @@ class Tracer:
             columns["candidate_nhs_numbers"] = pa.ListArray.from_arrays(pa.array(offsets), values)
         return pa.table(columns)
 
-    def disclosures(self, records: np.ndarray) -> list[dict]:
-        """The disclosable fields of these records, each decrypted on its own."""
-        return [{f: payload[f] for f in DISCLOSURE_FIELDS} for payload in self.index.open_payloads(records)]
+    def disclosures(self, records: np.ndarray) -> list[dict | None]:
+        """The disclosable fields of these records, each decrypted on its own; None for a restricted record, whose
+        payload is never opened: no path out of the core carries a restricted record's details."""
+        records = np.asarray(records, dtype=np.int64)
+        restricted = np.asarray(self.index.restricted)[records]
+        opened = iter(self.index.open_payloads(records[~restricted]))
+        out: list[dict | None] = []
+        for is_restricted in restricted.tolist():
+            out.append(None if is_restricted else {f: v for f, v in next(opened).items() if f in DISCLOSURE_FIELDS})
+        return out
 
     def nhs_numbers(self, records: np.ndarray) -> list[str]:
         """Internal evaluation output only: the NHS numbers of index rows (decrypted from their payloads)."""

@@ -1,0 +1,81 @@
+"""Restricted records never leave (hypothesis): not in a trace answer, not through a review, not at collection.
+
+A restricted record (an NHS "S-flag": the person's whereabouts must not be given out) may match a request, and
+the request is then held like any other; but nothing of the record is ever decrypted, so nothing can be stored,
+shown to a reviewer, released by an approval or collected. Nor is anything of the other candidates of such a
+request: they may be the restricted person's household, whose address is theirs (hypothesis found this).
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+import numpy as np
+import pyarrow.compute as pc
+import pytest
+from conftest import trace_body
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+
+@pytest.fixture(scope="module")
+def restricted_people(population) -> list[dict]:
+    alive = population.filter(pc.is_null(population.column("date_of_death")))
+    return alive.filter(alive.column("restricted")).slice(0, 60).to_pylist()
+
+
+def _whereabouts(person: dict) -> list[str]:
+    """What of a restricted person must never appear: their address line and postcode."""
+    return [v for v in (person["address_line_1"], person["postcode"]) if v]
+
+
+def test_the_core_never_opens_a_restricted_record(tracer):
+    restricted = np.flatnonzero(np.asarray(tracer.index.restricted))
+    ordinary = np.flatnonzero(~np.asarray(tracer.index.restricted))[:50]
+    assert len(restricted) > 50
+    assert tracer.disclosures(restricted) == [None] * len(restricted)
+    mixed = tracer.disclosures(np.concatenate([restricted[:5], ordinary[:5]]))
+    assert mixed[:5] == [None] * 5 and all(isinstance(d, dict) for d in mixed[5:])
+
+
+def test_no_request_reviewed_or_collected_ever_carries_a_restricted_record(api, requester_key, restricted_people):
+    api.clock.now = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
+    reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
+    forbidden = [value for person in restricted_people for value in _whereabouts(person)]
+
+    def as_(key: str) -> dict:
+        return {"Authorization": f"Bearer {key}"}
+
+    @settings(max_examples=60, deadline=None, suppress_health_check=list(HealthCheck))
+    @given(
+        person=st.sampled_from(restricted_people),
+        drop=st.sets(st.sampled_from(["given_name", "postcode", "sex"])),
+        welfare=st.booleans(),
+        candidate=st.none() | st.integers(0, 2),
+    )
+    def check(person, drop, welfare, candidate):
+        body = trace_body(person)
+        for field in drop:
+            body["subject"].pop(field, None)
+        if welfare:
+            body["basis"] = {"category": 2, "welfare_description": "vulnerable adult missing from care"}
+        responses = [api.trace(body, requester_key)]
+        answer = responses[0].json()
+        assert answer["disclosure"] is None
+        if answer["status"] == "pending_review":
+            trace_id = answer["trace_id"]
+            decision = {"decision": "approve", "reason": "lawful and necessary", "candidate": candidate}
+            responses += [
+                api.http.get(f"/v1/reviews/{trace_id}", headers=as_(reviewer)),
+                api.http.post(f"/v1/reviews/{trace_id}", json=decision, headers=as_(reviewer)),
+                api.http.get(f"/v1/traces/{trace_id}", headers=as_(requester_key)),
+            ]
+        for response in responses:
+            assert response.status_code < 500
+            shown = response.json()
+            if isinstance(shown, dict) and "request" in shown:
+                shown = {**shown, "request": None}  # the reviewer sees what the requester sent, not the record
+            text = str(shown)
+            assert not [value for value in forbidden if value in text], response.request.url
+
+    check()
