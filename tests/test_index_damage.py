@@ -1,4 +1,5 @@
-"""A damaged index refuses to load with a clear message (and the service refuses to start): issue 7."""
+"""A damaged index, or a missing, garbled or wrong key, refuses to load with a clear message (and the service refuses
+to start): issue 7."""
 
 from __future__ import annotations
 
@@ -61,3 +62,29 @@ def test_the_service_refuses_to_start_on_a_damaged_index(small_index, tmp_path):
     env = {**os.environ, "TRACING_INDEX_DIR": str(copy), "DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}"}
     done = subprocess.run([sys.executable, "-m", "api", "serve"], env=env, capture_output=True, text=True, timeout=120)
     assert done.returncode == 2 and "is damaged" in done.stderr and "Traceback" not in done.stderr
+
+
+def _serve(index: Path, tmp_path: Path, **environment: str) -> subprocess.CompletedProcess:
+    env = {**os.environ, "TRACING_INDEX_DIR": str(index), "DATABASE_URL": f"sqlite:///{tmp_path / 'state.db'}"}
+    env.pop("TRACING_MASTER_KEY", None)
+    env.update(environment)
+    return subprocess.run([sys.executable, "-m", "api", "serve"], env=env, capture_output=True, text=True, timeout=120)
+
+
+@pytest.mark.parametrize(
+    ("key", "message"),
+    [
+        ({"TRACING_MASTER_KEY_FILE": "/nonexistent/master.key"}, "no master key at /nonexistent/master.key"),
+        ({"TRACING_MASTER_KEY": "not-a-key"}, "not a tracing master key"),
+        ({"TRACING_MASTER_KEY": "tracing-master-key:v1:c2hvcnQ="}, "a master key is 32 bytes, not 5"),
+        ("another key", "made with key"),
+    ],
+    ids=["missing", "garbled", "short", "another key"],
+)
+def test_the_service_refuses_to_start_without_the_index_key(small_index, tmp_path, key, message):
+    from matcher.keys import MasterKey
+
+    environment = {"TRACING_MASTER_KEY": MasterKey.generate().text()} if key == "another key" else key
+    done = _serve(small_index, tmp_path, **environment)
+    assert done.returncode == 2 and message in done.stderr and "Traceback" not in done.stderr
+    assert environment.get("TRACING_MASTER_KEY", "@@") not in done.stderr  # the key is never printed
