@@ -83,6 +83,7 @@ class Components:
     limiter: RateLimiter
     probes: ProbeDetector
     engine: Engine
+    response_floor: float = 0.0  # seconds: see Settings.response_floor_ms
 
 
 def build_components(
@@ -114,7 +115,7 @@ def build_components(
     limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst)
     # On the service's clock: a simulated year's windows are in simulated time.
     probes = ProbeDetector(key, settings.probe_limit, settings.probe_window_minutes * 60.0, lambda: clock().timestamp())
-    return Components(service, ClientStore(engine), limiter, probes, engine)
+    return Components(service, ClientStore(engine), limiter, probes, engine, settings.response_floor_ms / 1000)
 
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>` from `python -m api clients add`")
@@ -424,6 +425,7 @@ def create_app(components: Components) -> FastAPI:
     ) -> Response:
         """Judge the grounds under the policy in force today, trace the subject if allowed, record the request in
         the audit register, then answer. Only a traced answer carries a disclosure."""
+        arrived = time.monotonic()
         try:
             body, problem = await _json_body(request), None
         except ProblemError as error:
@@ -433,6 +435,9 @@ def create_app(components: Components) -> FastAPI:
             answer = await request.app.state.dispatcher.submit(TraceCall(key, body, problem))
         except DispatcherClosed:
             raise status_problem(503, "the service is stopping; retry later", headers=_RETRY) from None
+        finally:  # an answer, a refusal or a problem alike: its time says nothing of the outcome below the floor
+            if (wait := components.response_floor - (time.monotonic() - arrived)) > 0:
+                await asyncio.sleep(wait)
         # Serialised here, once: the model was built and checked by the service, so FastAPI need not check it again.
         return Response(answer.model_dump_json(), media_type="application/json")
 

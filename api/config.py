@@ -32,6 +32,9 @@ class Settings:
     # Enumeration: near-identical requests (same blocking key) one client may send about a person in a window.
     probe_limit: int = 3
     probe_window_minutes: int = 60
+    # Every trace answer leaves no sooner than this after its request arrived: whether a person was found, held or
+    # not found then shows in the body the requester is meant to see, not in the time an observer can measure.
+    response_floor_ms: int = 25
     policy_dir: Path | None = None  # None: the policies shipped in api/policies
     migrate_on_start: bool = True  # bring the schema to the latest Alembic revision when the service starts
 
@@ -48,6 +51,7 @@ class Settings:
             rate_burst=_integer(env, "TRACING_RATE_BURST", 10, 1, 1_000_000),
             probe_limit=_integer(env, "TRACING_PROBE_LIMIT", 3, 1, 1_000),
             probe_window_minutes=_integer(env, "TRACING_PROBE_WINDOW_MINUTES", 60, 1, 10_080),
+            response_floor_ms=_integer(env, "TRACING_RESPONSE_FLOOR_MS", 25, 0, 10_000),
             policy_dir=Path(policy_dir) if policy_dir else None,
             migrate_on_start=_flag(env, "TRACING_MIGRATE_ON_START", True),
         )
@@ -65,6 +69,7 @@ class Settings:
             "listen": f"{self.host}:{self.port}",
             "rate limit": f"{self.rate_per_minute}/min per client, burst {self.rate_burst}",
             "enumeration": f"{self.probe_limit} near-identical requests per {self.probe_window_minutes} min",
+            "response floor": f"{self.response_floor_ms} ms per trace answer",
             "policies": str(self.policy_dir or "shipped (api/policies)"),
         }
 

@@ -134,7 +134,8 @@ class MutableClock:
 class ApiHarness:
     """A running app (in-process, through FastAPI's TestClient) around the session's tracer and a fresh database."""
 
-    # Generous rates and probe limit (tests send the same request many times); the tests of each set their own.
+    # Generous rates and probe limit (tests send the same request many times), no response floor (it would add
+    # 25 ms to each of thousands of requests); the tests of each set their own.
     def __init__(
         self,
         database_url: str,
@@ -143,6 +144,7 @@ class ApiHarness:
         rate_per_minute: int = 6_000,
         rate_burst: int = 1_000,
         probe_limit: int = 1_000,
+        response_floor_ms: int = 0,
     ):
         from fastapi.testclient import TestClient
 
@@ -151,7 +153,11 @@ class ApiHarness:
 
         self.clock = MutableClock(dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC))
         self.settings = Settings(
-            database_url=database_url, rate_per_minute=rate_per_minute, rate_burst=rate_burst, probe_limit=probe_limit
+            database_url=database_url,
+            rate_per_minute=rate_per_minute,
+            rate_burst=rate_burst,
+            probe_limit=probe_limit,
+            response_floor_ms=response_floor_ms,
         )
         self.components = build_components(self.settings, key=master_key, tracer=tracer, clock=self.clock)
         self.app = create_app(self.components)

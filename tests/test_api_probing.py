@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 import pickle
+import uuid
 
 import pytest
 from conftest import ApiHarness, trace_body
@@ -92,6 +93,11 @@ def detector(master_key):
     return detector, clock
 
 
+def _id(name: str) -> str:
+    """A trace id (the detector keeps them as UUIDs) that names the request in the test."""
+    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+
+
 def _subject(given: str | None, family: str, born: str) -> Subject:
     return Subject(given_name=given, family_name=family, date_of_birth=dt.date.fromisoformat(born))
 
@@ -99,27 +105,29 @@ def _subject(given: str | None, family: str, born: str) -> Subject:
 def test_the_detector_holds_keyed_hashes_and_forgets_them_after_the_window(detector):
     probes, clock = detector
     subject = _subject("Amara", "Okonkwo", "1990-04-12")
-    assert probes.observe(1, subject, "t1") is None
-    assert probes.observe(1, subject, "t2") is None
-    probe = probes.observe(1, subject, "t3")
-    assert probe is not None and probe.first_trace_id == "t1" and probe.retry_after == 60.0
+    assert probes.observe(1, subject, _id("t1")) is None
+    assert probes.observe(1, subject, _id("t2")) is None
+    probe = probes.observe(1, subject, _id("t3"))
+    assert probe is not None and probe.first_trace_id == _id("t1") and probe.retry_after == 60.0
     held = pickle.dumps(probes._seen)
     assert b"OKONKWO" not in held.upper() and b"1990" not in held and b"O252" not in held
     clock[0] += 61  # past the window: the next observation sweeps everything out
-    assert probes.observe(2, _subject(None, "Smith", "1950-01-01"), "t4") is None
+    assert probes.observe(2, _subject(None, "Smith", "1950-01-01"), _id("t4")) is None
     assert probes.groups == 3  # the new request's own keys only (family and date; year; day and month)
 
 
 def test_each_way_of_probing_shares_a_key_with_the_requests_before(detector):
     probes, _ = detector
     for trace_id in ("a", "b"):  # no given name: the family name with the year, and with the day and month
-        assert probes.observe(1, _subject(None, "Okonkwo", "1990-04-12"), trace_id) is None
-    assert probes.observe(1, _subject(None, "Okonkwo", "1990-07-01"), "c").first_trace_id == "a"  # the year
-    assert probes.observe(1, _subject(None, "Okonkwo", "1971-04-12"), "d").first_trace_id == "a"  # day and month
+        assert probes.observe(1, _subject(None, "Okonkwo", "1990-04-12"), _id(trace_id)) is None
+    # Then the same year, and the same day and month:
+    assert probes.observe(1, _subject(None, "Okonkwo", "1990-07-01"), _id("c")).first_trace_id == _id("a")
+    assert probes.observe(1, _subject(None, "Okonkwo", "1971-04-12"), _id("d")).first_trace_id == _id("a")
     # With a given name: the names, whatever the date; a respelt family name with the same date.
-    assert probes.observe(2, _subject("Amara", "Okonqwo", "1990-04-12"), "e") is None
-    assert probes.observe(2, _subject("Amara", "Okonkwo", "1985-01-30"), "f") is None
-    assert probes.observe(2, _subject("Amara", "Okonkwo", "1962-11-02"), "g").first_trace_id == "e"
-    assert probes.observe(3, _subject("Amara", "Okonkwo", "1990-04-12"), "h") is None
-    assert probes.observe(3, _subject("Amarah", "Okonkwo", "1990-04-12"), "i") is None
-    assert probes.observe(3, _subject("Amarah", "Oakes", "1990-04-12"), "j").first_trace_id == "h"  # given + date
+    assert probes.observe(2, _subject("Amara", "Okonqwo", "1990-04-12"), _id("e")) is None
+    assert probes.observe(2, _subject("Amara", "Okonkwo", "1985-01-30"), _id("f")) is None
+    assert probes.observe(2, _subject("Amara", "Okonkwo", "1962-11-02"), _id("g")).first_trace_id == _id("e")
+    assert probes.observe(3, _subject("Amara", "Okonkwo", "1990-04-12"), _id("h")) is None
+    assert probes.observe(3, _subject("Amarah", "Okonkwo", "1990-04-12"), _id("i")) is None
+    # The given name and the date of birth, with another family name:
+    assert probes.observe(3, _subject("Amarah", "Oakes", "1990-04-12"), _id("j")).first_trace_id == _id("h")

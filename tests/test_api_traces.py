@@ -130,3 +130,28 @@ def test_the_subject_is_recorded_as_a_keyed_token_that_links_repeat_requests(api
     tokens = [e.draft.subject_token for e in api.entries()]
     assert tokens[0] == tokens[1] != tokens[2]
     assert all(len(t) == 32 for t in tokens)
+
+
+def test_no_trace_answer_leaves_before_the_response_floor(database_url, tracer, master_key, people, population):
+    """Found, held, not found, refused or malformed: each answer leaves no sooner than the floor after arrival, so
+    that below it the time says nothing of the outcome (the spread above it is measured by
+    benchmarks/api_timing.py). A lower bound only: this cannot fail on a slow machine."""
+    import time
+
+    from conftest import ApiHarness
+
+    harness = ApiHarness(database_url, tracer, master_key, response_floor_ms=300)
+    try:
+        key = harness.add_client("requester")
+        stranger = trace_body(people["ordinary"], subject__family_name="Qqzzyx", subject__given_name="Wuvvx")
+        refused = trace_body(people["ordinary"], investigation__no_known_explanation=False)
+        bodies = {"traced": trace_body(people["ordinary"]), "pending_review": trace_body(people["restricted"]),
+                  "not_found": stranger, "refused": refused}  # fmt: skip
+        for status, body in bodies.items():
+            started = time.monotonic()
+            answer = harness.trace(body, key).json()
+            assert answer["status"] == status and time.monotonic() - started >= 0.3
+        started = time.monotonic()
+        assert harness.trace({"subject": {}}, key).status_code == 422 and time.monotonic() - started >= 0.3
+    finally:
+        harness.close()
