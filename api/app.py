@@ -446,7 +446,7 @@ def create_app(components: Components) -> FastAPI:
         response_model=RegisterSummary,
         summary="Counts by month, requesting organisation, category and outcome (auditor)",
         tags=["register"],
-        responses=examples.READ_RESPONSES,
+        responses=examples.REGISTER_RESPONSES,
     )
     def register_summary(
         credentials: BearerDependency,
@@ -468,7 +468,7 @@ def create_app(components: Components) -> FastAPI:
         response_model=RegisterPage,
         summary="The register's entries, in order, a page at a time (auditor)",
         tags=["register"],
-        responses=examples.READ_RESPONSES,
+        responses=examples.REGISTER_RESPONSES,
     )
     def register_entries(
         credentials: BearerDependency,
@@ -496,7 +496,7 @@ def create_app(components: Components) -> FastAPI:
         response_model=ReviewQueue,
         summary="Requests held for review, oldest first (reviewer)",
         tags=["reviews"],
-        responses=examples.READ_RESPONSES,
+        responses=examples.REVIEW_QUEUE_RESPONSES,
     )
     def list_reviews(credentials: BearerDependency, components: ComponentsDependency) -> ReviewQueue:
         client = _gate(components, credentials, Role.REVIEWER)
@@ -509,7 +509,7 @@ def create_app(components: Components) -> FastAPI:
         response_model=ReviewCase,
         summary="One held request: the request, the policy, the candidates' comparison levels (reviewer)",
         tags=["reviews"],
-        responses=examples.READ_RESPONSES,
+        responses=examples.REVIEW_CASE_RESPONSES,
     )
     def read_review(trace_id: str, credentials: BearerDependency, components: ComponentsDependency) -> ReviewCase:
         client = _gate(components, credentials, Role.REVIEWER)
@@ -535,7 +535,7 @@ def create_app(components: Components) -> FastAPI:
         response_model=ReviewOutcome,
         summary="Approve or refuse a held request, with a written reason (reviewer)",
         tags=["reviews"],
-        responses=examples.READ_RESPONSES,
+        responses=examples.REVIEW_DECISION_RESPONSES,
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -560,7 +560,7 @@ def create_app(components: Components) -> FastAPI:
         response_model=TraceAnswer,
         summary="The outcome of a held request (the requester who made it)",
         tags=["traces"],
-        responses=examples.READ_RESPONSES,
+        responses=examples.HELD_TRACE_RESPONSES,
     )
     def read_trace(trace_id: str, credentials: BearerDependency, components: ComponentsDependency) -> TraceAnswer:
         """pending_review until decided; then traced (with the disclosure, this once), not_found (approved without
@@ -568,7 +568,12 @@ def create_app(components: Components) -> FastAPI:
         client = _gate(components, credentials, Role.REQUESTER)
         return _collect(components, client, trace_id)
 
-    @app.get("/v1/health", summary="Readiness: the index is loaded and the database answers", tags=["service"])
+    @app.get(
+        "/v1/health",
+        summary="Readiness: the index is loaded and the database answers",
+        tags=["service"],
+        responses=examples.HEALTH_RESPONSES,
+    )
     def health(components: ComponentsDependency) -> dict[str, str]:
         try:
             with components.engine.connect() as connection:
@@ -616,7 +621,7 @@ async def _json_body(request: Request) -> bytes:
     """The body of a JSON request, bounded; the key, rate and role are checked after, on the worker thread."""
     media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
     if media_type != "application/json":
-        raise status_problem(415, "send the trace request as application/json")
+        raise status_problem(415, "send the request body as application/json")
     declared = request.headers.get("content-length")
     if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
         raise status_problem(413, f"a trace request must be at most {MAX_BODY_BYTES} bytes")
@@ -643,8 +648,11 @@ def _add_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, error: StarletteHTTPException):
         detail = error.detail if error.status_code in (404, 405) else "the request cannot be handled"
+        headers = error.headers
+        if error.status_code == 405:  # Starlette's Allow names only the first matching route's methods
+            headers = {**(headers or {}), "Allow": _allowed_methods(request)}
         return problem_response(
-            status_problem(error.status_code, str(detail), headers=error.headers), _route_template(request.scope)
+            status_problem(error.status_code, str(detail), headers=headers), _route_template(request.scope)
         )
 
     app.add_middleware(OuterGuard)
@@ -706,6 +714,18 @@ def log_unexpected(error: BaseException) -> None:
     frames = traceback.extract_tb(error.__traceback__)
     where = " <- ".join(f"{Path(f.filename).name}:{f.lineno}" for f in reversed(frames[-4:]))
     _log.error("unhandled %s at %s", type(error).__name__, where)
+
+
+def _allowed_methods(request: Request) -> str:
+    """Every method of every route of the path asked for: /v1/reviews/{trace_id} is a GET route and a POST route."""
+    path = request.scope["path"]
+    methods = {
+        method
+        for route in request.app.routes
+        if getattr(route, "methods", None) and route.path_regex.match(path)
+        for method in route.methods
+    }
+    return ", ".join(sorted(methods))
 
 
 def _route_template(scope) -> str | None:

@@ -157,7 +157,7 @@ TRACE_RESPONSES = {
     415: {
         "description": "Body not JSON",
         **_problem(
-            415, "unsupported-media-type", "Unsupported media type", "send the trace request as application/json"
+            415, "unsupported-media-type", "Unsupported media type", "send the request body as application/json"
         ),
     },
     422: {
@@ -188,14 +188,49 @@ TRACE_RESPONSES = {
 }
 
 
+# Shared by the endpoints other than POST /v1/traces, so it lists what any of them may answer: the 404 and 409 are
+# the /{trace_id} ones', the 413 and 415 the decision's.
 READ_RESPONSES = {
     401: TRACE_RESPONSES[401],
     403: {
-        "description": "Only an auditor client may read the register",
+        "description": "The client's role may not use this endpoint (the register is for auditors, reviews for "
+        "reviewers); or a reviewer would decide a request of their own organisation",
         **_problem(403, "forbidden", "Not allowed for this client's role", "only an auditor client may use this"),
     },
+    404: {
+        "description": "No held request has this trace_id (or, for GET /v1/traces/{trace_id}, none of this client's)",
+        **_problem(
+            404, "not-found", "No such resource", "no held request has this id", instance="/v1/reviews/{trace_id}"
+        ),
+    },
+    409: {
+        "description": "The held request was decided already, or its disclosure collected meanwhile",
+        **_problem(
+            409,
+            "conflict",
+            "Conflict with the request's current state",
+            "this request has already been decided",
+            instance="/v1/reviews/{trace_id}",
+        ),
+    },
+    413: {
+        "description": "A decision's body over 16 KiB (POST /v1/reviews/{trace_id})",
+        **_problem(
+            413, "too-large", "Request body too large", "at most 16384 bytes", instance="/v1/reviews/{trace_id}"
+        ),
+    },
+    415: {
+        "description": "A decision's body not JSON (POST /v1/reviews/{trace_id})",
+        **_problem(
+            415,
+            "unsupported-media-type",
+            "Unsupported media type",
+            "send the request body as application/json",
+            instance="/v1/reviews/{trace_id}",
+        ),
+    },
     422: {
-        "description": "A malformed query (dates are YYYY-MM-DD)",
+        "description": "A malformed query or decision: the fields at fault, never their values",
         **_problem(
             422,
             "invalid-request",
@@ -206,4 +241,22 @@ READ_RESPONSES = {
     },
     429: TRACE_RESPONSES[429],
     503: TRACE_RESPONSES[503],
+}
+
+
+def _only(*statuses: int) -> dict:
+    return {status: READ_RESPONSES[status] for status in statuses}
+
+
+# Per endpoint, the statuses it can answer with (READ_RESPONSES holds them all).
+REGISTER_RESPONSES = _only(401, 403, 422, 429, 503)
+REVIEW_QUEUE_RESPONSES = _only(401, 403, 429, 503)
+REVIEW_CASE_RESPONSES = _only(401, 403, 404, 429, 503)
+REVIEW_DECISION_RESPONSES = _only(401, 403, 404, 409, 413, 415, 422, 429, 503)
+HELD_TRACE_RESPONSES = _only(401, 403, 404, 409, 429, 503)
+HEALTH_RESPONSES = {
+    503: {
+        "description": "The database does not answer",
+        **_problem(503, "unavailable", "Service unavailable", "the database does not answer", instance="/v1/health"),
+    },
 }

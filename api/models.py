@@ -7,10 +7,20 @@ subject's details back (see api.problems).
 from __future__ import annotations
 
 import datetime as dt
+import re
 from enum import StrEnum
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    field_validator,
+    model_validator,
+)
 
 from api.policy import GRADES, OFFENCES, Basis, Category, Investigation, Officer, SeriousCrime, TraceGrounds
 
@@ -24,6 +34,19 @@ Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=
 
 _STRICT = ConfigDict(extra="forbid")
 
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _date_text(value: object) -> object:
+    """A date as the schema says, YYYY-MM-DD (or a date, from Python): pydantic would otherwise take 0 or "0" for
+    1970-01-01 and "2020-01-01T00:00:00" for 2020-01-01, and trace someone for a value the schema rejects."""
+    if isinstance(value, dt.date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("must be a date, YYYY-MM-DD")
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_date_text)]
+
 
 class Subject(BaseModel):
     """The person to trace. Family name and date of birth are required."""
@@ -32,7 +55,7 @@ class Subject(BaseModel):
     given_name: Name | None = None
     other_given_names: Name | None = None
     family_name: Name
-    date_of_birth: dt.date
+    date_of_birth: IsoDate
     sex: Literal["female", "male", "unknown", "other"] | None = None
     postcode: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=10)] | None = None
     address: ShortText | None = Field(None, description="first line of the last address the requester knows")
@@ -60,9 +83,10 @@ class BasisModel(BaseModel):
 class InvestigationModel(BaseModel):
     model_config = _STRICT
     reference: Identifier = Field(description="the Home Office case reference")
-    last_contact: dt.date = Field(description="when the Home Office last had contact with the subject")
+    last_contact: IsoDate = Field(description="when the Home Office last had contact with the subject")
     channels_tried: list[ShortText] = Field(max_length=20, description="other ways of finding them already tried")
-    no_known_explanation: bool = Field(
+    # Strict: an attestation is true or false, not 1, "yes" or "on" (which pydantic would otherwise take for true).
+    no_known_explanation: StrictBool = Field(
         description="attestation: there is no known reasonable explanation for the lost contact"
     )
 

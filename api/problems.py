@@ -82,8 +82,10 @@ STATUS_SLUGS = {
     403: ("forbidden", "Not allowed for this client's role"),
     404: ("not-found", "No such resource"),
     405: ("method-not-allowed", "Method not allowed"),
+    409: ("conflict", "Conflict with the request's current state"),
     413: ("too-large", "Request body too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
+    422: ("invalid-request", "The request is not valid"),  # as validation_problem's, for a 422 found later
     429: ("rate-limited", "Too many requests"),
     500: ("internal-error", "Internal error"),
     503: ("unavailable", "Service unavailable"),

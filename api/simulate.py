@@ -74,8 +74,12 @@ def simulate(
         if status == "pending_review":  # decided and collected at once (a second later), as the year goes on
             clock.now += dt.timedelta(seconds=1)
             decision = "approve" if rng.random() < plan.approve_share else "refuse"
-            body = {"decision": decision, "reason": "simulated review"}
-            http.post(f"/v1/reviews/{answer['trace_id']}", json=body, headers=reviewer).raise_for_status()
+            url, body = f"/v1/reviews/{answer['trace_id']}", {"decision": decision, "reason": "simulated review"}
+            decided = http.post(url, json=body, headers=reviewer)
+            if decided.status_code == 409 and decision == "approve":  # a restricted record: nothing can be released
+                decision = "refuse"
+                decided = http.post(url, json={**body, "decision": decision}, headers=reviewer)
+            decided.raise_for_status()
             decisions[decision] += 1
             http.get(f"/v1/traces/{answer['trace_id']}", headers=requester).raise_for_status()
     summary = http.get(
@@ -87,7 +91,17 @@ def simulate(
 
 def summary_table(summary: dict) -> list[str]:
     """The summary as a Markdown table, one row per month and organisation client and category."""
-    columns = ("requests", "traced", "not_found", "ambiguous", "pending_review", "refused", "rejected", "reviewed")
+    columns = (
+        "requests",
+        "traced",
+        "not_found",
+        "ambiguous",
+        "pending_review",
+        "refused",
+        "rejected",
+        "probe_suspected",
+        "reviewed",
+    )
     lines = [
         "| month | organisation | category | " + " | ".join(columns) + " |",
         "|---|---|---:|" + "---:|" * len(columns),

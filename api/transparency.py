@@ -51,8 +51,8 @@ def summarise(entries: Iterable[RegisterEntry], organisations: Mapping[int, str]
     reasons: dict[tuple[str, str, int | None], Counter] = {}
     for entry in entries:
         outcome = entry.draft.outcome
-        if outcome in READS:
-            continue
+        if outcome in READS or (outcome in REJECTED and entry.draft.concerns):
+            continue  # a read, or a failed step on a held request (a decision refused with 409): not a request
         organisation = organisations.get(entry.draft.client_id, entry.draft.client_name)
         key = (entry.recorded_at[:7], organisation, entry.draft.category)
         row = rows.setdefault(key, SummaryRow(*key))
