@@ -214,7 +214,7 @@ def _fresh_database(url: str | None, workdir: Path) -> tuple[str, callable]:
     from sqlalchemy import create_engine, text
 
     schema = f"bench_{uuid.uuid4().hex[:10]}"
-    admin = create_engine(url)
+    admin = create_engine(url, pool_pre_ping=True)  # the database may have been restarted meanwhile (api_outage)
     with admin.begin() as connection:
         connection.execute(text(f"CREATE SCHEMA {schema}"))
 
