@@ -449,6 +449,7 @@ def create_app(components: Components) -> FastAPI:
         responses=examples.REGISTER_RESPONSES,
     )
     def register_summary(
+        request: Request,
         credentials: BearerDependency,
         components: ComponentsDependency,
         start: Annotated[str | None, Query(alias="from", description="first UTC day, YYYY-MM-DD")] = None,
@@ -457,6 +458,7 @@ def create_app(components: Components) -> FastAPI:
         """The shape of the published data release register: requests, traced, not found, ambiguous, held for
         review, refused (and by reason), rejected before judgement, reviewed. This read is itself recorded."""
         client = _gate(components, credentials, Role.AUDITOR)
+        _given_once(components, client, request)
         first, last = _period(components, client, start, end)
         organisations = {c.id: c.organisation for c in components.clients.list()}
         rows = summarise(components.service.register.entries(first, last), organisations)
@@ -471,6 +473,7 @@ def create_app(components: Components) -> FastAPI:
         responses=examples.REGISTER_RESPONSES,
     )
     def register_entries(
+        request: Request,
         credentials: BearerDependency,
         components: ComponentsDependency,
         start: Annotated[str | None, Query(alias="from", description="first UTC day, YYYY-MM-DD")] = None,
@@ -480,6 +483,7 @@ def create_app(components: Components) -> FastAPI:
     ) -> RegisterPage:
         """Entries hold no subject detail: only a keyed token of who was asked about. This read is recorded."""
         client = _gate(components, credentials, Role.AUDITOR)
+        _given_once(components, client, request)
         first, last = _period(components, client, start, end)
         cursor = _whole_number(components, client, "after", after, 0, 0, 2**62)
         size = _whole_number(components, client, "limit", limit, 100, 1, 1_000)
@@ -584,6 +588,13 @@ def create_app(components: Components) -> FastAPI:
 
     app.openapi = lambda: _openapi(app)
     return app
+
+
+def _given_once(components: Components, client: Client, request: Request) -> None:
+    """A query parameter given twice is a 422 (FastAPI would silently take the last)."""
+    for name in dict.fromkeys(request.query_params.keys()):
+        if len(request.query_params.getlist(name)) > 1:
+            raise _invalid_query(components, client, name, "must be given once")
 
 
 def _period(
