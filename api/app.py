@@ -84,6 +84,7 @@ class Components:
     probes: ProbeDetector
     engine: Engine
     response_floor: float = 0.0  # seconds: see Settings.response_floor_ms
+    answer_timeout: float = 10.0  # seconds: see Settings.answer_timeout_seconds
 
 
 def build_components(
@@ -115,7 +116,15 @@ def build_components(
     limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst)
     # On the service's clock: a simulated year's windows are in simulated time.
     probes = ProbeDetector(key, settings.probe_limit, settings.probe_window_minutes * 60.0, lambda: clock().timestamp())
-    return Components(service, ClientStore(engine), limiter, probes, engine, settings.response_floor_ms / 1000)
+    return Components(
+        service,
+        ClientStore(engine),
+        limiter,
+        probes,
+        engine,
+        settings.response_floor_ms / 1000,
+        settings.answer_timeout_seconds,
+    )
 
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>` from `python -m api clients add`")
@@ -432,9 +441,12 @@ def create_app(components: Components) -> FastAPI:
             body, problem = None, error
         key = credentials.credentials if credentials else None
         try:
-            answer = await request.app.state.dispatcher.submit(TraceCall(key, body, problem))
+            call = request.app.state.dispatcher.submit(TraceCall(key, body, problem))
+            answer = await asyncio.wait_for(call, components.answer_timeout)
         except DispatcherClosed:
             raise status_problem(503, "the service is stopping; retry later", headers=_RETRY) from None
+        except TimeoutError:  # the call is dropped; if its entry is written later, its answer was never sent
+            raise status_problem(503, "the service could not answer in time; nothing was disclosed", _RETRY) from None
         finally:  # an answer, a refusal or a problem alike: its time says nothing of the outcome below the floor
             if (wait := components.response_floor - (time.monotonic() - arrived)) > 0:
                 await asyncio.sleep(wait)

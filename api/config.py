@@ -35,6 +35,9 @@ class Settings:
     # Every trace answer leaves no sooner than this after its request arrived: whether a person was found, held or
     # not found then shows in the body the requester is meant to see, not in the time an observer can measure.
     response_floor_ms: int = 25
+    # A trace answer not ready by then is a 503 (nothing disclosed): a database that hangs rather than failing (a
+    # network partition) must not hold every caller until the operating system gives up on the connection.
+    answer_timeout_seconds: int = 10
     policy_dir: Path | None = None  # None: the policies shipped in api/policies
     migrate_on_start: bool = True  # bring the schema to the latest Alembic revision when the service starts
 
@@ -52,6 +55,7 @@ class Settings:
             probe_limit=_integer(env, "TRACING_PROBE_LIMIT", 3, 1, 1_000),
             probe_window_minutes=_integer(env, "TRACING_PROBE_WINDOW_MINUTES", 60, 1, 10_080),
             response_floor_ms=_integer(env, "TRACING_RESPONSE_FLOOR_MS", 25, 0, 10_000),
+            answer_timeout_seconds=_integer(env, "TRACING_ANSWER_TIMEOUT_SECONDS", 10, 1, 600),
             policy_dir=Path(policy_dir) if policy_dir else None,
             migrate_on_start=_flag(env, "TRACING_MIGRATE_ON_START", True),
         )

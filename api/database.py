@@ -101,7 +101,18 @@ def make_engine(database_url: str) -> Engine:
         engine = create_engine(url, connect_args={"timeout": 30})
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
-    return create_engine(url, pool_pre_ping=True)
+    # A server that goes away without closing its connections (a partition) is given up on in seconds, not at the
+    # operating system's default of many minutes: connect within 5 s, unanswered keepalives or unacknowledged data
+    # for 15 s end the connection.
+    connect_args = {
+        "connect_timeout": 5,
+        "keepalives": 1,
+        "keepalives_idle": 5,
+        "keepalives_interval": 2,
+        "keepalives_count": 5,
+        "tcp_user_timeout": 15_000,
+    }
+    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
 
 
 def _sqlite_pragmas(connection, _record) -> None:

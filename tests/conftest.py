@@ -145,6 +145,7 @@ class ApiHarness:
         rate_burst: int = 1_000,
         probe_limit: int = 1_000,
         response_floor_ms: int = 0,
+        answer_timeout_seconds: int = 60,
     ):
         from fastapi.testclient import TestClient
 
@@ -158,6 +159,7 @@ class ApiHarness:
             rate_burst=rate_burst,
             probe_limit=probe_limit,
             response_floor_ms=response_floor_ms,
+            answer_timeout_seconds=answer_timeout_seconds,
         )
         self.components = build_components(self.settings, key=master_key, tracer=tracer, clock=self.clock)
         self.app = create_app(self.components)

@@ -20,11 +20,14 @@ from sqlalchemy.engine import make_url
 
 class Relay:
     """A TCP relay to ``upstream`` on a free loopback port; ``cut()`` drops every connection and refuses new ones
-    until ``restore()``."""
+    until ``restore()``; ``freeze()`` holds everything sent either way, connections open, until ``thaw()`` (a
+    database that hangs rather than fails)."""
 
     def __init__(self, upstream: tuple[str, int]) -> None:
         self.upstream = upstream
         self.port = 0
+        self._flowing = threading.Event()
+        self._flowing.set()
         self._listener: socket.socket | None = None
         self._open: set[socket.socket] = set()
         self._lock = threading.Lock()
@@ -47,6 +50,12 @@ class Relay:
                 sock.close()
             self._open.clear()
 
+    def freeze(self) -> None:
+        self._flowing.clear()
+
+    def thaw(self) -> None:
+        self._flowing.set()
+
     def _accept(self, listener: socket.socket) -> None:
         while True:
             try:
@@ -62,6 +71,7 @@ class Relay:
     def _pump(self, source: socket.socket, target: socket.socket) -> None:
         with contextlib.suppress(OSError):
             while data := source.recv(65536):
+                self._flowing.wait()
                 target.sendall(data)
         with contextlib.suppress(OSError):
             target.shutdown(socket.SHUT_WR)
@@ -71,8 +81,11 @@ class Relay:
 def relayed(database_url, tracer, master_key):
     url = make_url(database_url)
     relay = Relay((url.host, url.port or 5432))
-    harness = ApiHarness(url.set(port=relay.port).render_as_string(hide_password=False), tracer, master_key)
+    harness = ApiHarness(
+        url.set(port=relay.port).render_as_string(hide_password=False), tracer, master_key, answer_timeout_seconds=2
+    )
     yield harness, relay
+    relay.thaw()
     harness.close()
     relay.cut()
 
@@ -107,4 +120,28 @@ def test_a_database_outage_is_503_without_disclosure_and_the_service_recovers_by
     entries = api.entries()
     assert answered <= {e.trace_id for e in entries}
     assert {e.draft.http_status for e in entries} == {200}  # nothing was recorded, or answered, during the outage
+    assert api.components.service.register.verify().ok
+
+
+@pytest.mark.parametrize("database_url", ["postgresql"], indirect=True)
+def test_a_database_that_hangs_is_a_timely_503_and_answers_resume_when_it_does(relayed, population):
+    api, relay = relayed
+    key = api.add_client("requester")
+    people = iter(population.slice(21_000, 400).to_pylist())
+    assert api.trace(trace_body(next(people)), key).status_code == 200
+
+    relay.freeze()
+    started = time.monotonic()
+    hung = api.trace(trace_body(next(people)), key)
+    waited = time.monotonic() - started
+    assert hung.status_code == 503 and "disclosure" not in hung.json() and hung.headers["retry-after"]
+    assert 2 <= waited < 10  # the answer timeout, not the operating system's minutes
+
+    relay.thaw()
+    deadline, after = time.monotonic() + 30, None
+    while time.monotonic() < deadline:
+        after = api.trace(trace_body(next(people)), key)
+        if after.status_code == 200:
+            break
+    assert after is not None and after.status_code == 200
     assert api.components.service.register.verify().ok
