@@ -66,9 +66,9 @@ from api.register import AuditRegister, RegisterUnavailable, SubjectTokens
 from api.reviews import ReviewError, ReviewState, ReviewStore
 from api.service import TraceService, utc_now
 from api.transparency import entry_record, summarise
+from matcher.disclosure import DISCLOSURE_FIELDS
 from matcher.index import Index
-from matcher.keys import MasterKey, load_master_key
-from matcher.payload import DISCLOSURE_FIELDS
+from matcher.protection.keys import MasterKey, load_master_key
 from matcher.tracer import Tracer
 
 _log = logging.getLogger("api")

@@ -19,8 +19,8 @@ from api.policy import NoPolicyInForce
 from api.register import AuditRegister
 from api.transparency import export_csv
 from matcher.index import DamagedIndexError
-from matcher.keys import KeyConfigurationError, load_master_key
-from matcher.payload import TamperedPayloadError
+from matcher.protection.keys import KeyConfigurationError, load_master_key
+from matcher.protection.payload import TamperedPayloadError
 
 DEMO_RECORDS = 50_000
 

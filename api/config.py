@@ -1,7 +1,8 @@
 """The service's configuration, in one place: environment variables with safe defaults.
 
-The master key is not here: ``matcher.keys.load_master_key`` finds it (TRACING_MASTER_KEY, TRACING_MASTER_KEY_FILE
-or the per-user key file), so that no key ever sits beside the settings that are safe to print.
+The master key is not here: ``matcher.protection.keys.load_master_key`` finds it (TRACING_MASTER_KEY,
+TRACING_MASTER_KEY_FILE or the per-user key file), so that no key ever sits beside the settings that are safe to
+print.
 """
 
 from __future__ import annotations

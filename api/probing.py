@@ -29,8 +29,8 @@ from dataclasses import dataclass
 import jellyfish
 
 from api.models import Subject
-from matcher.keys import MasterKey
-from matcher.normalise import normalise_name
+from matcher.contract.normalise import normalise_name
+from matcher.protection.keys import MasterKey
 
 
 @dataclass(frozen=True)

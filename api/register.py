@@ -24,8 +24,8 @@ from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.database import register_entries
-from matcher.keys import MasterKey
-from matcher.normalise import normalise_name
+from matcher.contract.normalise import normalise_name
+from matcher.protection.keys import MasterKey
 
 GENESIS_HASH = "0" * 64
 _APPEND_ATTEMPTS = 5

@@ -18,7 +18,7 @@ from sqlalchemy import Connection, Engine, insert, select, update
 
 from api.clients import Client
 from api.database import reviews
-from matcher.keys import MasterKey
+from matcher.protection.keys import MasterKey
 
 _NONCE = 12
 

@@ -20,9 +20,9 @@ from api.models import Disclosure, RefusalModel, Status, TraceAnswer, TraceReque
 from api.policy import PolicyBook, PolicyDecision, PolicyVersion
 from api.register import AuditRegister, EntryDraft, RegisterEntry, SubjectTokens
 from api.reviews import Hold, ReviewReason, ReviewStore
+from matcher.contract.request import TraceRequest
 from matcher.decision import Outcome
-from matcher.payload import DISCLOSURE_FIELDS
-from matcher.request import TraceRequest
+from matcher.disclosure import DISCLOSURE_FIELDS
 from matcher.tracer import Tracer, TraceResult
 
 UK = ZoneInfo("Europe/London")

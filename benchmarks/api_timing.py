@@ -119,7 +119,7 @@ def near_threshold(index: Path, people: pa.Table, count: int, seed: int) -> list
     from api.simulate import subject_of
     from matcher.decision import Outcome
     from matcher.index import Index
-    from matcher.keys import load_master_key
+    from matcher.protection.keys import load_master_key
     from matcher.tracer import Tracer
 
     rng = np.random.default_rng(seed)

@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from matcher.evaluation import choose_threshold, threshold_sweep
 from matcher.index import Index
-from matcher.keys import load_master_key
+from matcher.protection.keys import load_master_key
+from matcher.reports.thresholds import choose_threshold, threshold_sweep
 from matcher.tracer import Tracer
 
 THRESHOLDS = (0.9, 0.95, 0.99, 0.995, 0.998, 0.999, 0.9995, 0.9998, 0.9999, 0.99999)

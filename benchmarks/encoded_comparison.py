@@ -19,11 +19,11 @@ import pyarrow.parquet as pq
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from matcher.evaluation import evaluate
+from matcher.estimation import FellegiSunterEstimator
 from matcher.index import Index
-from matcher.keys import MasterKey
+from matcher.protection.keys import MasterKey
+from matcher.reports.evaluation import evaluate
 from matcher.tracer import Tracer
-from matcher.training import fit_model
 
 
 def main() -> int:
@@ -39,7 +39,7 @@ def main() -> int:
     print("|---|---|---:|---:|---:|---:|---:|---:|")
     for encoded in (False, True):
         index = Index.build(population, key, encoded=encoded)
-        tracer = Tracer(index.with_model(fit_model(index, training)).warm())
+        tracer = Tracer(index.with_model(FellegiSunterEstimator().fit(index, training).model_).warm())
         for profile in ("typical", "hard"):
             requests = pq.read_table(args.data / f"req1m_{profile}.parquet")
             truth = pq.read_table(args.data / f"truth1m_{profile}.parquet")

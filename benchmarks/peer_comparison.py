@@ -26,17 +26,17 @@ import pyarrow.parquet as pq
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from benchmarks.peers import mps_baseline, recordlinkage_peer, splink_peer
-from matcher.evaluation import evaluate
+from matcher.estimation import FellegiSunterEstimator
 from matcher.index import Index
-from matcher.keys import MasterKey
+from matcher.protection.keys import MasterKey
+from matcher.reports.evaluation import evaluate
 from matcher.tracer import Tracer
-from matcher.training import fit_model
 
 
 def ours(population, requests, training) -> dict:
     start = time.perf_counter()
     index = Index.build(population, MasterKey.generate())
-    index = index.with_model(fit_model(index, training))
+    index = index.with_model(FellegiSunterEstimator().fit(index, training).model_)
     train = time.perf_counter() - start
     tracer = Tracer(index)
     start = time.perf_counter()

@@ -18,7 +18,7 @@ import pyarrow.parquet as pq
 
 from api.models import Subject
 from api.probing import ProbeDetector
-from matcher.keys import MasterKey
+from matcher.protection.keys import MasterKey
 
 HONEST_RATES = (10, 100, 1_000, 3_600)  # requests per hour from one client; 3,600 is the default rate cap
 

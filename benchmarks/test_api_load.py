@@ -20,9 +20,9 @@ import pyarrow.parquet as pq
 import pytest
 from api_load import run
 
+from matcher.estimation import FellegiSunterEstimator
 from matcher.index import Index
-from matcher.keys import KEY_ENVIRONMENT_VARIABLE, MasterKey
-from matcher.training import fit_model
+from matcher.protection.keys import KEY_ENVIRONMENT_VARIABLE, MasterKey
 from synthetic.population import write_population
 from synthetic.profiles import PROFILES
 from synthetic.requests import generate_requests, write_requests
@@ -47,7 +47,7 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
     write_requests(requests, root / "requests.parquet", root / "truth.parquet")
     training = generate_requests(population, 20_000, PROFILES["typical"], 0.3, seed=99).requests
     index = Index.build(pq.read_table(population), key)
-    index.with_model(fit_model(index, training)).save(root / "index")
+    index.with_model(FellegiSunterEstimator().fit(index, training).model_).save(root / "index")
     yield root / "index", root / "requests.parquet"
     if saved is None:
         os.environ.pop(KEY_ENVIRONMENT_VARIABLE)

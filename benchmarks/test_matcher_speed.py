@@ -25,10 +25,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from matcher.estimation import FellegiSunterEstimator
 from matcher.index import Index
-from matcher.keys import KEY_ENVIRONMENT_VARIABLE, MasterKey, load_master_key
+from matcher.protection.keys import KEY_ENVIRONMENT_VARIABLE, MasterKey, load_master_key
 from matcher.tracer import Tracer
-from matcher.training import fit_model
 from synthetic.population import write_population
 from synthetic.profiles import PROFILES
 from synthetic.requests import generate_requests
@@ -54,7 +54,7 @@ def index_dir(world: dict) -> Path:
     if os.environ.get("BENCH_MATCHER_INDEX"):  # an index already built from BENCH_MATCHER_POPULATION
         return Path(os.environ["BENCH_MATCHER_INDEX"])
     index = Index.build(pq.read_table(world["population"]), KEY)
-    index = index.with_model(fit_model(index, world["training"]))
+    index = index.with_model(FellegiSunterEstimator().fit(index, world["training"]).model_)
     path = world["root"] / "index"
     index.save(path)
     return path
@@ -113,7 +113,7 @@ _MEMORY_PROBE = """
 import json, sys
 import pyarrow.parquet as pq
 from matcher.index import Index
-from matcher.keys import load_master_key
+from matcher.protection.keys import load_master_key
 from matcher.tracer import Tracer
 
 def rss():

@@ -1,8 +1,9 @@
-"""Tracing: requests in, one decision per request out.
+"""Tracing: requests in, one decision per request out; the pipeline every stage of ``matcher`` is a part of.
 
 ``Tracer(index, config).trace(request)`` for one request and ``trace_many(requests)`` for a batch share one
-vectorised path: normalise the requests, look their blocking keys up, compare every candidate pair, score, decide,
-and read the disclosure payload only for records that are matched and not restricted.
+vectorised path: normalise the requests (``records``), look their blocking keys up (``blocking``), compare every
+candidate pair (``comparison``), score (``scoring``), decide (``decision``), and read the disclosure payload only
+for records that are matched and not restricted (``disclosure``).
 """
 
 from __future__ import annotations
@@ -14,22 +15,13 @@ import numpy as np
 import pyarrow as pa
 
 from matcher.blocking import candidate_pairs
-from matcher.comparisons import Comparison, GivenNameComparison, comparison_vectors, default_comparisons
-from matcher.decision import (
-    OUTCOMES,
-    DecisionConfig,
-    Decisions,
-    Outcome,
-    Requirement,
-    RequirementCheck,
-    decide,
-    default_requirements,
-)
-from matcher.entities import Entities
+from matcher.comparison import NULL_LABEL, Comparison, comparison_vectors, default_comparisons, derived_columns
+from matcher.contract.request import Requests, TraceRequest
+from matcher.decision import OUTCOMES, DecisionConfig, Decisions, Outcome, RequirementCheck, decide
+from matcher.disclosure import disclose
 from matcher.index import Index
-from matcher.model import FellegiSunterModel, Scorer, Scores
-from matcher.payload import DISCLOSURE_FIELDS
-from matcher.request import Requests, TraceRequest, to_entities
+from matcher.records.entities import Entities
+from matcher.scoring import FellegiSunterModel, Scorer, Scores
 
 
 @dataclass(frozen=True)
@@ -97,19 +89,18 @@ class Tracer:
         self.comparisons = comparisons or default_comparisons(index.tokeniser, encoded=index.encoded)
         self.model = model or index.model
         if self.model is None:
-            raise ValueError("the index has no trained model: run fit_model() or `python -m matcher build` first")
+            raise ValueError(
+                "the index has no trained model: fit a FellegiSunterEstimator or run `python -m matcher build` first"
+            )
+        self.features = derived_columns(self.comparisons)
+        unbuilt = [f.name for f in self.features if f.name not in index.records.features]
+        if unbuilt:
+            raise ValueError(f"the index was built without the feature columns {unbuilt} its comparisons read")
         self.scorer = Scorer(self.model, self.comparisons, self.config.tf_floor)
         self._comparison_names = [c.name for c in self.comparisons]
-        # Level names by level number, with "null" last so that NULL (-1) reads it.
-        self._level_names = [[*(level.name for level in c.levels), "null"] for c in self.comparisons]
-        self.meets_requirements = RequirementCheck(self.comparisons, self.requirements(self.config.decision))
-
-    def requirements(self, decision: DecisionConfig) -> tuple[Requirement, ...]:
-        """The decision's requirements, or by default those for this tracer's name comparisons."""
-        if decision.requirements is not None:
-            return decision.requirements
-        similarity = next((c.similarity for c in self.comparisons if isinstance(c, GivenNameComparison)), None)
-        return default_requirements(similarity)
+        # Level labels by level number, with NULL's last so that NULL (-1) reads it.
+        self._level_labels = [[*c.labels, NULL_LABEL] for c in self.comparisons]
+        self.meets_requirements = RequirementCheck(self.comparisons, self.config.decision.requirements)
 
     def trace(self, request: TraceRequest | dict) -> TraceResult:
         return self.trace_many([request], explain=True)[0]
@@ -130,7 +121,7 @@ class Tracer:
         self, batch: BatchTrace, decision: DecisionConfig, meets_requirements: RequirementCheck | None = None
     ) -> BatchTrace:
         """The batch's decisions under ``decision``: scored pairs are reused, so a threshold sweep costs only this."""
-        check = meets_requirements or RequirementCheck(self.comparisons, self.requirements(decision))
+        check = meets_requirements or RequirementCheck(self.comparisons, decision.requirements)
         eligible = check(batch.gamma)
         decisions = decide(
             len(batch.request_ids),
@@ -143,7 +134,7 @@ class Tracer:
         return replace(batch, decisions=decisions, eligible=eligible)
 
     def request_entities(self, requests: Requests) -> tuple[Entities, list]:
-        return to_entities(requests, self.index.tokeniser, self.index.encoder)
+        return Entities.from_requests(requests, self.index.tokeniser, self.index.encoder, self.features)
 
     def candidates(self, requests: Entities) -> tuple[np.ndarray, np.ndarray]:
         return candidate_pairs(
@@ -206,15 +197,8 @@ class Tracer:
         return pa.table(columns)
 
     def disclosures(self, records: np.ndarray) -> list[dict | None]:
-        """The disclosable fields of these records, each decrypted on its own; None for a restricted record, whose
-        payload is never opened: no path out of the core carries a restricted record's details."""
-        records = np.asarray(records, dtype=np.int64)
-        restricted = np.asarray(self.index.restricted)[records]
-        opened = iter(self.index.open_payloads(records[~restricted]))
-        out: list[dict | None] = []
-        for is_restricted in restricted.tolist():
-            out.append(None if is_restricted else {f: v for f, v in next(opened).items() if f in DISCLOSURE_FIELDS})
-        return out
+        """The disclosable fields of these records; None for a restricted record (``matcher.disclosure``)."""
+        return disclose(self.index, records)
 
     def nhs_numbers(self, records: np.ndarray) -> list[str]:
         """Internal evaluation output only: the NHS numbers of index rows (decrypted from their payloads)."""
@@ -230,9 +214,9 @@ class Tracer:
                 match_weight=round(match_weight, 3),
                 eligible=eligible,
                 comparisons=tuple(
-                    ComparisonExplanation(name, levels[level], round(weight, 3))
-                    for name, levels, level, weight in zip(
-                        self._comparison_names, self._level_names, gamma, weights, strict=True
+                    ComparisonExplanation(name, labels[level], round(weight, 3))
+                    for name, labels, level, weight in zip(
+                        self._comparison_names, self._level_labels, gamma, weights, strict=True
                     )
                 ),
             )

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from matcher.contract.schema import POPULATION_SCHEMA, PREVIOUS_ADDRESS, SEXES
 from synthetic.geography import World, load_world
 from synthetic.households import (
     DAYS_PER_YEAR,
@@ -28,7 +29,6 @@ from synthetic.households import (
 )
 from synthetic.names import NameTables, load_name_tables
 from synthetic.nhs_number import unique_test_range_numbers
-from synthetic.schema import POPULATION_SCHEMA, PREVIOUS_ADDRESS, SEXES
 
 CHUNK_SIZE = 500_000
 DEFAULT_AS_OF = dt.date(2026, 11, 1)

@@ -23,11 +23,11 @@ import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
+from matcher.contract.schema import REQUEST_SCHEMA, TRUTH_SCHEMA
 from synthetic import corruption as c
 from synthetic.names import NameTables, load_name_tables
 from synthetic.population import DEFAULT_AS_OF, PopulationConfig, days, generate_population
 from synthetic.profiles import ADDRESS_ERROR_KINDS, POSTCODE_ERROR_KINDS, CorruptionProfile
-from synthetic.schema import REQUEST_SCHEMA, TRUTH_SCHEMA
 
 NON_MEMBER_KINDS = {"independent": 0.5, "twin_like": 0.2, "same_surname_dob": 0.15, "common_name": 0.15}
 MINIMUM_AGE = 16

@@ -21,7 +21,7 @@ SAMPLE_SIZE = 200_000
 def master_key():
     """A key made for this test session, in the environment so that CLI subprocesses find it; the developer's
     own key file is never read."""
-    from matcher.keys import KEY_ENVIRONMENT_VARIABLE, MasterKey
+    from matcher.protection.keys import KEY_ENVIRONMENT_VARIABLE, MasterKey
 
     key = MasterKey.generate()
     saved = os.environ.get(KEY_ENVIRONMENT_VARIABLE)
@@ -61,12 +61,12 @@ def request_sets(population_path: Path) -> dict[str, RequestSet]:
 @pytest.fixture(scope="session")
 def trained_index(population: pa.Table, population_path: Path, master_key):
     """The 200k sample indexed and trained on unlabelled requests of another seed than any test's."""
+    from matcher.estimation import FellegiSunterEstimator
     from matcher.index import Index
-    from matcher.training import fit_model
 
     index = Index.build(population, master_key)
     training = generate_requests(population_path, 10_000, PROFILES["typical"], 0.3, seed=99).requests
-    return index.with_model(fit_model(index, training, u_pairs=500_000))
+    return index.with_model(FellegiSunterEstimator(u_pairs=500_000).fit(index, training).model_)
 
 
 @pytest.fixture(scope="session")

@@ -32,8 +32,8 @@ from api.clients import MAX_RATE_PER_MINUTE, ClientStore, Role
 from api.database import make_engine
 from api.migrate import upgrade
 from api.register import AuditRegister, RegisterEntry
+from matcher.estimation import FellegiSunterEstimator
 from matcher.index import Index
-from matcher.training import fit_model
 from synthetic.profiles import PROFILES
 from synthetic.requests import generate_requests
 
@@ -60,7 +60,7 @@ def crash_index(population, master_key, tmp_path_factory) -> Path:
     pq.write_table(records, directory / "population.parquet")
     training = generate_requests(directory / "population.parquet", TRAINING_REQUESTS, PROFILES["typical"], 0.3, seed=3)
     index = Index.build(records, master_key)
-    index.with_model(fit_model(index, training.requests)).save(directory / "index")
+    index.with_model(FellegiSunterEstimator().fit(index, training.requests).model_).save(directory / "index")
     return directory / "index"
 
 

@@ -99,7 +99,7 @@ def test_an_anchor_catches_removed_newest_entries(api, requester_key, people):
 
 
 def test_a_chain_rewritten_without_the_key_does_not_verify(api, requester_key, people):
-    from matcher.keys import MasterKey
+    from matcher.protection.keys import MasterKey
 
     _fill(api, requester_key, people, 2)
     forger = AuditRegister(api.components.engine, MasterKey.generate())

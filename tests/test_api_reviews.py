@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from conftest import trace_body
 
-from matcher.payload import DISCLOSURE_FIELDS
+from matcher.disclosure import DISCLOSURE_FIELDS
 
 
 def _as(key: str) -> dict:

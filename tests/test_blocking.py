@@ -11,8 +11,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher.blocking import DEFAULT_RULES, BlockingIndex, all_keys
-from matcher.request import to_entities
-from matcher.tokens import Tokeniser, combine
+from matcher.protection.tokens import Tokeniser, combine
+from matcher.records.entities import Entities
 
 TOKENISER = Tokeniser(os.urandom(32))
 token = st.integers(min_value=0, max_value=2**64 - 1)
@@ -79,9 +79,9 @@ def test_single_request_keys_are_the_batch_keys(given_name, family_name, date_of
         nhs_number=nhs_number,
         sex="female",
     )
-    entities, _ = to_entities([request], TOKENISER)
+    entities, _ = Entities.from_requests([request], TOKENISER)
     few = all_keys(entities, DEFAULT_RULES, as_request=True)
-    twice = to_entities([request, request], TOKENISER)[0]  # two rows: the vectorised path
+    twice = Entities.from_requests([request, request], TOKENISER)[0]  # two rows: the vectorised path
     rows, keys, rules = all_keys(twice, DEFAULT_RULES, as_request=True)
     first = rows == 0
     for a, b in zip(few, (rows[first], keys[first], rules[first]), strict=True):

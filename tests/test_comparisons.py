@@ -5,18 +5,10 @@ import os
 import numpy as np
 import pytest
 
-from matcher.comparisons import (
-    NULL,
-    DateOfBirthComparison,
-    FamilyNameComparison,
-    GivenNameComparison,
-    NhsNumberComparison,
-    PostcodeComparison,
-    SexComparison,
-    nickname_pairs,
-)
-from matcher.entities import Entities
-from matcher.tokens import Tokeniser
+from matcher.comparison import NULL
+from matcher.comparison import library as comparisons
+from matcher.protection.tokens import Tokeniser
+from matcher.records.entities import Entities
 
 TOKENISER = Tokeniser(os.urandom(32))
 RECORD = dict(
@@ -40,10 +32,10 @@ def level(comparison, request: dict, record: dict = RECORD, **history) -> str:
     requests = entities([{**RECORD, **request}])
     records = entities([record], **history)
     code = comparison.compare(requests, records, np.array([0]), np.array([0]))[0]
-    return "null" if code == NULL else comparison.levels[code].name
+    return "null" if code == NULL else comparison.labels[code]
 
 
-GIVEN = GivenNameComparison(nicknames=nickname_pairs(TOKENISER))
+GIVEN = comparisons.given_name(comparisons.nickname_pairs(TOKENISER))
 
 
 @pytest.mark.parametrize(
@@ -67,7 +59,7 @@ def test_given_name_levels(given, expected):
 def test_given_and_family_swapped():
     request = {"given_name": "SMITH-JONES", "family_name": "WILLIAM"}
     assert level(GIVEN, request) == "swapped_with_family"
-    assert level(FamilyNameComparison(), request) == "swapped_with_given"
+    assert level(comparisons.family_name(), request) == "swapped_with_given"
 
 
 @pytest.mark.parametrize(
@@ -83,7 +75,7 @@ def test_given_and_family_swapped():
 )
 def test_family_name_levels(family, expected):
     history = {"previous_family_names": [["BROWN"]]}
-    assert level(FamilyNameComparison(), {"family_name": family}, **history) == expected
+    assert level(comparisons.family_name(), {"family_name": family}, **history) == expected
 
 
 @pytest.mark.parametrize(
@@ -101,7 +93,7 @@ def test_family_name_levels(family, expected):
     ],
 )
 def test_date_of_birth_levels(dob, expected):
-    assert level(DateOfBirthComparison(), {"date_of_birth": dob}) == expected
+    assert level(comparisons.date_of_birth(), {"date_of_birth": dob}) == expected
 
 
 @pytest.mark.parametrize(
@@ -119,15 +111,15 @@ def test_date_of_birth_levels(dob, expected):
 )
 def test_postcode_levels_cover_current_and_previous(postcode, expected):
     history = {"previous_postcodes": [["M1 1AE"]]}
-    assert level(PostcodeComparison(), {"postcode": postcode}, **history) == expected
+    assert level(comparisons.postcode(), {"postcode": postcode}, **history) == expected
 
 
 def test_sex_and_nhs_number():
-    assert level(SexComparison(), {"sex": "female"}) == "else"
-    assert level(SexComparison(), {"sex": "unknown"}) == "null"
-    assert level(NhsNumberComparison(), {}) == "exact"
-    assert level(NhsNumberComparison(), {"nhs_number": "9434765918"}) == "else"
-    assert level(NhsNumberComparison(), {"nhs_number": None}) == "null"
+    assert level(comparisons.sex(), {"sex": "female"}) == "else"
+    assert level(comparisons.sex(), {"sex": "unknown"}) == "null"
+    assert level(comparisons.nhs_number(), {}) == "exact"
+    assert level(comparisons.nhs_number(), {"nhs_number": "9434765918"}) == "else"
+    assert level(comparisons.nhs_number(), {"nhs_number": None}) == "null"
 
 
 def test_malformed_values_are_counted_not_fatal():

@@ -8,10 +8,10 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from matcher.comparisons import NULL, default_comparisons
+from matcher.comparison import NULL, default_comparisons
 from matcher.decision import DEFAULT_REQUIREMENTS, DecisionConfig, Outcome, Requirement, RequirementCheck, decide
-from matcher.evaluation import SweepPoint, choose_threshold, threshold_sweep
-from matcher.tokens import Tokeniser
+from matcher.protection.tokens import Tokeniser
+from matcher.reports.thresholds import SweepPoint, choose_threshold, threshold_sweep
 from matcher.tracer import OUTCOMES
 
 COMPARISONS = default_comparisons(Tokeniser(os.urandom(32)))
@@ -22,7 +22,7 @@ def levels(**named: str) -> np.ndarray:
     row = np.full((1, len(COMPARISONS)), NULL, dtype=np.int8)
     for j, c in enumerate(COMPARISONS):
         if c.name in named:
-            row[0, j] = [lv.name for lv in c.levels].index(named[c.name])
+            row[0, j] = c.labels.index(named[c.name])
     return row
 
 

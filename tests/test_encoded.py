@@ -5,10 +5,10 @@ import pyarrow as pa
 import pytest
 from conftest import index_files_but_public_lists
 
+from matcher.estimation import FellegiSunterEstimator
 from matcher.index import Index
-from matcher.keys import MasterKey
+from matcher.protection.keys import MasterKey
 from matcher.tracer import Outcome, Tracer, TraceRequest
-from matcher.training import fit_model
 from synthetic.profiles import PROFILES
 from synthetic.requests import generate_requests
 
@@ -26,7 +26,7 @@ def encoded_key():
 def encoded_dir(tmp_path_factory, population, population_path, encoded_key):
     index = Index.build(population, encoded_key, encoded=True)
     training = generate_requests(population_path, 10_000, PROFILES["typical"], 0.3, seed=99).requests
-    index = index.with_model(fit_model(index, training, u_pairs=500_000))
+    index = index.with_model(FellegiSunterEstimator(u_pairs=500_000).fit(index, training).model_)
     path = tmp_path_factory.mktemp("encoded") / "index"
     index.save(path)
     return path
@@ -74,7 +74,7 @@ def test_encoded_index_traces_exact_and_mistyped_requests(encoded_tracer, popula
 
 
 def test_encoded_quality_is_close_to_plaintext(encoded_tracer, tracer, request_sets):
-    from matcher.evaluation import evaluate
+    from matcher.reports.evaluation import evaluate
 
     requests, truth = request_sets["typical"].requests, request_sets["typical"].truth
     plain = evaluate(tracer.results_table(tracer.trace_batch(requests)), truth)

@@ -4,7 +4,7 @@ import os
 
 import numpy as np
 
-from matcher.encoding import BloomEncoder, hamming_similarity
+from matcher.protection.bloom import BloomEncoder, hamming_similarity
 
 ENCODER = BloomEncoder(os.urandom(32))
 

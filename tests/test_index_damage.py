@@ -82,7 +82,7 @@ def _serve(index: Path, tmp_path: Path, **environment: str) -> subprocess.Comple
     ids=["missing", "garbled", "short", "another key"],
 )
 def test_the_service_refuses_to_start_without_the_index_key(small_index, tmp_path, key, message):
-    from matcher.keys import MasterKey
+    from matcher.protection.keys import MasterKey
 
     environment = {"TRACING_MASTER_KEY": MasterKey.generate().text()} if key == "another key" else key
     done = _serve(small_index, tmp_path, **environment)

@@ -4,7 +4,7 @@ import stat
 
 import pytest
 
-from matcher.keys import (
+from matcher.protection.keys import (
     KEY_ENVIRONMENT_VARIABLE,
     KEY_FILE_ENVIRONMENT_VARIABLE,
     InvalidKeyError,

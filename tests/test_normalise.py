@@ -1,6 +1,6 @@
 import pytest
 
-from matcher.normalise import (
+from matcher.contract.normalise import (
     name_parts,
     normalise_name,
     normalise_nhs_number,

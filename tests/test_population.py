@@ -12,11 +12,11 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 import pytest
 
+from matcher.contract.schema import POPULATION_SCHEMA
 from synthetic.geography import load_world
 from synthetic.households import UK_AGE_BANDS_THOUSANDS
 from synthetic.nhs_number import is_valid
 from synthetic.population import generate_population
-from synthetic.schema import POPULATION_SCHEMA
 
 POSTCODE_FORM = re.compile(r"^[A-Z]{1,2}[0-9][0-9A-Z]? [0-9][A-Z]{2}$")
 

@@ -9,8 +9,8 @@ import pytest
 from conftest import index_files_but_public_lists
 
 from matcher.index import Index, rotate_index
-from matcher.keys import KEY_ENVIRONMENT_VARIABLE, MasterKey, WrongKeyError
-from matcher.payload import TamperedPayloadError
+from matcher.protection.keys import KEY_ENVIRONMENT_VARIABLE, MasterKey, WrongKeyError
+from matcher.protection.payload import TamperedPayloadError
 from matcher.tracer import Outcome, Tracer, TraceRequest
 
 SAMPLE = range(0, 200_000, 997)

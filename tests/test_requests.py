@@ -9,10 +9,10 @@ import numpy as np
 import pyarrow.parquet as pq
 import pytest
 
+from matcher.contract.schema import REQUEST_SCHEMA, TRUTH_SCHEMA
 from synthetic import corruption as c
 from synthetic.profiles import PROFILES
 from synthetic.requests import corrupt, generate_requests, summarise_truth
-from synthetic.schema import REQUEST_SCHEMA, TRUTH_SCHEMA
 
 FIELDS = ["given_name", "other_given_names", "family_name", "sex", "postcode", "address_line_1", "date_of_birth"]
 

@@ -8,9 +8,9 @@ import pyarrow as pa
 import pytest
 
 from matcher.decision import Outcome
-from matcher.evaluation import evaluate
+from matcher.disclosure import DISCLOSURE_FIELDS
 from matcher.index import Index
-from matcher.payload import DISCLOSURE_FIELDS
+from matcher.reports.evaluation import evaluate
 from matcher.tracer import Tracer, TraceRequest
 
 

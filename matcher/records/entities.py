@@ -9,18 +9,17 @@ request against records and, for estimating u, a record against another record.
 
 from __future__ import annotations
 
-import itertools
 from collections import Counter
-from collections.abc import Sequence
-from dataclasses import dataclass, field, fields
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, field, fields
+from typing import Protocol, runtime_checkable
 
 import jellyfish
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from matcher.encoding import BloomEncoder
-from matcher.normalise import (
+from matcher.contract.normalise import (
     name_parts,
     normalise_name,
     normalise_nhs_number,
@@ -29,47 +28,10 @@ from matcher.normalise import (
     parse_postcode,
     split_given_names,
 )
-from matcher.tokens import Tokeniser
-
-_INT32_MAX = np.iinfo(np.int32).max
-
-
-@dataclass
-class Ragged:
-    """A list per row, as offsets (n + 1) into a flat values array."""
-
-    offsets: np.ndarray
-    values: np.ndarray
-
-    @classmethod
-    def from_lists(cls, lists: Sequence[Sequence[int]], dtype: type = np.int32) -> Ragged:
-        lengths = itertools.accumulate((len(x) for x in lists), initial=0)
-        offsets = np.fromiter(lengths, dtype=np.int64, count=len(lists) + 1)
-        flat = np.fromiter(itertools.chain.from_iterable(lists), dtype=dtype, count=int(offsets[-1]))
-        # Four bytes per row rather than eight, on every list column of tens of millions of people.
-        if offsets[-1] < _INT32_MAX:
-            offsets = offsets.astype(np.int32)
-        return cls(offsets, flat)
-
-    def lengths(self) -> np.ndarray:
-        return np.diff(self.offsets)
-
-    def explode(self, rows: np.ndarray | None = None) -> tuple[np.ndarray, np.ndarray]:
-        """(position in ``rows`` (or row number), value) for every element of the selected rows' lists."""
-        if rows is None:
-            rows = np.arange(len(self.offsets) - 1)
-        starts = self.offsets[rows]
-        owner, positions = expand_ranges(starts, self.offsets[rows + 1] - starts)
-        return owner, self.values[positions]
-
-
-def expand_ranges(starts: np.ndarray, lengths: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """(which range, position) for every position in the ranges [starts[i], starts[i] + lengths[i])."""
-    lengths = np.asarray(lengths, dtype=np.int64)
-    owner = np.repeat(np.arange(len(lengths)), lengths)
-    first = np.cumsum(lengths) - lengths
-    positions = np.arange(int(lengths.sum()), dtype=np.int64) + np.repeat(np.asarray(starts, np.int64) - first, lengths)
-    return owner, positions
+from matcher.contract.request import REQUEST_FIELDS, Requests, TraceRequest
+from matcher.protection.bloom import BloomEncoder
+from matcher.protection.tokens import Tokeniser
+from matcher.records.ragged import Ragged
 
 
 @dataclass
@@ -142,6 +104,20 @@ class PostcodeTable:
         )
 
 
+@runtime_checkable
+class FeatureBuilder(Protocol):
+    """A derived feature column: arrays computed from one input column, alike for the index and for requests.
+
+    The name and postcode columns every stage reads are built in, below; a comparison of some other field (an
+    address line, say) declares its column as a FeatureBuilder, and records of both sides then carry its arrays
+    in ``Entities.features[name]`` (a Ragged part as ``"<part>.offsets"`` and ``"<part>.values"``)."""
+
+    name: str
+    source: str  # the column of the population and of requests it is computed from
+
+    def build(self, values: Sequence[str | None], tokeniser: Tokeniser) -> dict[str, np.ndarray]: ...
+
+
 @dataclass
 class Entities:
     """People, one row each, in the normalised columnar form every later stage reads."""
@@ -159,6 +135,7 @@ class Entities:
     previous_postcodes: Ragged
     nhs_number: np.ndarray  # uint64 token, MISSING when absent
     malformed: Counter = field(default_factory=Counter)
+    features: dict[str, dict[str, np.ndarray]] = field(default_factory=dict)  # derived columns, by name
 
     def __len__(self) -> int:
         return len(self.family)
@@ -178,8 +155,11 @@ class Entities:
         previous_family_names: Sequence[Sequence[str] | None] | None = None,
         previous_postcodes: Sequence[Sequence[str] | None] | None = None,
         encoder: BloomEncoder | None = None,
+        features: Sequence[FeatureBuilder] = (),
+        sources: Mapping[str, Sequence[str | None]] | None = None,
     ) -> Entities:
-        """Normalise raw columns; malformed values become missing and are counted in ``malformed``."""
+        """Normalise raw columns; malformed values become missing and are counted in ``malformed``. ``features``
+        are built from their source columns in ``sources``."""
         n = len(family_name)
         malformed: Counter = Counter()
         names = _Interner()
@@ -216,6 +196,7 @@ class Entities:
         nhs_text = [normalise_nhs_number(v) for v in nhs_number]
         malformed["nhs_number"] += sum(1 for raw, v in zip(nhs_number, nhs_text, strict=True) if raw and not v)
         sexes = np.fromiter((normalise_sex(v) for v in sex), dtype=np.int8, count=n)
+        sources = sources or {}
         return cls(
             names=NameTable.build(names.values, tokeniser, encoder),
             postcodes=PostcodeTable.build(postcodes.values, tokeniser),
@@ -230,11 +211,16 @@ class Entities:
             previous_postcodes=previous_codes,
             nhs_number=nhs_number_tokens(nhs_text, tokeniser),
             malformed=+malformed,
+            features={f.name: f.build(sources.get(f.source) or [None] * n, tokeniser) for f in features},
         )
 
     @classmethod
     def from_population(
-        cls, population: pa.Table, tokeniser: Tokeniser, encoder: BloomEncoder | None = None
+        cls,
+        population: pa.Table,
+        tokeniser: Tokeniser,
+        encoder: BloomEncoder | None = None,
+        features: Sequence[FeatureBuilder] = (),
     ) -> Entities:
         previous = population.column("previous_addresses").combine_chunks()
         previous_postcodes = pa.ListArray.from_arrays(
@@ -252,7 +238,31 @@ class Entities:
             previous_family_names=population.column("previous_family_names").to_pylist(),
             previous_postcodes=previous_postcodes,
             encoder=encoder,
+            features=features,
+            sources={f.source: population.column(f.source).to_pylist() for f in features},
         )
+
+    @classmethod
+    def from_requests(
+        cls,
+        requests: Requests,
+        tokeniser: Tokeniser,
+        encoder: BloomEncoder | None = None,
+        features: Sequence[FeatureBuilder] = (),
+    ) -> tuple[Entities, list[str | None]]:
+        """Normalised requests and their ids (None where a request has none); with an encoder (encoded mode), names
+        are encoded at this boundary too."""
+        wanted = (*REQUEST_FIELDS, "request_id")
+        if isinstance(requests, pa.Table):
+            columns = {f: _column(requests, f) for f in wanted}
+        else:
+            rows = [asdict(r) if isinstance(r, TraceRequest) else r for r in requests]
+            columns = {f: [row.get(f) for row in rows] for f in wanted}
+        ids = columns.pop("request_id")
+        sources = {f.source: columns[f.source] for f in features}
+        columns.pop("address_line_1")  # compared only through a feature column that declares it
+        entities = cls.from_columns(tokeniser, **columns, encoder=encoder, features=features, sources=sources)
+        return entities, ids
 
     def arrays(self) -> dict[str, np.ndarray]:
         """Every array, flattened to name -> ndarray, for saving."""
@@ -263,7 +273,15 @@ class Entities:
                 out[f.name] = value
             elif isinstance(value, Ragged):
                 out[f"{f.name}.offsets"], out[f"{f.name}.values"] = value.offsets, value.values
+        for name, parts in self.features.items():
+            out |= {f"features.{name}.{part}": array for part, array in parts.items()}
         return out
+
+
+def _column(table: pa.Table, name: str) -> list:
+    if name not in table.column_names:
+        return [None] * table.num_rows
+    return table.column(name).to_pylist()
 
 
 class _Interner:

@@ -23,21 +23,11 @@ import pyarrow.compute as pc
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from matcher.keys import MasterKey, WrongKeyError
+from matcher.disclosure import DISCLOSURE_FIELDS
+from matcher.protection.keys import MasterKey, WrongKeyError
 
-DISCLOSURE_FIELDS = (
-    "address_line_1",
-    "address_line_2",
-    "town",
-    "postcode",
-    "registration_date",
-    "gp_practice_code",
-    "gp_practice_name",
-    "gp_practice_address",
-    "gp_practice_postcode",
-)
-"""What a trace may disclose."""
 SOURCE_COLUMNS = ("nhs_number", *DISCLOSURE_FIELDS)
+"""What each record's payload seals: its NHS number and what a trace may disclose."""
 _PRACTICE = ("gp_practice_code", "gp_practice_name", "gp_practice_address", "gp_practice_postcode")
 _NONCE = 12
 _EPOCH = dt.date(1970, 1, 1)

@@ -1,4 +1,5 @@
-"""Arrow schemas of the files other tools read: these are contracts.
+"""The tracing core's input contract: Arrow schemas of the population extract an index is built from, of trace
+request files, and of the truth an evaluation reads. The synthetic generator writes them; any other data must match.
 
 Columns may be added; the ones here are never renamed or retyped.
 """

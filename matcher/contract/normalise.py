@@ -20,6 +20,7 @@ _MAC = re.compile(r"^MAC(?=[A-Z]{3,})")
 _POSTCODE = re.compile(r"^([A-Z]{1,2}[0-9][A-Z0-9]?) ?([0-9][A-Z]{2})$")
 _OUTWARD = re.compile(r"^[A-Z]{1,2}[0-9][A-Z0-9]?$")
 _DIGITS = re.compile(r"\d+")
+_NOT_TEXT = re.compile(r"[^A-Z0-9]+")
 
 
 @lru_cache(maxsize=200_000)
@@ -45,6 +46,15 @@ def name_parts(value: str | None) -> list[str]:
     if not value or "-" not in value:
         return []
     return value.split("-")
+
+
+def normalise_text(value: str | None) -> str | None:
+    """Free text (an address line) in one form: upper-case ASCII letters and digits, words separated by one space
+    (14, Moor-Lane -> 14 MOOR LANE); None when nothing is left."""
+    if value is None:
+        return None
+    text = unicodedata.normalize("NFKD", str(value)).encode("ascii", "ignore").decode("ascii").upper()
+    return _NOT_TEXT.sub(" ", text.replace("'", "")).strip() or None
 
 
 def split_given_names(value: str | None) -> list[str]:

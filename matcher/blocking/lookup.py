@@ -1,0 +1,99 @@
+"""The inverted index from blocking keys to records, and the candidate pairs of a batch of requests."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from matcher.blocking.keys import all_keys
+from matcher.blocking.rules import BlockingRule
+from matcher.records.entities import Entities
+from matcher.records.ragged import expand_ranges
+
+
+@dataclass
+class BlockingIndex:
+    """An inverted index from 64-bit keys to the records holding them, in about 8.5 bytes per key.
+
+    Keys are sorted; the top ``bits`` of a key pick a bucket (``directory[b]:directory[b + 1]`` are its
+    positions) and the next 32 bits, the key's ``residual``, are all that is stored per key beside the record. Two
+    keys are taken as equal when they agree on bits + 32 bits (56 at ten million records): a collision only adds a
+    candidate to be scored, never removes one. Buckets hold a handful of keys plus at most one large block, so a
+    lookup compares residuals across the bucket instead of searching.
+    """
+
+    directory: np.ndarray  # uint32 (int64 past 4G keys), 2**bits + 1 bucket starts
+    residuals: np.ndarray  # uint32
+    rows: np.ndarray  # uint32
+
+    @property
+    def bits(self) -> int:
+        return (len(self.directory) - 1).bit_length() - 1
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    @classmethod
+    def build(cls, records: Entities, rules: tuple[BlockingRule, ...]) -> BlockingIndex:
+        """Keys of every record under every rule. Blocks over a rule's own ``max_block_size`` are left out: a
+        lookup would skip them anyway."""
+        row, key, rule = all_keys(records, rules, as_request=False)
+        order = np.lexsort((row, key))
+        row, key, rule = row[order], key[order], rule[order]
+        _, counts = np.unique(key, return_counts=True)
+        limits = np.array([r.max_block_size or np.iinfo(np.int64).max for r in rules], dtype=np.int64)
+        keep = np.repeat(counts, counts) <= limits[rule]
+        return cls.from_sorted(key[keep], row[keep])
+
+    @classmethod
+    def from_sorted(cls, keys: np.ndarray, rows: np.ndarray) -> BlockingIndex:
+        # About eight keys per bucket: the directory costs half a byte per key.
+        bits = int(np.clip(int(max(len(keys), 1) - 1).bit_length() - 3, 4, 30))
+        bucket = keys >> np.uint64(64 - bits)
+        index_type = np.uint32 if len(keys) < 2**32 else np.int64
+        directory = np.searchsorted(bucket, np.arange(2**bits + 1, dtype=np.uint64)).astype(index_type)
+        residuals = ((keys >> np.uint64(32 - bits)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        return cls(directory=directory, residuals=residuals, rows=rows.astype(np.uint32))
+
+    def lookup(self, keys: np.ndarray, max_block_size: int | np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
+        """(which key, record) for every record under each key; blocks over ``max_block_size`` are skipped.
+
+        Returns the pairs and how many keys were skipped for being too common.
+        """
+        bits = self.bits
+        keys = np.asarray(keys, dtype=np.uint64)
+        bucket = (keys >> np.uint64(64 - bits)).astype(np.intp)
+        residual = ((keys >> np.uint64(32 - bits)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
+        starts = self.directory[bucket].astype(np.int64)
+        key_index, positions = expand_ranges(starts, self.directory[bucket + 1].astype(np.int64) - starts)
+        hit = self.residuals[positions] == residual[key_index]
+        key_index, positions = key_index[hit], positions[hit]
+        sizes = np.bincount(key_index, minlength=len(keys))
+        too_big = sizes > max_block_size
+        keep = ~too_big[key_index]
+        return key_index[keep], self.rows[positions[keep]].astype(np.int64), int(too_big.sum())
+
+
+def candidate_pairs(
+    blocking: BlockingIndex,
+    rules: tuple[BlockingRule, ...],
+    requests: Entities,
+    max_block_size: int,
+    max_candidates: int,
+) -> tuple[np.ndarray, np.ndarray]:
+    """Sorted, distinct (request, record) pairs under any rule; at most ``max_candidates`` per request, keeping
+    the records found by most keys."""
+    rows, keys, rule = all_keys(requests, rules, as_request=True)
+    limits = np.array([r.max_block_size or max_block_size for r in rules], dtype=np.int64)
+    key_index, records, _ = blocking.lookup(keys, limits[rule])
+    pair = rows[key_index].astype(np.int64) << 32 | records
+    pair, hits = np.unique(pair, return_counts=True)
+    request, record = pair >> 32, pair & 0xFFFFFFFF
+    counts = np.bincount(request, minlength=len(requests))
+    if counts.max(initial=0) > max_candidates:
+        order = np.lexsort((-hits, request))
+        rank = np.arange(len(order)) - np.repeat(np.cumsum(counts) - counts, counts)
+        keep = np.sort(order[rank < max_candidates])
+        request, record = request[keep], record[keep]
+    return request, record

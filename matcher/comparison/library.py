@@ -1,0 +1,186 @@
+"""The comparisons the tracer uses: one definition per field, in plaintext and in encoded form.
+
+A comparison is its column and its ordered levels, nothing more; adding one (an address line, an email) is a
+definition here plus, for a field the built-in columns do not read, its feature column.
+"""
+
+from __future__ import annotations
+
+import csv
+from dataclasses import dataclass
+from importlib import resources
+
+import numpy as np
+
+from matcher.comparison.comparison import Comparison
+from matcher.comparison.dates import (
+    DateColumn,
+    DatePartsLevel,
+    DayMonthSwappedLevel,
+    DigitsTransposedLevel,
+    DigitsWrongLevel,
+    FirstOfJanuaryLevel,
+    SameYearLevel,
+)
+from matcher.comparison.levels import Agreement, ElseLevel, ExactLevel, Level
+from matcher.comparison.names import (
+    BloomSimilarityLevel,
+    CompoundPartLevel,
+    EditDistanceLevel,
+    InitialLevel,
+    InRecordListLevel,
+    JaroWinklerLevel,
+    KnownByOtherNameLevel,
+    NameColumn,
+    NameListColumn,
+    NicknameLevel,
+    PhoneticLevel,
+    SwappedLevel,
+)
+from matcher.comparison.postcodes import PostcodeColumn, PostcodeLevel
+from matcher.comparison.text import SharedWordsLevel, TextColumn
+from matcher.comparison.values import CodeColumn, TokenColumn
+from matcher.contract.normalise import normalise_name
+from matcher.protection.tokens import Tokeniser, pair_token
+
+# The built-in columns: the fields every stage reads, by the Entities attribute that holds them.
+GIVEN_NAME = NameColumn("given_name", "given")
+OTHER_GIVEN_NAMES = NameListColumn("other_given_names", "other_given", item="other_given_name")
+FAMILY_NAME = NameColumn("family_name", "family")
+PREVIOUS_FAMILY_NAMES = NameListColumn("previous_family_names", "previous_family", item="previous_family_name")
+DATE_OF_BIRTH = DateColumn("date_of_birth", "date_of_birth")
+POSTCODE = PostcodeColumn("postcode", "postcode", history="previous_postcodes")
+SEX = CodeColumn("sex", "sex")
+NHS_NUMBER = TokenColumn("nhs_number", "nhs_number")
+
+
+@dataclass(frozen=True)
+class Spelling:
+    """How close two spellings of a name are, as levels: ``close`` ranks above phonetic agreement, ``loose``
+    below it. Only one close level counts as the same name mistyped (Agreement.CLOSE); the rest are weak."""
+
+    close: tuple[Level, ...]
+    loose: tuple[Level, ...]
+
+
+PLAINTEXT_SPELLING = Spelling(
+    close=(EditDistanceLevel(1), JaroWinklerLevel(0.92)),
+    loose=(JaroWinklerLevel(0.80),),
+)
+# Encoded mode compares keyed Bloom filters of the names' bigrams. Bands from the plaintext levels on 1M typical
+# candidate pairs: one-edit typos sit at 0.80-0.97 (5th-95th percentile, median 0.88), Jaro-Winkler >= 0.92 at
+# 0.79-0.87, unrelated names at 0.57-0.73. Only the top band counts as the same name mistyped: OLIVIA/OLIVER
+# reaches 0.80.
+ENCODED_SPELLING = Spelling(
+    close=(BloomSimilarityLevel(0.83, agreement=Agreement.CLOSE), BloomSimilarityLevel(0.80)),
+    loose=(BloomSimilarityLevel(0.75),),
+)
+
+
+def given_name(nicknames: np.ndarray, spelling: Spelling = PLAINTEXT_SPELLING) -> Comparison:
+    return Comparison(
+        GIVEN_NAME,
+        (
+            ExactLevel(term_frequency=True),
+            NicknameLevel(nicknames),
+            *spelling.close,
+            PhoneticLevel(),
+            # Known by a middle name: the request's first name is the record's first middle name, or the record's
+            # first name is among the request's other names.
+            KnownByOtherNameLevel(OTHER_GIVEN_NAMES),
+            *spelling.loose,
+            InitialLevel(),
+            SwappedLevel(FAMILY_NAME),
+            ElseLevel(),
+        ),
+    )
+
+
+def family_name(spelling: Spelling = PLAINTEXT_SPELLING) -> Comparison:
+    return Comparison(
+        FAMILY_NAME,
+        (
+            ExactLevel(term_frequency=True),
+            InRecordListLevel(PREVIOUS_FAMILY_NAMES),
+            CompoundPartLevel(),
+            *spelling.close,
+            PhoneticLevel(),
+            *spelling.loose,
+            SwappedLevel(GIVEN_NAME),
+            ElseLevel(),
+        ),
+    )
+
+
+def date_of_birth() -> Comparison:
+    return Comparison(
+        DATE_OF_BIRTH,
+        (
+            ExactLevel(),
+            DayMonthSwappedLevel(),
+            DigitsTransposedLevel(),
+            DigitsWrongLevel(1),
+            FirstOfJanuaryLevel(),
+            DatePartsLevel(2),
+            SameYearLevel(),
+            ElseLevel(),
+        ),
+    )
+
+
+def postcode() -> Comparison:
+    """The request's postcode against the record's current and previous ones, at unit down to area."""
+    return Comparison(
+        POSTCODE,
+        (
+            PostcodeLevel("unit", previous=False, agreement=Agreement.EXACT),
+            PostcodeLevel("unit", current=False, agreement=Agreement.CLOSE),
+            PostcodeLevel("sector", agreement=Agreement.CLOSE),
+            PostcodeLevel("district"),
+            PostcodeLevel("area"),
+            ElseLevel(),
+        ),
+    )
+
+
+def sex() -> Comparison:
+    return Comparison(SEX, (ExactLevel(), ElseLevel()))
+
+
+def nhs_number() -> Comparison:
+    return Comparison(NHS_NUMBER, (ExactLevel(), ElseLevel()))
+
+
+def default_comparisons(tokeniser: Tokeniser, encoded: bool = False) -> tuple[Comparison, ...]:
+    """The comparisons of plaintext mode, or of encoded mode (names compared through their Bloom filters)."""
+    spelling = ENCODED_SPELLING if encoded else PLAINTEXT_SPELLING
+    return (
+        given_name(nickname_pairs(tokeniser), spelling),
+        family_name(spelling),
+        date_of_birth(),
+        postcode(),
+        sex(),
+        nhs_number(),
+    )
+
+
+ADDRESS_LINE = TextColumn("address_line_1", source="address_line_1")
+"""The first line of the address, as keyed tokens of the line and of its words (never in clear at rest)."""
+
+
+def address_line() -> Comparison:
+    """The request's first address line against the record's current one. Not among the defaults: a model is
+    trained for the comparisons it scores, so adding it is a choice made with a new model."""
+    return Comparison(ADDRESS_LINE, (ExactLevel(), SharedWordsLevel(0.5), ElseLevel()))
+
+
+def nickname_pairs(tokeniser: Tokeniser) -> np.ndarray:
+    """Sorted pair tokens of every name/nickname pair in the ``nicknames`` dictionary (BILL/WILLIAM...)."""
+    left, right = [], []
+    with resources.files("nicknames").joinpath("names.csv").open(newline="") as fh:
+        for row in csv.DictReader(fh):
+            a, b = normalise_name(row["name1"]), normalise_name(row["name2"])
+            if a and b:
+                left.append(a)
+                right.append(b)
+    return np.unique(pair_token(tokeniser.tokens(left), tokeniser.tokens(right)))

@@ -1,0 +1,127 @@
+"""The decision: matched only when one candidate is both probable enough and clearly ahead of the rest.
+
+Per request, over its candidates that meet every requirement (``matcher.decision.requirements``): the best
+candidate's posterior probability (normalised against every other candidate and against "not in the index", see
+``matcher.scoring.model``) must reach ``threshold`` AND its match weight must beat the runner-up's by
+``margin_bits``. A candidate that would pass alone but not against its rivals makes the request ambiguous.
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass
+from enum import StrEnum
+
+import numpy as np
+
+from matcher.decision.requirements import DEFAULT_REQUIREMENTS, Requirement
+
+
+class Outcome(StrEnum):
+    MATCHED = "matched"
+    NO_MATCH = "no_match"
+    AMBIGUOUS = "ambiguous"
+    RESTRICTED = "restricted"
+
+
+OUTCOMES = (Outcome.MATCHED, Outcome.NO_MATCH, Outcome.AMBIGUOUS, Outcome.RESTRICTED)
+
+
+@dataclass(frozen=True)
+class DecisionConfig:
+    threshold: float = 0.999
+    margin_bits: float = 6.0
+    requirements: tuple[Requirement, ...] = DEFAULT_REQUIREMENTS
+
+
+@dataclass(frozen=True)
+class Decisions:
+    """Per request: outcome code (index into OUTCOMES), probability, best pair (-1: none), candidates scored."""
+
+    outcome: np.ndarray
+    probability: np.ndarray
+    best_pair: np.ndarray
+    runner_up_pair: np.ndarray
+    candidates: np.ndarray
+
+
+def decide(
+    n_requests: int,
+    pair_request: np.ndarray,
+    match_weight: np.ndarray,
+    eligible: np.ndarray,
+    restricted: np.ndarray,
+    config: DecisionConfig,
+) -> Decisions:
+    """``pair_request`` must be sorted; ``match_weight`` is log2 posterior odds of each pair against no match."""
+    if n_requests == 1:
+        return _decide_one(match_weight, eligible, restricted, config)
+    candidates = np.bincount(pair_request, minlength=n_requests)
+    weight = np.where(eligible, match_weight, -np.inf)
+    order = np.lexsort((-weight, pair_request))
+    req_sorted = pair_request[order]
+    starts = np.searchsorted(req_sorted, np.arange(n_requests), side="left")
+    has = candidates > 0
+    best_pair = np.full(n_requests, -1, dtype=np.int64)
+    best_pair[has] = order[starts[has]]
+    has_second = candidates > 1
+    runner_up = np.full(n_requests, -1, dtype=np.int64)
+    runner_up[has_second] = order[starts[has_second] + 1]
+
+    best_weight = np.full(n_requests, -np.inf)
+    best_weight[has] = weight[best_pair[has]]
+    second_weight = np.full(n_requests, -np.inf)
+    second_weight[has_second] = weight[runner_up[has_second]]
+    with np.errstate(invalid="ignore"):  # -inf - -inf where nothing is eligible
+        gap = np.where(np.isfinite(second_weight), best_weight - second_weight, np.inf)
+    # log2(1 + sum 2^w) per request, stably: shift by the best weight.
+    shift = np.where(np.isfinite(best_weight), np.maximum(best_weight, 0.0), 0.0)
+    total = np.zeros(n_requests)
+    np.add.at(total, pair_request, np.exp2(weight - shift[pair_request]))
+    total += np.exp2(-shift)
+    probability = np.exp2(best_weight - shift) / total
+    alone = 1.0 / (1.0 + np.exp2(-best_weight))
+
+    clear = (probability >= config.threshold) & (gap >= config.margin_bits)
+    outcome = np.full(n_requests, OUTCOMES.index(Outcome.NO_MATCH), dtype=np.int8)
+    outcome[(alone >= config.threshold) & ~clear] = OUTCOMES.index(Outcome.AMBIGUOUS)
+    outcome[clear] = OUTCOMES.index(Outcome.MATCHED)
+    is_restricted = clear.copy()
+    is_restricted[clear] = restricted[best_pair[clear]]
+    outcome[is_restricted] = OUTCOMES.index(Outcome.RESTRICTED)
+    best_pair[~np.isfinite(best_weight)] = -1
+    probability = np.nan_to_num(probability, nan=0.0)
+    return Decisions(outcome, probability, best_pair, runner_up, candidates)
+
+
+def _decide_one(
+    match_weight: np.ndarray, eligible: np.ndarray, restricted: np.ndarray, config: DecisionConfig
+) -> Decisions:
+    """``decide`` for a single request (one trace), in plain floats: a few candidates cost less this way than
+    through forty array operations. Same decisions."""
+    weights = [w if ok else -math.inf for w, ok in zip(match_weight.tolist(), eligible.tolist(), strict=True)]
+    order = sorted(range(len(weights)), key=lambda i: -weights[i])  # stable, as the batch path's lexsort
+    best = order[0] if order else -1
+    runner_up = order[1] if len(order) > 1 else -1
+    best_weight = weights[best] if order else -math.inf
+    second_weight = weights[runner_up] if runner_up >= 0 else -math.inf
+    gap = best_weight - second_weight if math.isfinite(second_weight) else math.inf
+    shift = max(best_weight, 0.0) if math.isfinite(best_weight) else 0.0
+    total = 0.0
+    for w in weights:
+        total += 2.0 ** (w - shift)
+    total += 2.0**-shift
+    probability = 2.0 ** (best_weight - shift) / total
+    alone = 1.0 / (1.0 + 2.0**-best_weight) if math.isfinite(best_weight) else 0.0
+    clear = probability >= config.threshold and gap >= config.margin_bits
+    if clear:
+        outcome = Outcome.RESTRICTED if restricted[best] else Outcome.MATCHED
+    else:
+        outcome = Outcome.AMBIGUOUS if alone >= config.threshold else Outcome.NO_MATCH
+    return Decisions(
+        outcome=np.array([OUTCOMES.index(outcome)], dtype=np.int8),
+        probability=np.array([probability]),
+        best_pair=np.array([best if math.isfinite(best_weight) else -1], dtype=np.int64),
+        runner_up_pair=np.array([runner_up], dtype=np.int64),
+        candidates=np.array([len(weights)], dtype=np.int64),
+    )

@@ -1,0 +1,130 @@
+"""The searchable index: normalised records, their blocking keys, name frequencies and the sealed payloads.
+
+NHS numbers, dates of birth and postcodes are held only as keyed tokens (``matcher.protection.tokens``) and inside
+the sealed payloads, opened only for the record being disclosed. How an index is laid out on disk is
+``matcher.index.storage``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
+from pathlib import Path
+
+import numpy as np
+import pyarrow as pa
+
+from matcher.blocking import DEFAULT_RULES, BlockingIndex, BlockingRule
+from matcher.index import storage
+from matcher.protection.bloom import BloomEncoder
+from matcher.protection.keys import MasterKey
+from matcher.protection.payload import SOURCE_COLUMNS, PayloadCipher, ReferenceLists
+from matcher.protection.tokens import Tokeniser
+from matcher.records.entities import Entities, FeatureBuilder
+from matcher.scoring.model import FellegiSunterModel
+
+_PAGE = 4096
+
+
+@dataclass
+class Index:
+    records: Entities
+    blocking: BlockingIndex
+    term_frequency: dict[str, np.ndarray]  # per name position: share of records with it as given/family name
+    restricted: np.ndarray  # bool
+    sealed: pa.BinaryArray  # per record: the payload, encrypted (see matcher.protection.payload)
+    reference: ReferenceLists
+    rules: tuple[BlockingRule, ...]
+    tokeniser: Tokeniser
+    cipher: PayloadCipher
+    model: FellegiSunterModel | None = None
+    encoder: BloomEncoder | None = None  # encoded mode: names as keyed Bloom filters, no plaintext at rest
+
+    @property
+    def encoded(self) -> bool:
+        return self.encoder is not None
+
+    @property
+    def key_id(self) -> str:
+        return self.cipher.key_id
+
+    def __len__(self) -> int:
+        return len(self.records)
+
+    @classmethod
+    def build(
+        cls,
+        population: pa.Table,
+        key: MasterKey,
+        rules: tuple[BlockingRule, ...] = DEFAULT_RULES,
+        encoded: bool = False,
+        features: Sequence[FeatureBuilder] = (),
+    ) -> Index:
+        """``encoded``: keep no plaintext name, date of birth, postcode or NHS number in the saved index (names as
+        keyed Bloom filters, dates as keyed tokens of year, month and day). ``features``: derived feature columns
+        some comparison reads besides the built-in ones."""
+        tokeniser = Tokeniser(key.derive("tokens"))
+        cipher = PayloadCipher(key)
+        encoder = BloomEncoder(key.derive("names")) if encoded else None
+        sealed, reference = cipher.seal(population.select(list(SOURCE_COLUMNS)))
+        records = Entities.from_population(population, tokeniser, encoder, features)
+        n = len(records)
+        names = len(records.names.strings)
+        frequency = {
+            "given_name": np.bincount(records.given[records.given >= 0], minlength=names) / max(n, 1),
+            "family_name": np.bincount(records.family[records.family >= 0], minlength=names) / max(n, 1),
+        }
+        return cls(
+            records=records,
+            blocking=BlockingIndex.build(records, rules),
+            term_frequency={k: v.astype(np.float32) for k, v in frequency.items()},
+            restricted=population.column("restricted").fill_null(False).to_numpy(zero_copy_only=False),
+            sealed=sealed,
+            reference=reference,
+            rules=rules,
+            tokeniser=tokeniser,
+            cipher=cipher,
+            encoder=encoder,
+        )
+
+    def open_payloads(self, rows: np.ndarray | list[int]) -> list[dict]:
+        """Decrypt the payloads of these rows only (NHS number and disclosable fields); TamperedPayloadError if
+        one does not authenticate."""
+        return [self.cipher.open(self.sealed[row].as_py(), row, self.reference) for row in np.asarray(rows).tolist()]
+
+    def term_frequencies_for(self, records: np.ndarray) -> dict[str, np.ndarray]:
+        """Per record row: the index share of its given name and of its family name."""
+        return {
+            "given_name": _at(self.term_frequency["given_name"], self.records.given[records]),
+            "family_name": _at(self.term_frequency["family_name"], self.records.family[records]),
+        }
+
+    def warm(self) -> Index:
+        """Read one byte of every page of the index, so that the first traces of a service do not each pay for
+        mapping the pages they touch. Returns self."""
+        buffers = [np.asarray(a).reshape(-1).view(np.uint8) for a in storage.index_arrays(self).values() if a.size]
+        buffers += [np.frombuffer(b, dtype=np.uint8) for b in self.sealed.buffers() if b is not None]
+        for buffer in buffers:
+            int(buffer[::_PAGE].sum())
+        return self
+
+    def with_model(self, model: FellegiSunterModel) -> Index:
+        return replace(self, model=model)
+
+    def save(self, directory: Path | str) -> None:
+        """Write to a sibling directory, then swap it in: never half an index, and safe onto itself even while
+        this index is memory-mapped from there."""
+        storage.save(self, Path(directory))
+
+    @classmethod
+    def load(cls, directory: Path | str, key: MasterKey) -> Index:
+        """Map an index; WrongKeyError unless ``key`` is the key it was built (or last rotated) with,
+        DamagedIndexError if a file is missing, truncated, unreadable or inconsistent with the others."""
+        return cls(**storage.read(Path(directory), key))
+
+
+def _at(values: np.ndarray, positions: np.ndarray) -> np.ndarray:
+    out = np.zeros(len(positions), dtype=np.float64)
+    present = positions >= 0
+    out[present] = values[positions[present]]
+    return out

@@ -1,0 +1,1 @@
+"""Reports for analysts and reviewers: match quality against truth, threshold choice, one trace explained."""

@@ -1,0 +1,105 @@
+"""A comparison of a field the built-in columns do not read is one comparison definition plus its feature column.
+
+The address-line comparison (``library.address_line()`` over ``library.ADDRESS_LINE``) is the example: nothing
+else in the core names it, yet an index and requests built with the column carry its keyed tokens, the estimator
+trains it, the tracer scores, explains and saves it, and a tracer asked to read a column its index lacks refuses.
+"""
+
+import os
+
+import numpy as np
+import pyarrow.compute as pc
+import pytest
+from conftest import index_files_but_public_lists
+
+from matcher.comparison import NULL, default_comparisons
+from matcher.comparison.library import ADDRESS_LINE, address_line
+from matcher.estimation import FellegiSunterEstimator
+from matcher.index import Index
+from matcher.protection.tokens import Tokeniser
+from matcher.records.entities import Entities
+from matcher.tracer import Tracer
+
+TOKENISER = Tokeniser(os.urandom(32))
+
+
+def entities(lines: list[str | None]) -> Entities:
+    n = len(lines)
+    return Entities.from_columns(
+        TOKENISER,
+        given_name=["ANN"] * n,
+        other_given_names=[None] * n,
+        family_name=["SMITH"] * n,
+        date_of_birth=["1980-01-02"] * n,
+        sex=[None] * n,
+        postcode=[None] * n,
+        nhs_number=[None] * n,
+        features=(ADDRESS_LINE,),
+        sources={"address_line_1": lines},
+    )
+
+
+@pytest.mark.parametrize(
+    ("request_line", "expected"),
+    [
+        ("14 moorland road", "exact"),
+        ("14, Moorland-Road", "exact"),
+        ("Flat 2, 14 Moorland Road", "shared_words>=0.50"),
+        ("14 Moorland Avenue", "shared_words>=0.50"),
+        ("3 High Street", "else"),
+        (None, "null"),
+        ("  ,  ", "null"),
+    ],
+)
+def test_address_line_levels(request_line, expected):
+    comparison = address_line()
+    code = comparison.compare(entities([request_line]), entities(["14 MOORLAND ROAD"]), np.array([0]), np.array([0]))
+    assert ("null" if code[0] == NULL else comparison.labels[code[0]]) == expected
+
+
+@pytest.fixture(scope="module")
+def address_index(population, population_path, master_key, tmp_path_factory):
+    """20,000 people indexed with the address-line column and a model trained for the defaults plus it."""
+    from synthetic.generator import GENERATOR
+
+    people = population.slice(0, 20_000)
+    index = Index.build(people, master_key, features=(ADDRESS_LINE,))
+    comparisons = (*default_comparisons(index.tokeniser), address_line())
+    training = GENERATOR.training_requests(population_path).slice(0, 5_000)
+    model = FellegiSunterEstimator(comparisons=comparisons, u_pairs=200_000).fit(index, training).model_
+    directory = tmp_path_factory.mktemp("address") / "index"
+    index.with_model(model).save(directory)
+    return Index.load(directory, master_key), comparisons, people
+
+
+def test_the_address_line_is_trained_scored_and_explained(address_index):
+    index, comparisons, people = address_index
+    tracer = Tracer(index, comparisons=comparisons)
+    person = people.filter(pc.invert(people.column("restricted"))).slice(7, 1).to_pylist()[0]
+    request = {
+        "given_name": person["given_name"],
+        "family_name": person["family_name"],
+        "date_of_birth": person["date_of_birth"].isoformat(),
+        "address_line_1": person["address_line_1"].lower(),
+    }
+    result = tracer.trace(request)
+    assert result.disclosure is not None and result.disclosure["address_line_1"] == person["address_line_1"]
+    levels = {c.comparison: c.level for c in result.explanation[0].comparisons}
+    assert levels["address_line_1"] == "exact"
+    parameters = {p.name: p for p in index.model.comparisons}["address_line_1"]
+    assert parameters.levels == ("exact", "shared_words>=0.50", "else")
+    assert parameters.weights()[0] > 0 > parameters.weights()[-1]
+
+
+def test_no_index_file_holds_an_address_line_in_clear(address_index, tmp_path):
+    index, _, people = address_index
+    index.save(tmp_path / "index")
+    stored = index_files_but_public_lists(tmp_path / "index")
+    lines = [line for line in people.column("address_line_1").to_pylist()[:2_000] if line]
+    assert not [line for line in lines if line.encode() in stored]
+
+
+def test_a_tracer_refuses_a_column_its_index_was_not_built_with(trained_index):
+    comparisons = (*default_comparisons(trained_index.tokeniser), address_line())
+    with pytest.raises(ValueError, match="address_line_1"):
+        Tracer(trained_index, comparisons=comparisons)
