@@ -6,9 +6,10 @@ recomputed from a dictionary of names. Plain keyed CLKs still fall to attacks th
 patterns reveal frequent bigrams (pattern mining, Kroll and Steinmetzer 2015; Christen et al. 2018), and the graph
 of similarities between filters can be aligned with the graph of known names (Vidanage et al. 2020). So, following
 Armknecht et al. ("An efficient diffusion layer for Bloom filter encodings", 2023), every output bit is the XOR of
-``taps`` input bits chosen by the key: no output bit belongs to one bigram any more, which defeats pattern mining
-and breaks the bigram-to-bit correspondence the graph attacks rebuild, while two filters that differ in few input
-bits still differ in few output bits, so similarity survives as a monotone function of the Hamming distance.
+``taps`` input bits chosen by the key, so that no output bit belongs to one bigram, while two filters that differ
+in few input bits still differ in few output bits (similarity survives as a monotone function of the Hamming
+distance). That is not enough against the graph attack: filter distances still track bigram overlap, and an attack
+without the key re-identified most people of an encoded index (issue 15; docs/privacy.md).
 
 Why diffusion rather than salting by year of birth: salting by a field makes a wrong year of birth (2% of typical
 requests) a total name mismatch, exactly where the name similarity matters most.
