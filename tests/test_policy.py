@@ -6,7 +6,7 @@ import json
 
 import pytest
 
-from api.policy import (
+from api.policy.versions import (
     Basis,
     Category,
     Investigation,

@@ -17,8 +17,8 @@ from pathlib import Path
 import httpx
 import numpy as np
 
-from api.clients import ClientStore
-from api.examples import IMMIGRATION_REQUEST
+from api.access.clients import ClientStore
+from api.http.examples import IMMIGRATION_REQUEST
 from synthetic.profiles import PROFILES
 from synthetic.requests import generate_requests
 

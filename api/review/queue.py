@@ -16,8 +16,8 @@ from enum import StrEnum
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Engine, insert, select, update
 
-from api.clients import Client
-from api.database import reviews
+from api.access.clients import Client
+from api.storage.tables import reviews
 from matcher.keys import MasterKey
 
 _NONCE = 12

@@ -30,13 +30,14 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.requests import ClientDisconnect
 
-from api import examples
-from api.clients import Client, ClientStore, Role
-from api.config import Settings
-from api.database import make_engine
-from api.dispatch import Dispatcher, DispatcherClosed
-from api.migrate import require_current, upgrade
-from api.models import (
+from api.access.clients import Client, ClientStore, Role
+from api.access.probing import Probe, ProbeDetector
+from api.access.ratelimit import RateLimiter
+from api.audit.register import AuditRegister, RegisterUnavailable, SubjectTokens
+from api.audit.transparency import entry_record, summarise
+from api.http import examples
+from api.http.dispatch import Dispatcher, DispatcherClosed
+from api.http.models import (
     Disclosure,
     PendingReview,
     Problem,
@@ -53,19 +54,18 @@ from api.models import (
     TraceAnswer,
     TraceRequestBody,
 )
-from api.policy import PolicyBook
-from api.probing import Probe, ProbeDetector
-from api.problems import (
+from api.http.problems import (
     ProblemError,
     problem_response,
     status_problem,
     validation_problem,
 )
-from api.ratelimit import RateLimiter
-from api.register import AuditRegister, RegisterUnavailable, SubjectTokens
-from api.reviews import ReviewError, ReviewState, ReviewStore
-from api.service import TraceService, utc_now
-from api.transparency import entry_record, summarise
+from api.policy.versions import PolicyBook
+from api.review.queue import ReviewError, ReviewState, ReviewStore
+from api.settings import Settings
+from api.storage.migrate import require_current, upgrade
+from api.storage.tables import make_engine
+from api.usecases.service import TraceService, utc_now
 from matcher.index import Index
 from matcher.keys import MasterKey, load_master_key
 from matcher.payload import DISCLOSURE_FIELDS

@@ -10,14 +10,14 @@ import shlex
 import sys
 from pathlib import Path
 
-from api.clients import ClientError, ClientStore, Role
-from api.config import DEFAULT_INDEX_DIR, ConfigurationError, Settings
-from api.database import make_engine
-from api.examples import IMMIGRATION_REQUEST
-from api.migrate import SchemaOutOfDate, current_revision, head_revision, upgrade
-from api.policy import NoPolicyInForce
-from api.register import AuditRegister
-from api.transparency import export_csv
+from api.access.clients import ClientError, ClientStore, Role
+from api.audit.register import AuditRegister
+from api.audit.transparency import export_csv
+from api.http.examples import IMMIGRATION_REQUEST
+from api.policy.versions import NoPolicyInForce
+from api.settings import DEFAULT_INDEX_DIR, ConfigurationError, Settings
+from api.storage.migrate import SchemaOutOfDate, current_revision, head_revision, upgrade
+from api.storage.tables import make_engine
 from matcher.index import DamagedIndexError
 from matcher.keys import KeyConfigurationError, load_master_key
 from matcher.payload import TamperedPayloadError
@@ -124,7 +124,7 @@ def _migrated_engine(settings: Settings):
 def _serve(args: argparse.Namespace, banner: str = "") -> int:
     import uvicorn
 
-    from api.app import build_components, create_app
+    from api.http.app import build_components, create_app
 
     settings = _settings(args)
     if not (settings.index_dir / "manifest.json").exists():
@@ -240,8 +240,8 @@ def _simulate(args: argparse.Namespace) -> int:
     import httpx
     import uvicorn
 
-    from api.app import build_components, create_app
-    from api.simulate import SimulationClock, SimulationPlan, simulate, summary_table
+    from api.cli.simulate import SimulationClock, SimulationPlan, simulate, summary_table
+    from api.http.app import build_components, create_app
 
     settings = _settings(args)
     population = args.population or settings.index_dir.parent / "population.parquet"
@@ -274,10 +274,10 @@ def _simulate(args: argparse.Namespace) -> int:
 
 
 def _retention(args: argparse.Namespace) -> int:
-    from api.policy import PolicyBook
-    from api.register import SubjectTokens
-    from api.reviews import ReviewStore
-    from api.service import TraceService
+    from api.audit.register import SubjectTokens
+    from api.policy.versions import PolicyBook
+    from api.review.queue import ReviewStore
+    from api.usecases.service import TraceService
 
     settings = _settings(args)
     engine, key = _migrated_engine(settings), load_master_key()

@@ -214,7 +214,7 @@ class PolicyBook:
             sorted(Path(directory).glob("*.json"))
             if directory
             else sorted(
-                (f for f in resources.files("api").joinpath("policies").iterdir() if f.name.endswith(".json")),
+                (f for f in resources.files("api.policy").joinpath("policies").iterdir() if f.name.endswith(".json")),
                 key=lambda f: f.name,
             )
         )

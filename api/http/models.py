@@ -22,7 +22,7 @@ from pydantic import (
     model_validator,
 )
 
-from api.policy import GRADES, OFFENCES, Basis, Category, Investigation, Officer, SeriousCrime, TraceGrounds
+from api.policy.versions import GRADES, OFFENCES, Basis, Category, Investigation, Officer, SeriousCrime, TraceGrounds
 
 # The policy's own lists, so that a grade or offence outside them is a 422 naming what is accepted.
 Grade = Literal[GRADES]

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.problems import PROBLEM_MEDIA_TYPE
+from api.http.problems import PROBLEM_MEDIA_TYPE
 
 DESCRIPTION = """
 Approved-trace requests against a (synthetic) national patient demographics index.

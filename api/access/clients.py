@@ -17,7 +17,7 @@ from enum import StrEnum
 from sqlalchemy import Engine, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from api.database import clients
+from api.storage.tables import clients
 
 _KEY = re.compile(r"trc_([0-9a-f]{12})_([A-Za-z0-9_-]{43})")
 _NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9 ._-]{0,99}")

@@ -15,7 +15,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from api.register import RegisterEntry
+from api.audit.register import RegisterEntry
 
 ANSWERED = ("traced", "not_found", "ambiguous", "pending_review", "refused")
 REJECTED = ("invalid", "forbidden", "rate_limited", "error")

@@ -28,7 +28,7 @@ from dataclasses import dataclass
 
 import jellyfish
 
-from api.models import Subject
+from api.http.models import Subject
 from matcher.keys import MasterKey
 from matcher.normalise import normalise_name
 

@@ -17,7 +17,7 @@ class SchemaOutOfDate(RuntimeError):
 
 def alembic_config() -> Config:
     config = Config()
-    config.set_main_option("script_location", str(resources.files("api") / "migrations"))
+    config.set_main_option("script_location", str(resources.files("api.storage") / "migrations"))
     return config
 
 

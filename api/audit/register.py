@@ -23,7 +23,7 @@ from dataclasses import asdict, dataclass, field, fields
 from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from api.database import register_entries
+from api.storage.tables import register_entries
 from matcher.keys import MasterKey
 from matcher.normalise import normalise_name
 

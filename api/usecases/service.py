@@ -15,11 +15,11 @@ from zoneinfo import ZoneInfo
 
 import numpy as np
 
-from api.clients import Client, Role
-from api.models import Disclosure, RefusalModel, Status, TraceAnswer, TraceRequestBody
-from api.policy import PolicyBook, PolicyDecision, PolicyVersion
-from api.register import AuditRegister, EntryDraft, RegisterEntry, SubjectTokens
-from api.reviews import Hold, ReviewReason, ReviewStore
+from api.access.clients import Client, Role
+from api.audit.register import AuditRegister, EntryDraft, RegisterEntry, SubjectTokens
+from api.http.models import Disclosure, RefusalModel, Status, TraceAnswer, TraceRequestBody
+from api.policy.versions import PolicyBook, PolicyDecision, PolicyVersion
+from api.review.queue import Hold, ReviewReason, ReviewStore
 from matcher.decision import Outcome
 from matcher.payload import DISCLOSURE_FIELDS
 from matcher.request import TraceRequest
