@@ -1,5 +1,9 @@
 """The service's configuration, in one place: environment variables with safe defaults.
 
+Each setting is one field of ``Settings``: its default, the environment variable that overrides it and, for a
+number, the bounds it must lie within are stated there and nowhere else; ``from_environment`` reads every field the
+same way, by its type. An unset or empty variable leaves the default.
+
 The master key is not here: ``matcher.keys.load_master_key`` finds it (TRACING_MASTER_KEY, TRACING_MASTER_KEY_FILE
 or the per-user key file), so that no key ever sits beside the settings that are safe to print.
 """
@@ -7,58 +11,50 @@ or the per-user key file), so that no key ever sits beside the settings that are
 from __future__ import annotations
 
 import os
-from collections.abc import Mapping
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping
+from dataclasses import Field, dataclass, field, fields
 from pathlib import Path
-
-DEFAULT_INDEX_DIR = Path("out/demo/index")
-DEFAULT_DATABASE_URL = "sqlite:///out/service/tracing.db"
+from typing import Any, get_type_hints
 
 
 class ConfigurationError(ValueError):
     """A setting is missing or malformed; the message names the variable and what it expects."""
 
 
+def _env(variable: str, low: int | None = None, high: int | None = None) -> dict[str, Any]:
+    """A field's metadata: it is read from ``variable``; a number must lie from ``low`` to ``high``."""
+    return {"variable": variable, "bounds": (low, high)}
+
+
 @dataclass(frozen=True)
 class Settings:
-    index_dir: Path = DEFAULT_INDEX_DIR
+    index_dir: Path = field(default=Path("out/demo/index"), metadata=_env("TRACING_INDEX_DIR"))
     # Embedded default: a SQLite file beside the demo output. Production: postgresql+psycopg://...
-    database_url: str = DEFAULT_DATABASE_URL
-    host: str = "127.0.0.1"  # loopback unless told otherwise
-    port: int = 8000
+    database_url: str = field(default="sqlite:///out/service/tracing.db", metadata=_env("DATABASE_URL"))
+    host: str = field(default="127.0.0.1", metadata=_env("TRACING_HOST"))  # loopback unless told otherwise
+    port: int = field(default=8000, metadata=_env("TRACING_PORT", 1, 65_535))
     # Per client, unless the client was added with its own rate: sustained requests per minute and burst size.
-    rate_per_minute: int = 60
-    rate_burst: int = 10
+    rate_per_minute: int = field(default=60, metadata=_env("TRACING_RATE_PER_MINUTE", 1, 1_000_000))
+    rate_burst: int = field(default=10, metadata=_env("TRACING_RATE_BURST", 1, 1_000_000))
     # Enumeration: near-identical requests (same blocking key) one client may send about a person in a window.
-    probe_limit: int = 3
-    probe_window_minutes: int = 60
+    probe_limit: int = field(default=3, metadata=_env("TRACING_PROBE_LIMIT", 1, 1_000))
+    probe_window_minutes: int = field(default=60, metadata=_env("TRACING_PROBE_WINDOW_MINUTES", 1, 10_080))
     # Every trace answer leaves no sooner than this after its request arrived: whether a person was found, held or
     # not found then shows in the body the requester is meant to see, not in the time an observer can measure.
-    response_floor_ms: int = 25
+    response_floor_ms: int = field(default=25, metadata=_env("TRACING_RESPONSE_FLOOR_MS", 0, 10_000))
     # A trace answer not ready by then is a 503 (nothing disclosed): a database that hangs rather than failing (a
     # network partition) must not hold every caller until the operating system gives up on the connection.
-    answer_timeout_seconds: int = 10
-    policy_dir: Path | None = None  # None: the policies shipped in api/policies
-    migrate_on_start: bool = True  # bring the schema to the latest Alembic revision when the service starts
+    answer_timeout_seconds: int = field(default=10, metadata=_env("TRACING_ANSWER_TIMEOUT_SECONDS", 1, 600))
+    # None: the policies shipped in api/policy/policies.
+    policy_dir: Path | None = field(default=None, metadata=_env("TRACING_POLICY_DIR"))
+    # Bring the schema to the latest Alembic revision when the service starts.
+    migrate_on_start: bool = field(default=True, metadata=_env("TRACING_MIGRATE_ON_START"))
 
     @classmethod
     def from_environment(cls, environment: Mapping[str, str] | None = None) -> Settings:
         env = os.environ if environment is None else environment
-        policy_dir = env.get("TRACING_POLICY_DIR")
-        settings = cls(
-            index_dir=Path(env.get("TRACING_INDEX_DIR") or DEFAULT_INDEX_DIR),
-            database_url=env.get("DATABASE_URL") or DEFAULT_DATABASE_URL,
-            host=env.get("TRACING_HOST") or "127.0.0.1",
-            port=_integer(env, "TRACING_PORT", 8000, 1, 65_535),
-            rate_per_minute=_integer(env, "TRACING_RATE_PER_MINUTE", 60, 1, 1_000_000),
-            rate_burst=_integer(env, "TRACING_RATE_BURST", 10, 1, 1_000_000),
-            probe_limit=_integer(env, "TRACING_PROBE_LIMIT", 3, 1, 1_000),
-            probe_window_minutes=_integer(env, "TRACING_PROBE_WINDOW_MINUTES", 60, 1, 10_080),
-            response_floor_ms=_integer(env, "TRACING_RESPONSE_FLOOR_MS", 25, 0, 10_000),
-            answer_timeout_seconds=_integer(env, "TRACING_ANSWER_TIMEOUT_SECONDS", 10, 1, 600),
-            policy_dir=Path(policy_dir) if policy_dir else None,
-            migrate_on_start=_flag(env, "TRACING_MIGRATE_ON_START", True),
-        )
+        types = get_type_hints(cls)
+        settings = cls(**{f.name: _READERS[types[f.name]](env, f) for f in fields(cls)})
         if not settings.database_url.startswith(("sqlite:", "postgresql")):
             raise ConfigurationError("DATABASE_URL must be a sqlite:/// or postgresql+psycopg:// URL")
         return settings
@@ -78,10 +74,24 @@ class Settings:
         }
 
 
-def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: int) -> int:
+def _text(env: Mapping[str, str], setting: Field) -> str:
+    return env.get(setting.metadata["variable"]) or setting.default
+
+
+def _path(env: Mapping[str, str], setting: Field) -> Path:
+    return Path(env.get(setting.metadata["variable"]) or setting.default)
+
+
+def _optional_path(env: Mapping[str, str], setting: Field) -> Path | None:
+    raw = env.get(setting.metadata["variable"])
+    return Path(raw) if raw else setting.default
+
+
+def _integer(env: Mapping[str, str], setting: Field) -> int:
+    name, (low, high) = setting.metadata["variable"], setting.metadata["bounds"]
     raw = env.get(name)
     if not raw:
-        return default
+        return setting.default
     try:
         value = int(raw)
     except ValueError:
@@ -91,12 +101,23 @@ def _integer(env: Mapping[str, str], name: str, default: int, low: int, high: in
     return value
 
 
-def _flag(env: Mapping[str, str], name: str, default: bool) -> bool:
+def _flag(env: Mapping[str, str], setting: Field) -> bool:
+    name = setting.metadata["variable"]
     raw = (env.get(name) or "").strip().lower()
     if not raw:
-        return default
+        return setting.default
     if raw in ("1", "true", "yes", "on"):
         return True
     if raw in ("0", "false", "no", "off"):
         return False
     raise ConfigurationError(f"{name} must be 1 or 0")
+
+
+# How a field is read, by its declared type.
+_READERS: dict[Any, Callable[[Mapping[str, str], Field], Any]] = {
+    str: _text,
+    Path: _path,
+    Path | None: _optional_path,
+    int: _integer,
+    bool: _flag,
+}

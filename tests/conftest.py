@@ -149,8 +149,9 @@ class ApiHarness:
     ):
         from fastapi.testclient import TestClient
 
-        from api.http.app import build_components, create_app
+        from api.http.app import create_app
         from api.settings import Settings
+        from api.wiring import build_components
 
         self.clock = MutableClock(dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC))
         self.settings = Settings(

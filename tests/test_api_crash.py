@@ -30,8 +30,8 @@ from conftest import trace_body
 
 from api.access.clients import MAX_RATE_PER_MINUTE, ClientStore, Role
 from api.audit.register import AuditRegister, RegisterEntry
+from api.storage.engine import make_engine
 from api.storage.migrate import upgrade
-from api.storage.tables import make_engine
 from matcher.index import Index
 from matcher.training import fit_model
 from synthetic.profiles import PROFILES

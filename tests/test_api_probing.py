@@ -11,8 +11,8 @@ from conftest import ApiHarness, trace_body
 
 from api.access.probing import ProbeDetector
 from api.audit.transparency import summarise
-from api.http.models import Subject
 from api.settings import Settings
+from api.usecases.request import Subject
 
 
 @pytest.fixture

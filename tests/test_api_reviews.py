@@ -192,7 +192,7 @@ def test_an_approved_disclosure_waits_on_the_policy_in_force_when_collected(api,
     import datetime as dt
 
     from api.review.queue import ReviewReason
-    from api.usecases import service
+    from api.usecases import admission as service
 
     api.clock.now = dt.datetime(2018, 5, 1, 12, tzinfo=dt.UTC)
     body = trace_body(people["ordinary"], investigation__last_contact="2017-06-01")

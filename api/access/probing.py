@@ -18,6 +18,7 @@ them: 3,600 requests an hour per client at the default rate.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import threading
@@ -25,12 +26,25 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Protocol
 
 import jellyfish
 
-from api.http.models import Subject
 from matcher.keys import MasterKey
 from matcher.normalise import normalise_name
+
+
+class Person(Protocol):
+    """What the detector reads of a request's subject: the names and the date of birth, nothing else."""
+
+    @property
+    def family_name(self) -> str: ...
+
+    @property
+    def given_name(self) -> str | None: ...
+
+    @property
+    def date_of_birth(self) -> dt.date: ...
 
 
 @dataclass(frozen=True)
@@ -56,7 +70,7 @@ class ProbeDetector:
         self._next_sweep = clock() + window
         self._lock = threading.Lock()
 
-    def observe(self, client_id: int, subject: Subject, trace_id: str) -> Probe | None:
+    def observe(self, client_id: int, subject: Person, trace_id: str) -> Probe | None:
         """Count this request (refused ones too: a prober who carries on stays refused) and say whether it is one
         too many: None if not, else the group it belongs to."""
         now = self.clock()
@@ -82,7 +96,7 @@ class ProbeDetector:
         """Groups of near-identical requests held now (each a keyed hash and its requests' times and trace ids)."""
         return len(self._seen)
 
-    def _keys(self, subject: Subject) -> list[bytes]:
+    def _keys(self, subject: Person) -> list[bytes]:
         family = (normalise_name(subject.family_name) or "").replace("-", "")
         given = (normalise_name(subject.given_name) or "").replace("-", "")
         born = subject.date_of_birth.isoformat()

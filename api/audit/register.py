@@ -6,8 +6,8 @@ breaks the sequence or the link; rewriting the whole chain needs the key. Trunca
 valid shorter chain, so ``verify`` reports the head (sequence and hash) for operators to anchor outside the
 database, and checks it against an anchor when given one.
 
-The subject of a request is recorded as a keyed token of their normalised name and date of birth: repeated
-requests about one person can be counted without the register ever holding who they are.
+What an entry holds is defined in ``api.audit.entry``; the subject of a request only as a keyed token
+(``api.audit.subjects``).
 """
 
 from __future__ import annotations
@@ -23,9 +23,10 @@ from dataclasses import asdict, dataclass, field, fields
 from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
+from api.audit.entry import LATER_FIELDS, LISTED_FIELDS, EntryDraft, RegisterEntry
+from api.audit.outcomes import RegisterOutcome
 from api.storage.tables import register_entries
 from matcher.keys import MasterKey
-from matcher.normalise import normalise_name
 
 GENESIS_HASH = "0" * 64
 _APPEND_ATTEMPTS = 5
@@ -34,43 +35,6 @@ _POSTGRES_LOCK = 0x7265676973746572  # "register": one writer at a time across p
 
 class RegisterUnavailable(RuntimeError):
     """The entry could not be written: the request must not be answered with a disclosure."""
-
-
-@dataclass(frozen=True)
-class EntryDraft:
-    """What the service knows about a request when it records it."""
-
-    trace_id: str
-    client_id: int
-    client_name: str
-    outcome: str
-    http_status: int
-    requesting_officer: str | None = None
-    requesting_grade: str | None = None
-    authorising_officer: str | None = None
-    authorising_grade: str | None = None
-    policy_version: str | None = None
-    category: int | None = None
-    offence: str | None = None
-    subject_token: str | None = None
-    refusal_codes: tuple[str, ...] = ()
-    fields_disclosed: tuple[str, ...] = ()
-    # A review step's, a collection's, or a suspected probe's: the trace id of the request it is about (for a
-    # probe, the first of the near-identical requests).
-    concerns: str | None = None
-
-
-@dataclass(frozen=True)
-class RegisterEntry:
-    sequence: int
-    recorded_at: str
-    draft: EntryDraft
-    previous_hash: str
-    entry_hash: str
-
-    @property
-    def trace_id(self) -> str:
-        return self.draft.trace_id
 
 
 @dataclass(frozen=True)
@@ -85,17 +49,6 @@ class Verification:
     @property
     def ok(self) -> bool:
         return self.broken_at is None and self.problem is None
-
-
-class SubjectTokens:
-    """Keyed tokens of trace subjects: equal for the same normalised given name, family name and date of birth."""
-
-    def __init__(self, key: MasterKey) -> None:
-        self._key = key.derive("audit-subject")
-
-    def token(self, family_name: str, date_of_birth: dt.date, given_name: str | None) -> str:
-        parts = (normalise_name(family_name) or "", date_of_birth.isoformat(), normalise_name(given_name) or "")
-        return hmac.new(self._key, "\x1f".join(parts).encode(), hashlib.sha256).hexdigest()[:32]
 
 
 class AuditRegister:
@@ -159,7 +112,7 @@ class AuditRegister:
         """The policy version of the newest policy_in_force entry, if any."""
         query = (
             select(register_entries.c.policy_version)
-            .where(register_entries.c.outcome == "policy_in_force")
+            .where(register_entries.c.outcome == RegisterOutcome.POLICY_IN_FORCE.value)
             .order_by(register_entries.c.sequence.desc())
             .limit(1)
         )
@@ -218,26 +171,24 @@ class AuditRegister:
         return Verification(count, head, head_hash, broken_at=at, problem=problem)
 
     def _hash(self, row: dict) -> str:
-        content = {k: v for k, v in row.items() if k != "entry_hash" and not (k in _LATER_FIELDS and v is None)}
+        content = {k: v for k, v in row.items() if k != "entry_hash" and not (k in LATER_FIELDS and v is None)}
         message = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
         return hmac.new(self._key, message, hashlib.sha256).hexdigest()
 
 
-_LATER_FIELDS = ("concerns",)
-"""Fields added after the first entries were written: hashed only when set, so that older entries still verify."""
-
-
 def _row(sequence: int, recorded_at: str, draft: EntryDraft, previous_hash: str) -> dict:
+    """The entry as stored and hashed (the hash is of JSON with sorted keys: the order here does not count)."""
     values = asdict(draft)
-    values["refusal_codes"] = json.dumps(list(draft.refusal_codes))
-    values["fields_disclosed"] = json.dumps(list(draft.fields_disclosed))
+    values["outcome"] = str(draft.outcome)  # the text of a RegisterOutcome, as every database stores it
+    for name in LISTED_FIELDS:
+        values[name] = json.dumps(list(values[name]))
     return {"sequence": sequence, "recorded_at": recorded_at, **values, "previous_hash": previous_hash}
 
 
 def _entry(row: dict) -> RegisterEntry:
     draft_values = {f.name: row.get(f.name) for f in fields(EntryDraft)}
-    draft_values["refusal_codes"] = tuple(json.loads(row["refusal_codes"]))
-    draft_values["fields_disclosed"] = tuple(json.loads(row["fields_disclosed"]))
+    for name in LISTED_FIELDS:
+        draft_values[name] = tuple(json.loads(row[name]))
     return RegisterEntry(
         int(row["sequence"]), row["recorded_at"], EntryDraft(**draft_values), row["previous_hash"], row["entry_hash"]
     )

@@ -15,16 +15,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import TextIO
 
-from api.audit.register import RegisterEntry
-
-ANSWERED = ("traced", "not_found", "ambiguous", "pending_review", "refused")
-REJECTED = ("invalid", "forbidden", "rate_limited", "error")
-"""Requests turned away before the policy judged them (malformed, wrong role, over the rate) or that failed."""
-PROBE = "probe_suspected"
-"""Requests refused untraced as one too many of a client's near-identical requests about one person."""
-REVIEWED = ("review_approved", "review_refused")
-READS = ("register_read", "reviews_listed", "review_read", "status_read", "collected", "policy_in_force", "expired")
-"""Entries of the register's and the queue's readers, and requesters' looks at held requests: not trace requests."""
+from api.audit.entry import LISTED_FIELDS, RECORD_FIELDS, RegisterEntry
+from api.audit.outcomes import ANSWERED, PROBED, READS, REJECTED, REVIEWED, RegisterOutcome
 
 
 @dataclass
@@ -60,11 +52,11 @@ def summarise(entries: Iterable[RegisterEntry], organisations: Mapping[int, str]
             row.reviewed += 1
             continue
         row.requests += 1
-        if outcome == PROBE:
+        if outcome in PROBED:
             row.probe_suspected += 1
         elif outcome in ANSWERED:
             setattr(row, outcome, getattr(row, outcome) + 1)
-            if outcome == "refused":
+            if outcome == RegisterOutcome.REFUSED:
                 reasons.setdefault(key, Counter()).update(entry.draft.refusal_codes)
         else:
             row.rejected += 1
@@ -73,40 +65,19 @@ def summarise(entries: Iterable[RegisterEntry], organisations: Mapping[int, str]
     return [rows[k] for k in sorted(rows, key=lambda k: (k[0], k[1], -1 if k[2] is None else k[2]))]
 
 
-EXPORT_COLUMNS = (
-    "sequence",
-    "recorded_at",
-    "trace_id",
-    "client_id",
-    "client_name",
-    "requesting_officer",
-    "requesting_grade",
-    "authorising_officer",
-    "authorising_grade",
-    "policy_version",
-    "category",
-    "offence",
-    "subject_token",
-    "outcome",
-    "refusal_codes",
-    "fields_disclosed",
-    "http_status",
-    "concerns",
-    "previous_hash",
-    "entry_hash",
-)
+EXPORT_COLUMNS = tuple(f.name for f in RECORD_FIELDS)
 
 
 def entry_record(entry: RegisterEntry) -> dict:
     """An entry as a flat record (what the entries endpoint and the CSV export give): no subject detail exists in it
     to give, only the keyed token."""
     draft = asdict(entry.draft)
+    for name in LISTED_FIELDS:
+        draft[name] = list(draft[name])
     return {
         "sequence": entry.sequence,
         "recorded_at": entry.recorded_at,
         **draft,
-        "refusal_codes": list(entry.draft.refusal_codes),
-        "fields_disclosed": list(entry.draft.fields_disclosed),
         "previous_hash": entry.previous_hash,
         "entry_hash": entry.entry_hash,
     }
@@ -123,8 +94,8 @@ def export_csv(entries: Iterable[RegisterEntry], out: TextIO | Path) -> int:
     count = 0
     for entry in entries:
         record = entry_record(entry)
-        record["refusal_codes"] = " ".join(record["refusal_codes"])
-        record["fields_disclosed"] = " ".join(record["fields_disclosed"])
+        for name in LISTED_FIELDS:
+            record[name] = " ".join(record[name])
         writer.writerow(record)
         count += 1
     return count

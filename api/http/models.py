@@ -1,14 +1,14 @@
 """The HTTP boundary's shapes: the trace request, the answer, and problem details (RFC 9457).
 
 Validation messages name the field and what it expects, never the value received: an error must not echo a
-subject's details back (see api.problems).
+subject's details back (see api.http.problems). The use cases answer with plain data (``api.usecases``); the
+shapes here are made from it by attribute.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import re
-from enum import StrEnum
 from typing import Annotated, Literal
 
 from pydantic import (
@@ -18,11 +18,15 @@ from pydantic import (
     Field,
     StrictBool,
     StringConstraints,
+    create_model,
     field_validator,
     model_validator,
 )
 
-from api.policy.versions import GRADES, OFFENCES, Basis, Category, Investigation, Officer, SeriousCrime, TraceGrounds
+from api.audit.entry import RECORD_FIELDS
+from api.audit.outcomes import Status
+from api.policy.grounds import GRADES, OFFENCES, Basis, Category, Investigation, Officer, SeriousCrime, TraceGrounds
+from api.usecases.results import Answer
 
 # The policy's own lists, so that a grade or offence outside them is a 422 naming what is accepted.
 Grade = Literal[GRADES]
@@ -136,14 +140,6 @@ class TraceRequestBody(BaseModel):
         )
 
 
-class Status(StrEnum):
-    TRACED = "traced"
-    NOT_FOUND = "not_found"
-    AMBIGUOUS = "ambiguous"
-    REFUSED = "refused"
-    PENDING_REVIEW = "pending_review"
-
-
 class RefusalModel(BaseModel):
     code: str = Field(examples=["AUTHORISER_TOO_JUNIOR"])
     message: str
@@ -168,20 +164,6 @@ class Disclosure(BaseModel):
     last_known_address: LastKnownAddress
     registration_date: dt.date | None = Field(description="when the person registered with their current GP practice")
     gp_practice: GPPractice
-
-    @classmethod
-    def from_payload(cls, payload: dict) -> Disclosure:
-        lines = [line for line in (payload["address_line_1"], payload["address_line_2"]) if line]
-        return cls(
-            last_known_address=LastKnownAddress(lines=lines, town=payload["town"], postcode=payload["postcode"]),
-            registration_date=payload["registration_date"],
-            gp_practice=GPPractice(
-                code=payload["gp_practice_code"],
-                name=payload["gp_practice_name"],
-                address=payload["gp_practice_address"],
-                postcode=payload["gp_practice_postcode"],
-            ),
-        )
 
 
 class TraceAnswer(BaseModel):
@@ -231,27 +213,16 @@ class RegisterSummary(BaseModel):
     model_config = ConfigDict(populate_by_name=True)
 
 
-class RegisterEntryModel(BaseModel):
-    sequence: int
-    recorded_at: str
-    trace_id: str
-    client_id: int
-    client_name: str
-    requesting_officer: str | None
-    requesting_grade: str | None
-    authorising_officer: str | None
-    authorising_grade: str | None
-    policy_version: str | None
-    category: int | None
-    offence: str | None
-    subject_token: str | None = Field(description="keyed token of the subject: equal for one person, not reversible")
-    outcome: str
-    refusal_codes: list[str]
-    fields_disclosed: list[str]
-    http_status: int
-    concerns: str | None = Field(None, description="for a review step or a collection: the trace it is about")
-    previous_hash: str
-    entry_hash: str
+def _entry_model() -> type[BaseModel]:
+    """The register entry as auditors read it, field by field from its one definition; a field added to the
+    register later may be absent (entries written before it existed)."""
+    shapes = {
+        f.name: (f.annotation, Field(None if f.later else ..., description=f.description)) for f in RECORD_FIELDS
+    }
+    return create_model("RegisterEntryModel", **shapes)
+
+
+RegisterEntryModel = _entry_model()
 
 
 class RegisterPage(BaseModel):
@@ -307,3 +278,10 @@ class ReviewOutcome(BaseModel):
     refusals: list[RefusalModel] = Field(
         default_factory=list, description="if the policy in force now refuses what was approved: why"
     )
+
+
+def trace_answer(answer: Answer) -> TraceAnswer:
+    """The answer's shape, made once from the use case's answer by attribute (in pydantic-core: cheaper than
+    ``model_construct``, which is Python). It cannot fail on what the use case made: the disclosure's fields were
+    checked before its entry was written."""
+    return TraceAnswer.model_validate(answer, from_attributes=True)

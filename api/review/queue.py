@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import json
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from enum import StrEnum
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
@@ -53,6 +53,17 @@ class Hold:
     request: dict  # the request as received (subject, basis, investigation, officers)
     candidates: list[dict]  # per candidate: match weight, whether it met the requirements, comparison levels
     disclosures: list[dict | None]  # per candidate: the disclosure approval would release; never shown
+
+
+@dataclass(frozen=True)
+class Pending:
+    """A held request in the queue, as the queue lists it: no case detail."""
+
+    trace_id: str
+    reason: str  # a ReviewReason
+    organisation: str  # the requesting organisation
+    policy_version: str
+    created_at: str
 
 
 @dataclass(frozen=True)
@@ -99,12 +110,12 @@ class ReviewStore:
         ]
         connection.execute(insert(reviews), rows)
 
-    def pending(self, limit: int = 100) -> list[dict]:
+    def pending(self, limit: int = 100) -> list[Pending]:
         """The oldest pending requests first: id, reason, organisation, policy, when held. No case detail."""
-        columns = [reviews.c[n] for n in ("trace_id", "reason", "organisation", "policy_version", "created_at")]
+        columns = [reviews.c[f.name] for f in fields(Pending)]
         query = select(*columns).where(reviews.c.state == ReviewState.PENDING.value).order_by(reviews.c.created_at)
         with self.engine.connect() as connection:
-            return [row._asdict() for row in connection.execute(query.limit(limit))]
+            return [Pending(**row._asdict()) for row in connection.execute(query.limit(limit))]
 
     def case(self, trace_id: str) -> Case:
         with self.engine.connect() as connection:

@@ -1,28 +1,15 @@
-"""The service's tables (SQLAlchemy Core) and the engine for a DATABASE_URL.
+"""The service's tables (SQLAlchemy Core).
 
-The schema itself is created and changed only by the Alembic migrations in ``api/migrations``; these table
-objects are what the code queries with, and a test checks that the migrations produce exactly them.
+The schema itself is created and changed only by the Alembic migrations in ``api/storage/migrations``; these table
+objects are what the code queries with, and a test checks that the migrations produce exactly them. The register's
+columns are made from the entry's one definition (``api.audit.entry``).
 """
 
 from __future__ import annotations
 
-from pathlib import Path
+from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, String, Table
 
-from sqlalchemy import (
-    BigInteger,
-    Column,
-    Engine,
-    Index,
-    Integer,
-    LargeBinary,
-    MetaData,
-    String,
-    Table,
-    Text,
-    create_engine,
-    event,
-)
-from sqlalchemy.engine import make_url
+from api.audit.entry import RECORD_FIELDS
 
 metadata = MetaData()
 
@@ -44,27 +31,17 @@ clients = Table(
 register_entries = Table(
     "register_entries",
     metadata,
-    Column("sequence", BigInteger, primary_key=True, autoincrement=False),
-    Column("trace_id", String(36), nullable=False, unique=True),
-    # ISO 8601 UTC text, so that the chained hash reads back byte for byte on every database.
-    Column("recorded_at", String(32), nullable=False),
-    Column("client_id", Integer, nullable=False),
-    Column("client_name", String(100), nullable=False),
-    Column("requesting_officer", String(64), nullable=True),
-    Column("requesting_grade", String(8), nullable=True),
-    Column("authorising_officer", String(64), nullable=True),
-    Column("authorising_grade", String(8), nullable=True),
-    Column("policy_version", String(32), nullable=True),
-    Column("category", Integer, nullable=True),
-    Column("offence", String(32), nullable=True),
-    Column("subject_token", String(64), nullable=True),  # keyed token, never the subject's details
-    Column("outcome", String(20), nullable=False),
-    Column("refusal_codes", Text, nullable=False),  # JSON list
-    Column("fields_disclosed", Text, nullable=False),  # JSON list of field names, never their values
-    Column("http_status", Integer, nullable=False),
-    Column("concerns", String(36), nullable=True),  # the trace a review step or collection is about
-    Column("previous_hash", String(64), nullable=False),
-    Column("entry_hash", String(64), nullable=False),
+    *(
+        Column(
+            f.name,
+            f.sql,
+            primary_key=f.primary,
+            autoincrement=False if f.primary else "auto",
+            nullable=f.nullable,
+            unique=f.unique or None,
+        )
+        for f in RECORD_FIELDS
+    ),
 )
 
 
@@ -89,35 +66,3 @@ reviews = Table(
     Column("expired_at", String(32), nullable=True),
     Index("reviews_state", "state", "created_at"),
 )
-
-
-def make_engine(database_url: str) -> Engine:
-    """An engine for ``database_url``. SQLite files get write-ahead logging (readers never wait for the register's
-    writer), full fsync on commit (a committed register entry survives a power cut) and a busy timeout."""
-    url = make_url(database_url)
-    if url.get_backend_name() == "sqlite":
-        if url.database and url.database != ":memory:":
-            Path(url.database).parent.mkdir(parents=True, exist_ok=True)
-        engine = create_engine(url, connect_args={"timeout": 30})
-        event.listen(engine, "connect", _sqlite_pragmas)
-        return engine
-    # A server that goes away without closing its connections (a partition) is given up on in seconds, not at the
-    # operating system's default of many minutes: connect within 5 s, unanswered keepalives or unacknowledged data
-    # for 15 s end the connection.
-    connect_args = {
-        "connect_timeout": 5,
-        "keepalives": 1,
-        "keepalives_idle": 5,
-        "keepalives_interval": 2,
-        "keepalives_count": 5,
-        "tcp_user_timeout": 15_000,
-    }
-    return create_engine(url, pool_pre_ping=True, connect_args=connect_args)
-
-
-def _sqlite_pragmas(connection, _record) -> None:
-    cursor = connection.cursor()
-    cursor.execute("PRAGMA journal_mode=WAL")
-    cursor.execute("PRAGMA synchronous=FULL")
-    cursor.execute("PRAGMA busy_timeout=30000")
-    cursor.close()

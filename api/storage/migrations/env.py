@@ -1,4 +1,4 @@
-"""Alembic environment: migrations run on the connection ``api.migrate`` hands over (no alembic.ini needed)."""
+"""Alembic environment: migrations run on the connection ``api.storage.migrate`` hands over (no alembic.ini needed)."""
 
 from alembic import context
 
