@@ -11,7 +11,7 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, fields
 from pathlib import Path
 from typing import TextIO
 
@@ -34,6 +34,10 @@ class SummaryRow:
     probe_suspected: int = 0
     reviewed: int = 0
     refused_by_reason: dict[str, int] = field(default_factory=dict)
+
+
+COUNTS = tuple(f.name for f in fields(SummaryRow) if f.default == 0)
+"""The summary row's counts, in order: requests, traced, not found, ambiguous, ..., reviewed."""
 
 
 def summarise(entries: Iterable[RegisterEntry], organisations: Mapping[int, str] | None = None) -> list[SummaryRow]:

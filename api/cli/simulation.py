@@ -18,6 +18,8 @@ import httpx
 import numpy as np
 
 from api.access.clients import ClientStore
+from api.audit.outcomes import Status
+from api.audit.transparency import COUNTS
 from api.http.examples import IMMIGRATION_REQUEST
 from synthetic.profiles import PROFILES
 from synthetic.requests import generate_requests
@@ -71,7 +73,7 @@ def simulate(
         answer = response.json()
         status = answer.get("status", str(response.status_code))
         statuses[status] = statuses.get(status, 0) + 1
-        if status == "pending_review":  # decided and collected at once (a second later), as the year goes on
+        if status == Status.PENDING_REVIEW:  # decided and collected at once (a second later), as the year goes on
             clock.now += dt.timedelta(seconds=1)
             decision = "approve" if rng.random() < plan.approve_share else "refuse"
             url, body = f"/v1/reviews/{answer['trace_id']}", {"decision": decision, "reason": "simulated review"}
@@ -91,17 +93,7 @@ def simulate(
 
 def summary_table(summary: dict) -> list[str]:
     """The summary as a Markdown table, one row per month and organisation client and category."""
-    columns = (
-        "requests",
-        "traced",
-        "not_found",
-        "ambiguous",
-        "pending_review",
-        "refused",
-        "rejected",
-        "probe_suspected",
-        "reviewed",
-    )
+    columns = COUNTS
     lines = [
         "| month | organisation | category | " + " | ".join(columns) + " |",
         "|---|---|---:|" + "---:|" * len(columns),

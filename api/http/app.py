@@ -18,7 +18,7 @@ from api.http.dispatch import Dispatcher
 from api.http.middleware import OuterGuard
 from api.http.openapi import use_document
 from api.http.problems import add_problem_handlers
-from api.http.routes import health, register, reviews, traces
+from api.http.routes import collection, health, register, reviews, traces
 from api.wiring import Components
 
 
@@ -39,7 +39,7 @@ def create_app(components: Components | None) -> FastAPI:
         redoc_url=None,
         # The routers' routes themselves, in the order the OpenAPI document lists them: ``app.routes`` stays a
         # list of routes (recent FastAPI keeps an included router there as one entry that stands for its routes).
-        routes=[route for module in (traces, register, reviews, health) for route in module.router.routes],
+        routes=[route for module in (traces, register, reviews, collection, health) for route in module.router.routes],
     )
     app.state.components = components
     app.state.dispatcher = Dispatcher(lambda calls: traces.handle_traces(components, calls))

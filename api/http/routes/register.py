@@ -18,7 +18,7 @@ from api.http.models import RegisterEntryModel, RegisterPage, RegisterSummary, S
 from api.http.params import BearerDependency, ComponentsDependency, given_once, key_of, period, whole_number
 from api.wiring import Components
 
-router = APIRouter()
+router = APIRouter(tags=["register"], responses=examples.REGISTER_RESPONSES)
 
 From = Annotated[str | None, Query(alias="from", description="first UTC day, YYYY-MM-DD")]
 To = Annotated[str | None, Query(alias="to", description="last UTC day, YYYY-MM-DD")]
@@ -28,8 +28,6 @@ To = Annotated[str | None, Query(alias="to", description="last UTC day, YYYY-MM-
     "/v1/register/summary",
     response_model=RegisterSummary,
     summary="Counts by month, requesting organisation, category and outcome (auditor)",
-    tags=["register"],
-    responses=examples.REGISTER_RESPONSES,
 )
 def register_summary(
     request: Request,
@@ -49,8 +47,6 @@ def register_summary(
     "/v1/register/entries",
     response_model=RegisterPage,
     summary="The register's entries, in order, a page at a time (auditor)",
-    tags=["register"],
-    responses=examples.REGISTER_RESPONSES,
 )
 def register_entries(
     request: Request,

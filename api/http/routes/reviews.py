@@ -1,8 +1,5 @@
-"""The review flow over HTTP: the reviewer's queue, case and decision, and the requester's look at the outcome.
-
-GET /v1/reviews, GET and POST /v1/reviews/{trace_id} for reviewer clients; GET /v1/traces/{trace_id} for the
-requester who made the held request.
-"""
+"""The reviewer's endpoints: GET /v1/reviews (the queue), GET /v1/reviews/{trace_id} (a case) and
+POST /v1/reviews/{trace_id} (a decision). The requester collects the outcome from ``api.http.routes.collection``."""
 
 from __future__ import annotations
 
@@ -14,27 +11,18 @@ from starlette.concurrency import run_in_threadpool
 from api.access.clients import Role
 from api.http import examples
 from api.http.formats import review_decision
-from api.http.models import (
-    PendingReview,
-    RefusalModel,
-    ReviewCase,
-    ReviewOutcome,
-    ReviewQueue,
-    TraceAnswer,
-    trace_answer,
-)
+from api.http.models import PendingReview, RefusalModel, ReviewCase, ReviewOutcome, ReviewQueue
 from api.http.params import BearerDependency, ComponentsDependency, key_of, read_body
 from api.usecases.denials import Denied
 from api.wiring import Components
 
-router = APIRouter()
+router = APIRouter(tags=["reviews"])
 
 
 @router.get(
     "/v1/reviews",
     response_model=ReviewQueue,
     summary="Requests held for review, oldest first (reviewer)",
-    tags=["reviews"],
     responses=examples.REVIEW_QUEUE_RESPONSES,
 )
 def list_reviews(credentials: BearerDependency, components: ComponentsDependency) -> ReviewQueue:
@@ -46,7 +34,6 @@ def list_reviews(credentials: BearerDependency, components: ComponentsDependency
     "/v1/reviews/{trace_id}",
     response_model=ReviewCase,
     summary="One held request: the request, the policy, the candidates' comparison levels (reviewer)",
-    tags=["reviews"],
     responses=examples.REVIEW_CASE_RESPONSES,
 )
 def read_review(trace_id: str, credentials: BearerDependency, components: ComponentsDependency) -> ReviewCase:
@@ -64,7 +51,6 @@ def read_review(trace_id: str, credentials: BearerDependency, components: Compon
     "/v1/reviews/{trace_id}",
     response_model=ReviewOutcome,
     summary="Approve or refuse a held request, with a written reason (reviewer)",
-    tags=["reviews"],
     responses=examples.REVIEW_DECISION_RESPONSES,
     openapi_extra={
         "requestBody": {
@@ -96,17 +82,3 @@ def _decide(
         register_sequence=decided.register_sequence,
         refusals=[RefusalModel(code=r.code, message=r.message) for r in decided.refusals],
     )
-
-
-@router.get(
-    "/v1/traces/{trace_id}",
-    response_model=TraceAnswer,
-    summary="The outcome of a held request (the requester who made it)",
-    tags=["traces"],
-    responses=examples.HELD_TRACE_RESPONSES,
-)
-def read_trace(trace_id: str, credentials: BearerDependency, components: ComponentsDependency) -> TraceAnswer:
-    """pending_review until decided; then traced (with the disclosure, this once), not_found (approved without
-    a candidate) or refused (REVIEW_REFUSED). Each look is an entry; the one that discloses names the fields."""
-    client = components.gate.admit(key_of(credentials), Role.REQUESTER)
-    return trace_answer(components.collection.collect(client, trace_id))
