@@ -124,6 +124,13 @@ def _record_fields(cls: type) -> list[RecordField]:
 
 
 RECORD_FIELDS: tuple[RecordField, ...] = tuple(_record_fields(RegisterEntry))
+DRAFT_FIELDS = tuple(f.name for f in fields(EntryDraft))
 LATER_FIELDS = frozenset(f.name for f in RECORD_FIELDS if f.later)
 """Fields added after the first entries were written: hashed only when set, so that older entries still verify."""
 LISTED_FIELDS = tuple(f.name for f in RECORD_FIELDS if f.listed)
+
+
+def draft_values(draft: EntryDraft) -> dict[str, Any]:
+    """The draft's fields by name, as they are: every value is immutable, so nothing is copied (``asdict`` would
+    copy each one, on the path of every trace answer)."""
+    return {name: getattr(draft, name) for name in DRAFT_FIELDS}

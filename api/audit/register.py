@@ -18,12 +18,12 @@ import hmac
 import json
 import threading
 from collections.abc import Callable, Iterator
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field
 
 from sqlalchemy import Connection, Engine, insert, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from api.audit.entry import LATER_FIELDS, LISTED_FIELDS, EntryDraft, RegisterEntry
+from api.audit.entry import DRAFT_FIELDS, LATER_FIELDS, LISTED_FIELDS, EntryDraft, RegisterEntry, draft_values
 from api.audit.outcomes import RegisterOutcome
 from api.storage.tables import register_entries
 from matcher.keys import MasterKey
@@ -178,7 +178,7 @@ class AuditRegister:
 
 def _row(sequence: int, recorded_at: str, draft: EntryDraft, previous_hash: str) -> dict:
     """The entry as stored and hashed (the hash is of JSON with sorted keys: the order here does not count)."""
-    values = asdict(draft)
+    values = draft_values(draft)
     values["outcome"] = str(draft.outcome)  # the text of a RegisterOutcome, as every database stores it
     for name in LISTED_FIELDS:
         values[name] = json.dumps(list(values[name]))
@@ -186,11 +186,11 @@ def _row(sequence: int, recorded_at: str, draft: EntryDraft, previous_hash: str)
 
 
 def _entry(row: dict) -> RegisterEntry:
-    draft_values = {f.name: row.get(f.name) for f in fields(EntryDraft)}
+    values = {name: row.get(name) for name in DRAFT_FIELDS}
     for name in LISTED_FIELDS:
-        draft_values[name] = tuple(json.loads(row[name]))
+        values[name] = tuple(json.loads(row[name]))
     return RegisterEntry(
-        int(row["sequence"]), row["recorded_at"], EntryDraft(**draft_values), row["previous_hash"], row["entry_hash"]
+        int(row["sequence"]), row["recorded_at"], EntryDraft(**values), row["previous_hash"], row["entry_hash"]
     )
 
 

@@ -11,11 +11,11 @@ from __future__ import annotations
 import csv
 from collections import Counter
 from collections.abc import Iterable, Mapping
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 from typing import TextIO
 
-from api.audit.entry import LISTED_FIELDS, RECORD_FIELDS, RegisterEntry
+from api.audit.entry import LISTED_FIELDS, RECORD_FIELDS, RegisterEntry, draft_values
 from api.audit.outcomes import ANSWERED, PROBED, READS, REJECTED, REVIEWED, RegisterOutcome
 
 
@@ -75,7 +75,7 @@ EXPORT_COLUMNS = tuple(f.name for f in RECORD_FIELDS)
 def entry_record(entry: RegisterEntry) -> dict:
     """An entry as a flat record (what the entries endpoint and the CSV export give): no subject detail exists in it
     to give, only the keyed token."""
-    draft = asdict(entry.draft)
+    draft = draft_values(entry.draft)
     for name in LISTED_FIELDS:
         draft[name] = list(draft[name])
     return {
