@@ -74,9 +74,8 @@ def build_components(
         engine.dispose()
         raise
     policies = PolicyBook.load(settings.policy_dir)
-    service = TraceService(
-        tracer, policies, AuditRegister(engine, key), SubjectTokens(key), ReviewStore(engine, key), clock
-    )
+    register, reviews = AuditRegister(engine, key), ReviewStore(engine, key)
+    service = TraceService(tracer, policies, register, SubjectTokens(key), reviews, TRACE_REQUESTS, clock)
     service.record_policy_in_force()  # and NoPolicyInForce now rather than on the first request
     service.apply_retention()
     clients = ClientStore(engine)
@@ -93,9 +92,9 @@ def build_components(
         engine=engine,
         recorder=recorder,
         gate=gate,
-        admission=Admission(service, gate, probes, TRACE_REQUESTS, recorder),
-        reviewing=Reviewing(service, recorder, TRACE_REQUESTS),
-        collection=Collection(service, recorder, TRACE_REQUESTS),
+        admission=Admission(service, gate, probes, recorder),
+        reviewing=Reviewing(service, recorder),
+        collection=Collection(service, recorder),
         register_reads=RegisterReads(service, clients, recorder),
         response_floor=settings.response_floor_ms / 1000,
         answer_timeout=settings.answer_timeout_seconds,

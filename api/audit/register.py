@@ -33,6 +33,10 @@ _APPEND_ATTEMPTS = 5
 _POSTGRES_LOCK = 0x7265676973746572  # "register": one writer at a time across processes
 
 
+Also = Callable[[Connection, str], object]
+"""What is written in the entries' transaction: ``also(connection, recorded_at)`` (a held request's case)."""
+
+
 class RegisterUnavailable(RuntimeError):
     """The entry could not be written: the request must not be answered with a disclosure."""
 
@@ -65,7 +69,7 @@ class AuditRegister:
         self,
         drafts: list[EntryDraft],
         now: dt.datetime,
-        also: Callable[[Connection, str], object] | None = None,
+        also: Also | None = None,
     ) -> list[RegisterEntry]:
         """Write the entries, in order, in one transaction (requests that arrived together: one fsync for all).
         ``also(connection, recorded_at)`` writes what must stand or fall with them (a held request's case)."""
@@ -76,7 +80,7 @@ class AuditRegister:
         except SQLAlchemyError as error:
             raise RegisterUnavailable("the audit register could not be written") from error
 
-    def _write(self, batch: list[tuple[EntryDraft, str]], also=None) -> list[RegisterEntry]:
+    def _write(self, batch: list[tuple[EntryDraft, str]], also: Also | None) -> list[RegisterEntry]:
         for attempt in range(_APPEND_ATTEMPTS):
             try:
                 return self._append_batch(batch, also)
@@ -85,7 +89,7 @@ class AuditRegister:
                     raise
         raise AssertionError("unreachable")
 
-    def _append_batch(self, batch: list[tuple[EntryDraft, str]], also=None) -> list[RegisterEntry]:
+    def _append_batch(self, batch: list[tuple[EntryDraft, str]], also: Also | None) -> list[RegisterEntry]:
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _POSTGRES_LOCK})

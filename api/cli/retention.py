@@ -18,6 +18,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 def _apply(args: argparse.Namespace) -> int:
     from api.audit.register import AuditRegister
     from api.audit.subjects import SubjectTokens
+    from api.http.formats import TRACE_REQUESTS
     from api.policy.versions import PolicyBook
     from api.review.queue import ReviewStore
     from api.usecases.service import TraceService
@@ -27,7 +28,7 @@ def _apply(args: argparse.Namespace) -> int:
     engine, key = migrated_engine(settings), load_master_key()
     policies, register = PolicyBook.load(settings.policy_dir), AuditRegister(engine, key)
     # No index is needed to expire cases: the service is built without a tracer.
-    service = TraceService(None, policies, register, SubjectTokens(key), ReviewStore(engine, key))
+    service = TraceService(None, policies, register, SubjectTokens(key), ReviewStore(engine, key), TRACE_REQUESTS)
     expired = service.apply_retention()
     print(f"expired {len(expired):,} review cases past {service.policy_in_force().retention_days} days")
     return 0

@@ -41,7 +41,7 @@ from api.usecases.denials import (
 )
 from api.usecases.gate import Gate
 from api.usecases.recording import Recorder
-from api.usecases.request import RequestFormat, TraceApplication
+from api.usecases.request import TraceApplication
 from api.usecases.results import Answer, Disclosure
 from api.usecases.service import UK, TraceService
 from matcher.decision import Outcome
@@ -103,13 +103,10 @@ class Arrival:
 
 
 class Admission:
-    def __init__(
-        self, service: TraceService, gate: Gate, probes: ProbeDetector, requests: RequestFormat, recorder: Recorder
-    ) -> None:
+    def __init__(self, service: TraceService, gate: Gate, probes: ProbeDetector, recorder: Recorder) -> None:
         self.service = service
         self.gate = gate
         self.probes = probes
-        self.requests = requests
         self.recorder = recorder
 
     def handle(self, calls: list[TraceCall]) -> list[Answer | Denied]:
@@ -142,7 +139,7 @@ class Admission:
             arrival.turn_away(arrival.call.unreadable, RegisterOutcome.INVALID)
             return
         try:
-            arrival.request = self.requests.parse(arrival.call.body)
+            arrival.request = self.service.requests.parse(arrival.call.body)
         except Denied as invalid:
             arrival.turn_away(invalid, RegisterOutcome.INVALID)
 

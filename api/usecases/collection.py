@@ -10,13 +10,14 @@ from __future__ import annotations
 
 from dataclasses import replace
 
+from sqlalchemy import Connection
+
 from api.access.clients import Client
 from api.audit.outcomes import RegisterOutcome, Status
 from api.policy.versions import Refusal
 from api.review.queue import ReviewError, ReviewState
 from api.usecases.denials import Denied
 from api.usecases.recording import Recorder
-from api.usecases.request import RequestFormat
 from api.usecases.results import Answer, Disclosure
 from api.usecases.service import TraceService
 from matcher.payload import DISCLOSURE_FIELDS
@@ -25,10 +26,9 @@ REVIEW_REFUSED = Refusal("REVIEW_REFUSED", "a reviewer refused the request")
 
 
 class Collection:
-    def __init__(self, service: TraceService, recorder: Recorder, requests: RequestFormat) -> None:
+    def __init__(self, service: TraceService, recorder: Recorder) -> None:
         self.service = service
         self.recorder = recorder
-        self.requests = requests
 
     def collect(self, client: Client, trace_id: str) -> Answer:
         service = self.service
@@ -36,11 +36,11 @@ class Collection:
             state, releasing, found = service.reviews.peek(trace_id, client, service.retention_cutoff())
         refusals: tuple[Refusal, ...] = ()
         if releasing:  # the policy may have changed since the approval: the grounds must still pass now
-            refusals = service.recheck(self.requests.read(service.reviews.case(trace_id).request).grounds).refusals
+            refusals = service.recheck(service.reviews.case(trace_id)).refusals
             releasing = not refusals
         released: dict = {}
 
-        def collect(connection, recorded_at):
+        def collect(connection: Connection, recorded_at: str) -> None:
             released["disclosure"] = service.reviews.collect(connection, trace_id, recorded_at) if releasing else None
 
         outcome = RegisterOutcome.COLLECTED if releasing else RegisterOutcome.STATUS_READ

@@ -8,15 +8,13 @@ queue refuses (no such request, the reviewer's own organisation, decided already
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
-
-from sqlalchemy import Connection
 
 from api.access.clients import Client
 from api.audit.entry import EntryDraft, RegisterEntry
 from api.audit.outcomes import RegisterOutcome
-from api.audit.register import RegisterUnavailable
+from api.audit.register import Also, RegisterUnavailable
 from api.review.queue import ReviewError
 from api.usecases.denials import Denied, register_unavailable
 from api.usecases.service import TraceService
@@ -26,9 +24,7 @@ class Recorder:
     def __init__(self, service: TraceService) -> None:
         self.service = service
 
-    def write(
-        self, drafts: list[EntryDraft], also: Callable[[Connection, str], object] | None = None
-    ) -> list[RegisterEntry]:
+    def write(self, drafts: list[EntryDraft], also: Also | None = None) -> list[RegisterEntry]:
         """The entries, in one transaction with ``also`` (see ``AuditRegister.append_many``); a 503 if they cannot
         be written."""
         try:

@@ -49,7 +49,7 @@ class TraceApplication:
 
 
 class RequestFormat(Protocol):
-    """How trace requests are read: handed to the use cases at wiring."""
+    """How trace requests are read (the service is given one at wiring)."""
 
     def parse(self, body: bytes) -> TraceApplication:
         """The request in ``body``; Denied (422, the fields at fault) if it is not one."""

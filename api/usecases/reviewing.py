@@ -11,12 +11,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass, replace
 
+from sqlalchemy import Connection
+
 from api.access.clients import Client
 from api.audit.outcomes import RegisterOutcome
 from api.policy.versions import Refusal
 from api.review.queue import Case, Pending, ReviewState
 from api.usecases.recording import Recorder
-from api.usecases.request import RequestFormat
 from api.usecases.service import TraceService
 
 
@@ -43,10 +44,9 @@ class CaseReading:
 
 
 class Reviewing:
-    def __init__(self, service: TraceService, recorder: Recorder, requests: RequestFormat) -> None:
+    def __init__(self, service: TraceService, recorder: Recorder) -> None:
         self.service = service
         self.recorder = recorder
-        self.requests = requests
 
     def pending(self, client: Client) -> list[Pending]:
         """The oldest held requests first; the read is recorded."""
@@ -60,7 +60,7 @@ class Reviewing:
         with self.recorder.review_step(client, concerns=None):
             case = service.reviews.case(trace_id)
         # Past retention the subject's details are gone from the case, and with them what the grounds could be.
-        checks = service.recheck(self.requests.read(case.request).grounds) if "subject" in case.request else None
+        checks = service.recheck(case) if "subject" in case.request else None
         self.recorder.note(client, RegisterOutcome.REVIEW_READ, concerns=case.trace_id)
         return CaseReading(case, checks.refusals if checks else (), service.policy_in_force().version)
 
@@ -70,11 +70,11 @@ class Reviewing:
         approve, refusals = decision.approve, ()
         with self.recorder.review_step(client, concerns=trace_id):
             if approve:  # the policy may have changed while the request waited: it must still be allowed now
-                grounds = service.recheck(self.requests.read(service.reviews.case(trace_id).request).grounds)
+                grounds = service.recheck(service.reviews.case(trace_id))
                 approve, refusals = grounds.allowed, grounds.refusals
             refused = [{"code": r.code, "message": r.message} for r in refusals]
 
-            def write(connection, recorded_at):
+            def write(connection: Connection, recorded_at: str) -> None:
                 service.reviews.decide(
                     connection, trace_id, client, approve, decision.candidate, decision.reason, refused, recorded_at
                 )

@@ -1,4 +1,5 @@
-"""What the use cases share: the tracer, the policies, the register, the review queue, subject tokens, the clock.
+"""What the use cases share: the tracer, the policies, the register, the review queue, subject tokens, the format
+requests are read in, the clock.
 
 The policy in force is the one of the day in UK time. The register notes which policy is in force at start and
 with the first request under a new version. Past the policy's retention period after a review's decision, the
@@ -17,12 +18,11 @@ from api.audit.entry import EntryDraft
 from api.audit.outcomes import RegisterOutcome
 from api.audit.register import AuditRegister
 from api.audit.subjects import SubjectTokens
-from api.policy.grounds import TraceGrounds
 from api.policy.versions import PolicyBook, PolicyDecision, PolicyVersion
-from api.review.queue import ReviewStore
+from api.review.queue import Case, ReviewStore
 from api.storage.engine import database_answers
 from api.usecases.denials import Denied
-from api.usecases.request import TraceApplication
+from api.usecases.request import RequestFormat, TraceApplication
 from matcher.payload import DISCLOSURE_FIELDS
 from matcher.tracer import Tracer
 
@@ -43,6 +43,7 @@ class TraceService:
         register: AuditRegister,
         subjects: SubjectTokens,
         reviews: ReviewStore,
+        requests: RequestFormat,
         clock: Callable[[], dt.datetime] = utc_now,
     ) -> None:
         self.tracer = tracer
@@ -50,16 +51,17 @@ class TraceService:
         self.register = register
         self.subjects = subjects
         self.reviews = reviews
+        self.requests = requests
         self._policy_recorded = register.latest_policy_recorded()
         self.clock = clock
 
     def policy_in_force(self) -> PolicyVersion:
         return self.policies.in_force(self.clock().astimezone(UK).date())
 
-    def recheck(self, grounds: TraceGrounds) -> PolicyDecision:
+    def recheck(self, case: Case) -> PolicyDecision:
         """A held request's grounds under the policy in force now: a switch of policy while it waited applies."""
         today = self.clock().astimezone(UK).date()
-        return self.policies.in_force(today).check(grounds, today)
+        return self.policies.in_force(today).check(self.requests.read(case.request).grounds, today)
 
     def readiness(self) -> str:
         """The policy version in force, once the database answers (a 503 if it does not)."""
