@@ -214,8 +214,8 @@ class RegisterSummary(BaseModel):
 
 
 def _entry_model() -> type[BaseModel]:
-    """The register entry as auditors read it, field by field from its one definition; a field added to the
-    register later may be absent (entries written before it existed)."""
+    """The register entry as auditors read it, field by field from its one definition (``api.audit.entry``); a
+    field added to the register later is optional, as entries written before it have none."""
     shapes = {
         f.name: (f.annotation, Field(None if f.later else ..., description=f.description)) for f in RECORD_FIELDS
     }

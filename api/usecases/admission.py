@@ -217,7 +217,7 @@ class Admission:
     def _judge(batch: list[Arrival], policy: PolicyVersion, today: dt.date) -> None:
         for arrival in batch:
             arrival.decision = policy.check(arrival.request.grounds, today)
-            arrival.result = None
+            arrival.result = None  # until traced: a batch that failed is judged again one by one
 
     def _trace(self, batch: list[Arrival]) -> None:
         """The allowed requests through the core: as one batch if there are enough of them."""
