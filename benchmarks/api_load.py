@@ -59,8 +59,8 @@ def trace_body(row: dict, grounds: dict = GROUNDS) -> bytes | None:
     if the API would reject it as malformed (a 422 measures the validator, not a trace)."""
     from pydantic import ValidationError
 
-    from api.models import TraceRequestBody
-    from api.simulate import subject_of
+    from api.cli.simulation import subject_of
+    from api.http.models import TraceRequestBody
 
     body = json.dumps({"subject": subject_of(row), **grounds}).encode()
     try:
@@ -346,7 +346,8 @@ def _outcomes(database_url: str) -> dict[str, int]:
     """What the register says was answered, by outcome (warm-up included)."""
     from sqlalchemy import func, select
 
-    from api.database import make_engine, register_entries
+    from api.storage.engine import make_engine
+    from api.storage.tables import register_entries
 
     engine = make_engine(database_url)
     try:

@@ -115,8 +115,8 @@ def near_threshold(index: Path, people: pa.Table, count: int, seed: int) -> list
     otherwise; the status it answers is what is counted."""
     import datetime as dt
 
-    from api.policy import PolicyBook
-    from api.simulate import subject_of
+    from api.cli.simulation import subject_of
+    from api.policy.versions import PolicyBook
     from matcher.decision import Outcome
     from matcher.index import Index
     from matcher.protection.keys import load_master_key

@@ -16,8 +16,8 @@ from collections.abc import Iterator
 
 import pyarrow.parquet as pq
 
-from api.models import Subject
-from api.probing import ProbeDetector
+from api.access.probing import ProbeDetector
+from api.http.models import Subject
 from matcher.protection.keys import MasterKey
 
 HONEST_RATES = (10, 100, 1_000, 3_600)  # requests per hour from one client; 3,600 is the default rate cap

@@ -149,8 +149,9 @@ class ApiHarness:
     ):
         from fastapi.testclient import TestClient
 
-        from api.app import build_components, create_app
-        from api.config import Settings
+        from api.http.app import create_app
+        from api.settings import Settings
+        from api.wiring import build_components
 
         self.clock = MutableClock(dt.datetime(2026, 11, 22, 12, 0, tzinfo=dt.UTC))
         self.settings = Settings(
@@ -207,7 +208,7 @@ def people(population: pa.Table) -> dict[str, dict]:
 
 def trace_body(person: dict | None = None, **changes) -> dict:
     """A request the policy in force in 2026 allows, about ``person`` (a population row) or the OpenAPI example."""
-    from api.examples import IMMIGRATION_REQUEST
+    from api.http.examples import IMMIGRATION_REQUEST
 
     body = json.loads(json.dumps(IMMIGRATION_REQUEST))
     if person is not None:

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 from conftest import trace_body
 
-from api.clients import Role
+from api.access.clients import Role
 
 PROBLEM = "application/problem+json"
 FASTAPI_PAGES = {"/openapi.json", "/docs", "/docs/oauth2-redirect"}  # the documentation, not the service

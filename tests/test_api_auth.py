@@ -13,9 +13,9 @@ from conftest import ApiHarness, trace_body
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
-from api.clients import ClientError, ClientStore, Role
-from api.database import clients
-from api.ratelimit import RateLimiter
+from api.access.clients import ClientError, ClientStore, Role
+from api.access.ratelimit import RateLimiter
+from api.storage.tables import clients
 
 PROBLEM = "application/problem+json"
 REPO = Path(__file__).resolve().parents[1]

@@ -28,10 +28,10 @@ import pyarrow.parquet as pq
 import pytest
 from conftest import trace_body
 
-from api.clients import MAX_RATE_PER_MINUTE, ClientStore, Role
-from api.database import make_engine
-from api.migrate import upgrade
-from api.register import AuditRegister, RegisterEntry
+from api.access.clients import MAX_RATE_PER_MINUTE, ClientStore, Role
+from api.audit.register import AuditRegister, RegisterEntry
+from api.storage.engine import make_engine
+from api.storage.migrate import upgrade
 from matcher.estimation import FellegiSunterEstimator
 from matcher.index import Index
 from synthetic.profiles import PROFILES

@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 from conftest import ApiHarness, trace_body
 
-from api.dispatch import Dispatcher
+from api.http.dispatch import Dispatcher
 
 
 def _gather(dispatcher: Dispatcher, items: list) -> list:
@@ -74,7 +74,7 @@ def test_batched_traces_answer_as_single_traces_do(api, requester_key, populatio
 
 
 def test_requests_queued_behind_a_batch_are_traced_as_one_batch(api, requester_key, population, monkeypatch):
-    from api.service import SMALLEST_BATCH
+    from api.usecases.admission import SMALLEST_BATCH
 
     tracer = api.components.service.tracer
     real, sizes = tracer.trace_many, []
@@ -94,9 +94,10 @@ def test_requests_queued_behind_a_batch_are_traced_as_one_batch(api, requester_k
 
 
 def test_a_mixed_batch_answers_each_request_in_its_own_way(api, requester_key, people):
-    from api.app import TraceCall, handle_traces
-    from api.models import TraceAnswer
-    from api.problems import ProblemError
+    from api.http.models import TraceAnswer
+    from api.http.problems import ProblemError
+    from api.http.routes.traces import handle_traces
+    from api.usecases.admission import TraceCall
 
     auditor = api.add_client("auditor")
     good = json.dumps(trace_body(people["ordinary"])).encode()
@@ -116,8 +117,9 @@ def test_a_mixed_batch_answers_each_request_in_its_own_way(api, requester_key, p
 
 
 def test_one_request_that_breaks_the_core_fails_alone(api, requester_key, people, monkeypatch):
-    from api.app import TraceCall, handle_traces
-    from api.problems import ProblemError
+    from api.http.problems import ProblemError
+    from api.http.routes.traces import handle_traces
+    from api.usecases.admission import TraceCall
 
     tracer = api.components.service.tracer
     real = tracer.trace_many

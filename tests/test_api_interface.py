@@ -12,7 +12,7 @@ from conftest import trace_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from api.models import Problem, TraceAnswer, TraceRequestBody
+from api.http.models import Problem, TraceAnswer, TraceRequestBody
 
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
 markers = st.text(string.ascii_letters, min_size=6, max_size=10).map(lambda letters: "Zq" + letters)

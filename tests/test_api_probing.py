@@ -9,10 +9,10 @@ import uuid
 import pytest
 from conftest import ApiHarness, trace_body
 
-from api.config import Settings
-from api.models import Subject
-from api.probing import ProbeDetector
-from api.transparency import summarise
+from api.access.probing import ProbeDetector
+from api.audit.transparency import summarise
+from api.settings import Settings
+from api.usecases.request import Subject
 
 
 @pytest.fixture

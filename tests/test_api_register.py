@@ -11,9 +11,10 @@ import pytest
 from conftest import trace_body
 from sqlalchemy import delete, inspect, select, text, update
 
-from api.database import make_engine, metadata, register_entries
-from api.migrate import current_revision, downgrade, head_revision, upgrade
-from api.register import AuditRegister, EntryDraft
+from api.audit.register import AuditRegister, EntryDraft
+from api.storage.engine import make_engine
+from api.storage.migrate import current_revision, downgrade, head_revision, upgrade
+from api.storage.tables import metadata, register_entries
 
 
 def _fill(api, requester_key, people, n: int = 6) -> None:
@@ -170,9 +171,9 @@ def test_migrations_build_exactly_the_schema_the_code_uses_and_undo_it(database_
 
 
 def test_the_service_refuses_a_stale_schema_when_told_not_to_migrate(database_url, tracer, master_key):
-    from api.app import build_components
-    from api.config import Settings
-    from api.migrate import SchemaOutOfDate
+    from api.settings import Settings
+    from api.storage.migrate import SchemaOutOfDate
+    from api.wiring import build_components
 
     with pytest.raises(SchemaOutOfDate, match="python -m api db upgrade"):
         build_components(

@@ -74,7 +74,7 @@ def test_a_restricted_record_is_never_released_even_by_a_reviewer(api, requester
 def _sealed_case(api, trace_id: str) -> bytes:
     from sqlalchemy import select
 
-    from api.database import reviews
+    from api.storage.tables import reviews
 
     with api.components.engine.connect() as connection:
         return connection.execute(select(reviews.c.sealed_case).where(reviews.c.trace_id == trace_id)).scalar()
@@ -116,7 +116,7 @@ def test_the_held_case_is_sealed_at_rest(api, requester_key, people):
     _hold_restricted(api, requester_key, people)
     from sqlalchemy import select
 
-    from api.database import reviews
+    from api.storage.tables import reviews
 
     with api.components.engine.connect() as connection:
         stored = repr([tuple(r) for r in connection.execute(select(reviews)).all()]).upper()
@@ -191,8 +191,8 @@ def test_retention_drops_disclosures_and_subject_details_but_keeps_the_entries(
 def test_an_approved_disclosure_waits_on_the_policy_in_force_when_collected(api, requester_key, people, monkeypatch):
     import datetime as dt
 
-    from api import service
-    from api.reviews import ReviewReason
+    from api.review.queue import ReviewReason
+    from api.usecases import admission as service
 
     api.clock.now = dt.datetime(2018, 5, 1, 12, tzinfo=dt.UTC)
     body = trace_body(people["ordinary"], investigation__last_contact="2017-06-01")

@@ -39,9 +39,9 @@ from schemathesis.specs.openapi.checks import (
     unsupported_method,
 )
 
-from api import examples
-from api.clients import Role
-from api.problems import PROBLEM_MEDIA_TYPE
+from api.access.clients import Role
+from api.http import examples
+from api.http.problems import PROBLEM_MEDIA_TYPE
 
 # Operation -> the role that may call it (None: public). An operation of the app missing here fails
 # test_every_operation_of_the_app_is_fuzzed, so a new endpoint cannot escape this suite.

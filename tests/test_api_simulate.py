@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from api.simulate import SimulationPlan, simulate, summary_table
+from api.cli.simulation import SimulationPlan, simulate, summary_table
 
 
 def test_a_simulated_year_is_answered_reviewed_and_summarised(api, population_path):

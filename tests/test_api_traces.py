@@ -7,7 +7,7 @@ import datetime as dt
 
 from conftest import trace_body
 
-from api.policy import PolicyBook
+from api.policy.versions import PolicyBook
 from matcher.disclosure import DISCLOSURE_FIELDS
 
 ANSWER_KEYS = {"trace_id", "status", "policy_version", "register_sequence", "refusals", "disclosure"}

@@ -10,8 +10,8 @@ import sys
 
 from conftest import trace_body
 
-from api.register import EntryDraft, RegisterEntry
-from api.transparency import summarise
+from api.audit.register import EntryDraft, RegisterEntry
+from api.audit.transparency import summarise
 
 
 def _entry(sequence: int, month: str, outcome: str, category: int | None = 1, codes=(), client="ho") -> RegisterEntry:

@@ -6,17 +6,8 @@ import json
 
 import pytest
 
-from api.policy import (
-    Basis,
-    Category,
-    Investigation,
-    NoPolicyInForce,
-    Officer,
-    PolicyBook,
-    PolicyVersion,
-    SeriousCrime,
-    TraceGrounds,
-)
+from api.policy.grounds import Basis, Category, Investigation, Officer, SeriousCrime, TraceGrounds
+from api.policy.versions import NoPolicyInForce, PolicyBook, PolicyVersion
 
 BOOK = PolicyBook.load()
 TODAY = dt.date(2018, 9, 1)

@@ -3,15 +3,11 @@
 from __future__ import annotations
 
 import argparse
-import time
 from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from matcher.contract.generator import installed_generator
-from matcher.estimation import FellegiSunterEstimator
-from matcher.index import Index
-from matcher.protection.keys import load_master_key
+from matcher.build import build_index
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -33,27 +29,6 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    build_index(args.population, args.out, args.training_requests, args.encoded)
+    training = pq.read_table(args.training_requests) if args.training_requests else None
+    build_index(args.population, args.out, training, args.encoded)
     return 0
-
-
-def build_index(population: Path, out: Path, training_requests: Path | None = None, encoded: bool = False) -> Index:
-    """Index the population, estimate its model from unlabelled requests (the installed generator's by default),
-    save both to ``out``, saying how long each took."""
-    start = time.perf_counter()
-    index = Index.build(pq.read_table(population), load_master_key(), encoded=encoded)
-    print(f"indexed {len(index):,} records in {time.perf_counter() - start:.1f} s")
-    if training_requests:
-        training = pq.read_table(training_requests)
-    else:
-        training = installed_generator().training_requests(population)
-    start = time.perf_counter()
-    model = FellegiSunterEstimator().fit(index, training).model_
-    print(
-        f"trained on {training.num_rows:,} unlabelled requests in {time.perf_counter() - start:.1f} s; "
-        f"prior share in index {model.in_index:.3f}"
-    )
-    index = index.with_model(model)
-    index.save(out)
-    print(f"wrote {out}")
-    return index

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pyarrow.parquet as pq
 
-from matcher.cli.build import build_index
+from matcher.build import build_index
 from matcher.cli.evaluate import evaluate_file
 from matcher.cli.trace import trace_file
 from matcher.contract.generator import installed_generator

@@ -1,0 +1,74 @@
+"""What came of a request, as the register records it: one vocabulary for the whole service.
+
+Every entry's ``outcome`` is a ``RegisterOutcome``. A trace answer's ``status`` is one of the outcomes that answer
+a request (``Status``), and the transparency summary's groupings (answered, rejected, reads, reviewed) are sets of
+outcomes defined here, beside the outcomes themselves.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class RegisterOutcome(StrEnum):
+    # A trace request judged and answered.
+    TRACED = "traced"
+    NOT_FOUND = "not_found"
+    AMBIGUOUS = "ambiguous"
+    REFUSED = "refused"  # by the policy (or, when collected, by the reviewer)
+    PENDING_REVIEW = "pending_review"
+    # Refused untraced: one too many near-identical requests about one person.
+    PROBE_SUSPECTED = "probe_suspected"
+    # Turned away before the policy judged it, or failed.
+    RATE_LIMITED = "rate_limited"
+    FORBIDDEN = "forbidden"
+    INVALID = "invalid"
+    ERROR = "error"
+    # Reads of the register, the queue and held requests, and the service's own notes.
+    REGISTER_READ = "register_read"
+    REVIEWS_LISTED = "reviews_listed"
+    REVIEW_READ = "review_read"
+    STATUS_READ = "status_read"
+    COLLECTED = "collected"
+    POLICY_IN_FORCE = "policy_in_force"
+    EXPIRED = "expired"
+    # A reviewer's decision on a held request.
+    REVIEW_APPROVED = "review_approved"
+    REVIEW_REFUSED = "review_refused"
+
+
+# The status of a trace answer: the outcomes that answer a request. No docstring: it would become the OpenAPI
+# document's description of the schema.
+class Status(StrEnum):
+    TRACED = RegisterOutcome.TRACED.value
+    NOT_FOUND = RegisterOutcome.NOT_FOUND.value
+    AMBIGUOUS = RegisterOutcome.AMBIGUOUS.value
+    REFUSED = RegisterOutcome.REFUSED.value
+    PENDING_REVIEW = RegisterOutcome.PENDING_REVIEW.value
+
+
+ANSWERED = frozenset(RegisterOutcome(status) for status in Status)
+REJECTED = frozenset(
+    {RegisterOutcome.INVALID, RegisterOutcome.FORBIDDEN, RegisterOutcome.RATE_LIMITED, RegisterOutcome.ERROR}
+)
+"""Requests turned away before the policy judged them (malformed, wrong role, over the rate) or that failed."""
+PROBED = frozenset({RegisterOutcome.PROBE_SUSPECTED})
+"""Requests refused untraced as one too many of a client's near-identical requests about one person."""
+REVIEWED = frozenset({RegisterOutcome.REVIEW_APPROVED, RegisterOutcome.REVIEW_REFUSED})
+READS = frozenset(
+    {
+        RegisterOutcome.REGISTER_READ,
+        RegisterOutcome.REVIEWS_LISTED,
+        RegisterOutcome.REVIEW_READ,
+        RegisterOutcome.STATUS_READ,
+        RegisterOutcome.COLLECTED,
+        RegisterOutcome.POLICY_IN_FORCE,
+        RegisterOutcome.EXPIRED,
+    }
+)
+"""Entries of the register's and the queue's readers, requesters' looks at held requests and the service's notes:
+not trace requests."""
+
+# A new outcome must be given a group, or the summary would count it as a rejected request.
+if set(RegisterOutcome) != ANSWERED | REJECTED | PROBED | REVIEWED | READS:
+    raise AssertionError("every register outcome belongs to one of the summary's groups")

@@ -1,0 +1,37 @@
+"""What the commands share: the settings (the environment, with --host and --port), a migrated database."""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import datetime as dt
+
+from sqlalchemy import Engine
+
+from api.settings import Settings
+from api.storage.engine import make_engine
+from api.storage.migrate import upgrade
+
+
+def settings_of(args: argparse.Namespace) -> Settings:
+    settings = Settings.from_environment()
+    overrides = {k: v for k in ("host", "port") if (v := getattr(args, k, None)) is not None}
+    return dataclasses.replace(settings, **overrides)
+
+
+def migrated_engine(settings: Settings) -> Engine:
+    engine = make_engine(settings.database_url)
+    upgrade(engine)
+    return engine
+
+
+def add_listen_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--host", help="default: TRACING_HOST or 127.0.0.1")
+    parser.add_argument("--port", type=int, help="default: TRACING_PORT or 8000")
+
+
+def date_argument(value: str) -> dt.date:
+    try:
+        return dt.date.fromisoformat(value)
+    except ValueError:
+        raise argparse.ArgumentTypeError("a date is YYYY-MM-DD") from None

@@ -1,0 +1,23 @@
+"""``python -m api db upgrade|current``: the schema's Alembic revision (serve migrates unless told not to)."""
+
+from __future__ import annotations
+
+import argparse
+
+from api.cli.common import settings_of
+from api.storage.engine import make_engine
+from api.storage.migrate import current_revision, head_revision, upgrade
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    db = commands.add_parser("db", help="schema migrations").add_subparsers(dest="db_command", required=True)
+    db.add_parser("upgrade", help="bring the database to the latest revision").set_defaults(run=_run)
+    db.add_parser("current", help="print the database's revision and the latest").set_defaults(run=_run)
+
+
+def _run(args: argparse.Namespace) -> int:
+    engine = make_engine(settings_of(args).database_url)
+    if args.db_command == "upgrade":
+        upgrade(engine)
+    print(f"database at revision {current_revision(engine) or 'none'}; latest {head_revision()}")
+    return 0

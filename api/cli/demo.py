@@ -1,0 +1,75 @@
+"""``python -m api demo``: a demo index if there is none, a requester client, a first request printed, serve."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import shlex
+import sys
+from pathlib import Path
+
+from api.access.clients import ClientStore, Role
+from api.cli import serve
+from api.cli.common import add_listen_arguments, migrated_engine, settings_of
+from api.http.examples import IMMIGRATION_REQUEST
+from matcher.build import build_index
+from matcher.protection.keys import load_master_key
+from matcher.protection.payload import TamperedPayloadError
+
+DEMO_RECORDS = 50_000
+
+
+def add_parser(commands: argparse._SubParsersAction) -> None:
+    demo = commands.add_parser(
+        "demo", help="build a demo index if there is none, add a requester client, print a first request, serve"
+    )
+    demo.add_argument("--records", type=int, default=DEMO_RECORDS)
+    add_listen_arguments(demo)
+    demo.set_defaults(run=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    from synthetic.population import write_population
+
+    settings = settings_of(args)
+    population = settings.index_dir.parent / "population.parquet"
+    if not (settings.index_dir / "manifest.json").exists():
+        write_population(population, args.records, seed=1)
+        print(f"generated {args.records:,} synthetic records in {population}")
+        try:
+            build_index(population, settings.index_dir)  # as `python -m matcher build` does by default
+        except (FileNotFoundError, FileExistsError, LookupError, ValueError, TamperedPayloadError) as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 2
+    load_master_key()
+    store = ClientStore(migrated_engine(settings))
+    name = f"demo-requester-{len(store.list()) + 1}"
+    _, key = store.add(name, Role.REQUESTER)
+    body = _demo_request(population)
+    url = f"http://{settings.host}:{settings.port}/v1/traces"
+    banner = (
+        f"\nadded client {name!r}; its API key (shown once): {key}\n"
+        f"make a first trace request from another terminal:\n\n"
+        f"curl -s {url} -H 'Authorization: Bearer {key}' -H 'Content-Type: application/json' \\\n"
+        f"  -d {shlex.quote(json.dumps(body))}\n\n"
+        f"API documentation: http://{settings.host}:{settings.port}/docs\n"
+    )
+    return serve.run(args, banner)
+
+
+def _demo_request(population: Path) -> dict:
+    """The OpenAPI example's grounds, about a real (synthetic) unrestricted person of the demo index."""
+    if not population.exists():
+        return IMMIGRATION_REQUEST
+    import pyarrow.compute as pc
+    import pyarrow.parquet as pq
+
+    table = pq.read_table(population, columns=["given_name", "family_name", "date_of_birth", "postcode", "restricted"])
+    row = table.filter(pc.invert(table.column("restricted"))).slice(0, 1).to_pylist()[0]
+    subject = {
+        "given_name": row["given_name"].title(),
+        "family_name": row["family_name"].title(),
+        "date_of_birth": row["date_of_birth"].isoformat(),
+        "postcode": row["postcode"],
+    }
+    return {**IMMIGRATION_REQUEST, "subject": subject}

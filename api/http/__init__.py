@@ -1,0 +1,1 @@
+"""The HTTP layer (FastAPI): routes that parse, call a use case and shape its result; problems; middleware."""

@@ -1,0 +1,287 @@
+"""The HTTP boundary's shapes: the trace request, the answer, and problem details (RFC 9457).
+
+Validation messages name the field and what it expects, never the value received: an error must not echo a
+subject's details back (see api.http.problems). The use cases answer with plain data (``api.usecases``); the
+shapes here are made from it by attribute.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import re
+from typing import Annotated, Literal
+
+from pydantic import (
+    BaseModel,
+    BeforeValidator,
+    ConfigDict,
+    Field,
+    StrictBool,
+    StringConstraints,
+    create_model,
+    field_validator,
+    model_validator,
+)
+
+from api.audit.entry import RECORD_FIELDS
+from api.audit.outcomes import Status
+from api.policy.grounds import GRADES, OFFENCES, Basis, Category, Investigation, Officer, SeriousCrime, TraceGrounds
+from api.usecases.results import Answer
+
+# The policy's own lists, so that a grade or offence outside them is a 422 naming what is accepted.
+Grade = Literal[GRADES]
+Offence = Literal[tuple(OFFENCES)]
+
+Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
+Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+
+_STRICT = ConfigDict(extra="forbid")
+
+_ISO_DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+def _date_text(value: object) -> object:
+    """A date as the schema says, YYYY-MM-DD (or a date, from Python): pydantic would otherwise take 0 or "0" for
+    1970-01-01 and "2020-01-01T00:00:00" for 2020-01-01, and trace someone for a value the schema rejects."""
+    if isinstance(value, dt.date) or (isinstance(value, str) and _ISO_DATE.fullmatch(value)):
+        return value
+    raise ValueError("must be a date, YYYY-MM-DD")
+
+
+IsoDate = Annotated[dt.date, BeforeValidator(_date_text)]
+
+
+class Subject(BaseModel):
+    """The person to trace. Family name and date of birth are required."""
+
+    model_config = _STRICT
+    given_name: Name | None = None
+    other_given_names: Name | None = None
+    family_name: Name
+    date_of_birth: IsoDate
+    sex: Literal["female", "male", "unknown", "other"] | None = None
+    postcode: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=10)] | None = None
+    address: ShortText | None = Field(None, description="first line of the last address the requester knows")
+
+    @field_validator("date_of_birth")
+    @classmethod
+    def _plausible_birth(cls, value: dt.date) -> dt.date:
+        if value.year < 1890 or value > dt.date.today():
+            raise ValueError("must be a date between 1890-01-01 and today")
+        return value
+
+
+class BasisModel(BaseModel):
+    """Category 1: a suspected immigration offence; category 2: a welfare concern."""
+
+    model_config = _STRICT
+    category: Literal[1, 2]
+    offence: Offence | None = Field(None, description="category 1: the offence under the Immigration Act 1971")
+    serious_crime: SeriousCrime | None = Field(
+        None, description="category 1 under mou-2018-05: which serious-crime ground applies"
+    )
+    welfare_description: ShortText | None = Field(None, description="category 2: the concern, in a sentence")
+
+
+class InvestigationModel(BaseModel):
+    model_config = _STRICT
+    reference: Identifier = Field(description="the Home Office case reference")
+    last_contact: IsoDate = Field(description="when the Home Office last had contact with the subject")
+    channels_tried: list[ShortText] = Field(max_length=20, description="other ways of finding them already tried")
+    # Strict: an attestation is true or false, not 1, "yes" or "on" (which pydantic would otherwise take for true).
+    no_known_explanation: StrictBool = Field(
+        description="attestation: there is no known reasonable explanation for the lost contact"
+    )
+
+
+class OfficerModel(BaseModel):
+    model_config = _STRICT
+    id: Identifier
+    grade: Grade
+
+
+class Officers(BaseModel):
+    model_config = _STRICT
+    requesting: OfficerModel
+    authorising: OfficerModel
+
+
+class TraceRequestBody(BaseModel):
+    model_config = _STRICT
+    subject: Subject
+    basis: BasisModel
+    investigation: InvestigationModel
+    officers: Officers
+
+    @model_validator(mode="after")
+    def _category_fields(self) -> TraceRequestBody:
+        if self.basis.category == 2 and (self.basis.offence or self.basis.serious_crime):
+            raise ValueError("a welfare request (category 2) names no offence")
+        return self
+
+    def grounds(self) -> TraceGrounds:
+        basis, investigation, officers = self.basis, self.investigation, self.officers
+        return TraceGrounds(
+            basis=Basis(
+                category=Category(basis.category),
+                offence=basis.offence,
+                serious_crime=basis.serious_crime,
+                welfare_description=basis.welfare_description,
+            ),
+            investigation=Investigation(
+                reference=investigation.reference,
+                last_contact=investigation.last_contact,
+                channels_tried=tuple(investigation.channels_tried),
+                no_known_explanation=investigation.no_known_explanation,
+            ),
+            requesting=Officer(officers.requesting.id, officers.requesting.grade),
+            authorising=Officer(officers.authorising.id, officers.authorising.grade),
+        )
+
+
+class RefusalModel(BaseModel):
+    code: str = Field(examples=["AUTHORISER_TOO_JUNIOR"])
+    message: str
+
+
+class LastKnownAddress(BaseModel):
+    lines: list[str]
+    town: str | None
+    postcode: str | None
+
+
+class GPPractice(BaseModel):
+    code: str
+    name: str
+    address: str
+    postcode: str
+
+
+class Disclosure(BaseModel):
+    """Everything a trace may disclose; nothing else ever leaves the service."""
+
+    last_known_address: LastKnownAddress
+    registration_date: dt.date | None = Field(description="when the person registered with their current GP practice")
+    gp_practice: GPPractice
+
+
+class TraceAnswer(BaseModel):
+    trace_id: str = Field(description="this request's id in the audit register")
+    status: Status
+    policy_version: str | None = Field(description="the policy in force when the request arrived")
+    register_sequence: int = Field(description="the sequence number of this request's audit register entry")
+    refusals: list[RefusalModel] = Field(default_factory=list, description="when refused: every rule not met")
+    disclosure: Disclosure | None = Field(None, description="only when traced")
+
+
+class Problem(BaseModel):
+    """RFC 9457 problem details. ``errors`` lists the fields at fault and why, never the values sent."""
+
+    type: str
+    title: str
+    status: int
+    detail: str
+    instance: str | None = None
+    errors: list[dict[str, str]] | None = None
+    trace_id: str | None = None
+
+
+class SummaryRowModel(BaseModel):
+    month: str = Field(examples=["2026-11"])
+    organisation: str = Field(description="the requesting organisation (for reviews: the reviewing one)")
+    category: int | None = Field(description="1 immigration offence, 2 welfare; null if rejected before judgement")
+    requests: int
+    traced: int
+    not_found: int
+    ambiguous: int
+    pending_review: int
+    refused: int
+    rejected: int = Field(description="malformed, wrong role, over the rate, or failed: never judged")
+    probe_suspected: int = Field(
+        description="refused untraced: one too many near-identical requests about one person (a suspected probe)"
+    )
+    reviewed: int
+    refused_by_reason: dict[str, int]
+
+
+class RegisterSummary(BaseModel):
+    start: dt.date | None = Field(alias="from")
+    end: dt.date | None = Field(alias="to")
+    rows: list[SummaryRowModel]
+
+    model_config = ConfigDict(populate_by_name=True)
+
+
+def _entry_model() -> type[BaseModel]:
+    """The register entry as auditors read it, field by field from its one definition (``api.audit.entry``); a
+    field added to the register later is optional, as entries written before it have none."""
+    shapes = {
+        f.name: (f.annotation, Field(None if f.later else ..., description=f.description)) for f in RECORD_FIELDS
+    }
+    return create_model("RegisterEntryModel", **shapes)
+
+
+RegisterEntryModel = _entry_model()
+
+
+class RegisterPage(BaseModel):
+    entries: list[RegisterEntryModel]
+    next_after: int | None = Field(description="pass as `after` for the next page; null at the end")
+
+
+class PendingReview(BaseModel):
+    trace_id: str
+    reason: str = Field(description="welfare, restricted, ambiguous or near_threshold")
+    organisation: str = Field(description="the requesting organisation")
+    policy_version: str
+    created_at: str
+
+
+class ReviewQueue(BaseModel):
+    pending: list[PendingReview]
+
+
+class ReviewCase(BaseModel):
+    """What a reviewer decides on: the request as sent, the policy it was judged under, and per candidate the
+    comparison levels behind its score. Never the candidate's record."""
+
+    trace_id: str
+    state: str = Field(description="pending, approved or refused")
+    reason: str
+    organisation: str
+    policy_version: str
+    created_at: str
+    decided_at: str | None
+    request: dict
+    candidates: list[dict]
+    decision_reason: str | None = Field(None, description="the reviewer's written reason, once decided")
+    policy_checks: list[RefusalModel] = Field(
+        description="the request's grounds judged again under the policy in force now: empty if they pass"
+    )
+    policy_in_force: str
+
+
+class ReviewDecision(BaseModel):
+    model_config = _STRICT
+    decision: Literal["approve", "refuse"]
+    reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000)] = Field(
+        description="the reviewer's written reason (kept sealed with the case, never in the register)"
+    )
+    candidate: int | None = Field(None, ge=0, description="on approval: which candidate is the person (default 0)")
+
+
+class ReviewOutcome(BaseModel):
+    trace_id: str
+    state: str = Field(description="approved or refused")
+    register_sequence: int
+    refusals: list[RefusalModel] = Field(
+        default_factory=list, description="if the policy in force now refuses what was approved: why"
+    )
+
+
+def trace_answer(answer: Answer) -> TraceAnswer:
+    """The answer's shape, made once from the use case's answer by attribute (in pydantic-core: cheaper than
+    ``model_construct``, which is Python). It cannot fail on what the use case made: the disclosure's fields were
+    checked before its entry was written."""
+    return TraceAnswer.model_validate(answer, from_attributes=True)

@@ -1,0 +1,95 @@
+"""What a request carries besides its body's shape: the key, the query, the body's bytes.
+
+Each is read here and found malformed here; a malformed query is denied without being recorded, and the route
+records it (``Recorder.invalid_recorded``) once its client is known. A body is read on the event loop, bounded,
+before anything else; the key, rate and role are checked after, on a worker thread, and come first in the answer.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from typing import Annotated
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from starlette.requests import ClientDisconnect
+
+from api.http.problems import field_denial
+from api.usecases.denials import Denied
+from api.wiring import Components
+
+MAX_BODY_BYTES = 16_384  # a trace request is well under 2 KB
+
+_bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>` from `python -m api clients add`")
+
+
+async def _components(request: Request) -> Components:  # async: a plain def would cost a thread hop
+    return request.app.state.components
+
+
+ComponentsDependency = Annotated[Components, Depends(_components)]
+BearerDependency = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def key_of(credentials: HTTPAuthorizationCredentials | None) -> str | None:
+    """The API key presented, if any."""
+    return credentials.credentials if credentials else None
+
+
+async def read_body(request: Request) -> tuple[bytes | None, Denied | None]:
+    """The body of a JSON request, or why it could not be read (to be recorded once the client is known)."""
+    try:
+        return await _json_body(request), None
+    except Denied as unreadable:
+        return None, unreadable
+
+
+async def _json_body(request: Request) -> bytes:
+    media_type = request.headers.get("content-type", "").split(";")[0].strip().lower()
+    if media_type != "application/json":
+        raise Denied(415, "send the request body as application/json")
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > MAX_BODY_BYTES:
+        raise Denied(413, f"a trace request must be at most {MAX_BODY_BYTES} bytes")
+    body = bytearray()
+    try:
+        async for chunk in request.stream():
+            body += chunk
+            if len(body) > MAX_BODY_BYTES:
+                raise Denied(413, f"a trace request must be at most {MAX_BODY_BYTES} bytes")
+    except ClientDisconnect:
+        raise Denied(400, "the client went away before sending the whole request") from None
+    return bytes(body)
+
+
+def given_once(request: Request) -> None:
+    """A query parameter given twice is a 422 (FastAPI would silently take the last)."""
+    for name in dict.fromkeys(request.query_params.keys()):
+        if len(request.query_params.getlist(name)) > 1:
+            raise _invalid_query(name, "must be given once")
+
+
+def period(start: str | None, end: str | None) -> tuple[dt.date | None, dt.date | None]:
+    """The from/to query as dates."""
+    dates = []
+    for name, value in (("from", start), ("to", end)):
+        try:
+            dates.append(dt.date.fromisoformat(value) if value else None)
+        except ValueError:
+            raise _invalid_query(name, "must be a date, YYYY-MM-DD") from None
+    first, last = dates
+    if first and last and first > last:
+        raise _invalid_query("from", "must not be after to")
+    return first, last
+
+
+def whole_number(name: str, value: str | None, default: int, low: int, high: int) -> int:
+    if value is None:
+        return default
+    if not value.isdigit() or not low <= int(value) <= high:
+        raise _invalid_query(name, f"must be a whole number from {low} to {high}")
+    return int(value)
+
+
+def _invalid_query(name: str, message: str) -> Denied:
+    return field_denial([{"loc": ("query", name), "msg": message}])

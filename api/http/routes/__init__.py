@@ -1,0 +1,1 @@
+"""One router per resource: traces, the register, reviews, collection of held requests, health."""

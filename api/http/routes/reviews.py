@@ -1,0 +1,84 @@
+"""The reviewer's endpoints: GET /v1/reviews (the queue), GET /v1/reviews/{trace_id} (a case) and
+POST /v1/reviews/{trace_id} (a decision). The requester collects the outcome from ``api.http.routes.collection``."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from fastapi import APIRouter, Request
+from starlette.concurrency import run_in_threadpool
+
+from api.access.clients import Role
+from api.http import examples
+from api.http.formats import review_decision
+from api.http.models import PendingReview, RefusalModel, ReviewCase, ReviewOutcome, ReviewQueue
+from api.http.params import BearerDependency, ComponentsDependency, key_of, read_body
+from api.usecases.denials import Denied
+from api.wiring import Components
+
+router = APIRouter(tags=["reviews"])
+
+
+@router.get(
+    "/v1/reviews",
+    response_model=ReviewQueue,
+    summary="Requests held for review, oldest first (reviewer)",
+    responses=examples.REVIEW_QUEUE_RESPONSES,
+)
+def list_reviews(credentials: BearerDependency, components: ComponentsDependency) -> ReviewQueue:
+    client = components.gate.admit(key_of(credentials), Role.REVIEWER)
+    return ReviewQueue(pending=[PendingReview(**asdict(p)) for p in components.reviewing.pending(client)])
+
+
+@router.get(
+    "/v1/reviews/{trace_id}",
+    response_model=ReviewCase,
+    summary="One held request: the request, the policy, the candidates' comparison levels (reviewer)",
+    responses=examples.REVIEW_CASE_RESPONSES,
+)
+def read_review(trace_id: str, credentials: BearerDependency, components: ComponentsDependency) -> ReviewCase:
+    client = components.gate.admit(key_of(credentials), Role.REVIEWER)
+    reading = components.reviewing.case(client, trace_id)
+    case = reading.case
+    return ReviewCase(
+        **{**asdict(case), "state": case.state.value, "reason": case.reason.value},
+        policy_checks=[RefusalModel(code=r.code, message=r.message) for r in reading.policy_checks],
+        policy_in_force=reading.policy_in_force,
+    )
+
+
+@router.post(
+    "/v1/reviews/{trace_id}",
+    response_model=ReviewOutcome,
+    summary="Approve or refuse a held request, with a written reason (reviewer)",
+    responses=examples.REVIEW_DECISION_RESPONSES,
+    openapi_extra={
+        "requestBody": {
+            "required": True,
+            "content": {"application/json": {"schema": {"$ref": "#/components/schemas/ReviewDecision"}}},
+        }
+    },
+)
+async def decide_review(
+    trace_id: str, request: Request, credentials: BearerDependency, components: ComponentsDependency
+) -> ReviewOutcome:
+    """A reviewer may not decide a request of their own organisation. Approval releases the chosen candidate's
+    disclosure for the requester to collect once from GET /v1/traces/{trace_id}; the decision is an entry.
+    The body is read here, not by FastAPI, so that the key, rate and role come first (as for traces)."""
+    body, unreadable = await read_body(request)
+    return await run_in_threadpool(_decide, components, key_of(credentials), trace_id, body, unreadable)
+
+
+def _decide(
+    components: Components, key: str | None, trace_id: str, body: bytes | None, unreadable: Denied | None
+) -> ReviewOutcome:
+    client = components.gate.admit(key, Role.REVIEWER)
+    with components.recorder.invalid_recorded(client):
+        decision = review_decision(body, unreadable)
+    decided = components.reviewing.decide(client, trace_id, decision)
+    return ReviewOutcome(
+        trace_id=decided.trace_id,
+        state=decided.state.value,
+        register_sequence=decided.register_sequence,
+        refusals=[RefusalModel(code=r.code, message=r.message) for r in decided.refusals],
+    )

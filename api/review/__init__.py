@@ -1,0 +1,1 @@
+"""Requests held for a person to decide: the queue, sealed at rest."""

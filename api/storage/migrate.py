@@ -1,0 +1,54 @@
+"""Schema migrations (Alembic), run from code: ``upgrade(engine)`` brings a database to the latest revision."""
+
+from __future__ import annotations
+
+from importlib import resources
+
+from alembic import command
+from alembic.config import Config
+from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
+from sqlalchemy import Engine
+
+
+class SchemaOutOfDate(RuntimeError):
+    """The database is not at the latest revision and the service was told not to migrate it."""
+
+
+def alembic_config() -> Config:
+    config = Config()
+    config.set_main_option("script_location", str(resources.files("api.storage") / "migrations"))
+    return config
+
+
+def head_revision() -> str:
+    return ScriptDirectory.from_config(alembic_config()).get_current_head()
+
+
+def current_revision(engine: Engine) -> str | None:
+    with engine.connect() as connection:
+        return MigrationContext.configure(connection).get_current_revision()
+
+
+def upgrade(engine: Engine, revision: str = "head") -> None:
+    _run(engine, command.upgrade, revision)
+
+
+def downgrade(engine: Engine, revision: str = "base") -> None:
+    _run(engine, command.downgrade, revision)
+
+
+def require_current(engine: Engine) -> None:
+    current, head = current_revision(engine), head_revision()
+    if current != head:
+        raise SchemaOutOfDate(
+            f"the database schema is at revision {current or 'none'}, the service needs {head}: "
+            "run `python -m api db upgrade`"
+        )
+
+
+def _run(engine: Engine, operation, revision: str) -> None:
+    config = alembic_config()
+    with engine.begin() as connection:
+        config.attributes["connection"] = connection
+        operation(config, revision)

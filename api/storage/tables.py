@@ -1,0 +1,68 @@
+"""The service's tables (SQLAlchemy Core).
+
+The schema itself is created and changed only by the Alembic migrations in ``api/storage/migrations``; these table
+objects are what the code queries with, and a test checks that the migrations produce exactly them. The register's
+columns are made from the entry's one definition (``api.audit.entry``).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, String, Table
+
+from api.audit.entry import RECORD_FIELDS
+
+metadata = MetaData()
+
+clients = Table(
+    "clients",
+    metadata,
+    Column("id", Integer, primary_key=True, autoincrement=True),
+    Column("name", String(100), nullable=False, unique=True),
+    Column("role", String(20), nullable=False),
+    # Keys are "trc_<key_id>_<secret>": the id finds the row, the SHA-256 of the whole key proves it.
+    Column("key_id", String(24), nullable=False, unique=True),
+    Column("key_hash", String(64), nullable=False),
+    Column("rate_per_minute", Integer, nullable=True),  # None: the service's default
+    Column("organisation", String(100), nullable=True),  # None: the client is its own organisation
+    Column("created_at", String(32), nullable=False),
+    Column("revoked_at", String(32), nullable=True),
+)
+
+register_entries = Table(
+    "register_entries",
+    metadata,
+    *(
+        Column(
+            f.name,
+            f.sql,
+            primary_key=f.primary,
+            autoincrement=False if f.primary else "auto",
+            nullable=f.nullable,
+            unique=f.unique or None,
+        )
+        for f in RECORD_FIELDS
+    ),
+)
+
+
+reviews = Table(
+    "reviews",
+    metadata,
+    Column("trace_id", String(36), primary_key=True),
+    Column("client_id", Integer, nullable=False),  # the requester
+    Column("organisation", String(100), nullable=False),
+    Column("reason", String(20), nullable=False),  # welfare, restricted, ambiguous, near_threshold
+    Column("policy_version", String(32), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    # The request, the policy checks and the candidates' explanations, sealed (AES-GCM): no plaintext at rest.
+    Column("sealed_case", LargeBinary, nullable=False),
+    Column("state", String(20), nullable=False),  # pending, approved, refused
+    Column("decided_at", String(32), nullable=True),
+    Column("decided_by", Integer, nullable=True),
+    # After approval, what the requester may collect once; emptied when collected.
+    Column("sealed_disclosure", LargeBinary, nullable=True),
+    Column("collected_at", String(32), nullable=True),
+    # Past the policy's retention period the disclosures and the subject's details are dropped from the case.
+    Column("expired_at", String(32), nullable=True),
+    Index("reviews_state", "state", "created_at"),
+)

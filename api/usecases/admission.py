@@ -1,0 +1,325 @@
+"""Admission of trace requests: every POST /v1/traces, from the key presented to the answer, in this order.
+
+    key     who asks (401, not recorded: no client is known)
+    rate    the client's rate (429 with Retry-After), before its role: see ``api.usecases.gate``
+    role    the requester role (403)
+    body    is it a request (413 or 415 from reading it, 422 with the fields at fault)
+    probe   is it one too many near-identical requests about one person (429, recorded as ``probe_suspected``)
+    policy  the policy in force on the UK day of arrival judges the grounds; a refused request is never matched
+    trace   the allowed requests are matched as one batch of the tracing core
+    hold    a welfare concern, a restricted record, an ambiguous or near-threshold match goes to a reviewer
+    record  the register entries, written before anything is returned: the refusals in one transaction, the probes
+            in another, the answers (with the held cases) in a third
+    answer  only then the answers
+
+Requests that arrived together (``api.http.dispatch``) go through each stage together: one query for their keys,
+one batch through the core, one transaction for their answers. A match is disclosed only if it is certain,
+unrestricted and not held. If an entry cannot be written, its request is answered 503 and nothing is disclosed. If
+the core fails on a batch, its requests are answered one by one, so that only the one at fault gets a 500.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import uuid
+from dataclasses import dataclass
+
+import numpy as np
+
+from api.access.clients import Client, Role
+from api.access.probing import Probe, ProbeDetector
+from api.audit.outcomes import RegisterOutcome, Status
+from api.audit.register import RegisterUnavailable
+from api.policy.versions import PolicyDecision, PolicyVersion
+from api.review.queue import Hold, ReviewReason
+from api.usecases.denials import (
+    Denied,
+    database_unavailable,
+    log_unexpected,
+    register_unavailable,
+    unauthenticated,
+)
+from api.usecases.gate import Gate
+from api.usecases.recording import Recorder
+from api.usecases.request import TraceApplication
+from api.usecases.results import Answer, Disclosure
+from api.usecases.service import UK, TraceService
+from matcher.contract.request import TraceRequest
+from matcher.decision import Outcome
+from matcher.tracer import TraceResult
+
+# The core's batch path has a fixed cost of about 2.5 single traces: measured on the 1M index, 1.6 ms for one,
+# 2.1 ms each for two, 1.0 for four, 0.6 for eight. Below four, one by one.
+SMALLEST_BATCH = 4
+
+_STATUS_OF_OUTCOME = {
+    Outcome.MATCHED: Status.TRACED,
+    Outcome.NO_MATCH: Status.NOT_FOUND,
+    Outcome.AMBIGUOUS: Status.AMBIGUOUS,
+}
+_PROBING = (
+    "too many near-identical requests about one person from this client: the request was not traced and is "
+    "recorded as a suspected enumeration; retry after the time given"
+)
+
+
+@dataclass(frozen=True)
+class TraceCall:
+    """One POST /v1/traces as the event loop hands it over: the key presented and the body, or why it could not
+    be read."""
+
+    key: str | None
+    body: bytes | None
+    unreadable: Denied | None
+
+
+@dataclass(slots=True, eq=False)
+class Arrival:
+    """One request as it moves through the stages: each fills in its part, or turns the request away."""
+
+    call: TraceCall
+    client: Client | None = None
+    request: TraceApplication | None = None
+    trace_id: str = ""
+    probe: Probe | None = None
+    refusal: RegisterOutcome | None = None  # the outcome recorded for ``denied`` (none for a 401)
+    denied: Denied | None = None
+    decision: PolicyDecision | None = None
+    result: TraceResult | None = None  # the core's, if the policy allowed the request
+    hold: ReviewReason | None = None
+    status: Status | None = None
+    disclosure: Disclosure | None = None
+    answer: Answer | None = None
+
+    @property
+    def going(self) -> bool:
+        return self.denied is None and self.probe is None
+
+    def turn_away(self, denied: Denied, refusal: RegisterOutcome | None = None) -> None:
+        self.denied, self.refusal = denied, refusal
+
+    def outcome(self) -> Answer | Denied:
+        return self.answer if self.answer is not None else self.denied
+
+
+class Admission:
+    def __init__(self, service: TraceService, gate: Gate, probes: ProbeDetector, recorder: Recorder) -> None:
+        self.service = service
+        self.gate = gate
+        self.probes = probes
+        self.recorder = recorder
+
+    def handle(self, calls: list[TraceCall]) -> list[Answer | Denied]:
+        """Trace requests that arrived together, each answered or denied, in order."""
+        arrivals = [Arrival(call) for call in calls]
+        try:
+            clients = self.gate.identify([call.key for call in calls])
+        except Denied:  # no client is known, so nothing can be recorded
+            return [database_unavailable() for _ in calls]
+        for arrival, client in zip(arrivals, clients, strict=True):
+            arrival.client = client
+            if client is None:
+                arrival.turn_away(unauthenticated())
+        for stage in (self._rate_and_role, self._body, self._probe):
+            for arrival in arrivals:
+                if arrival.going:
+                    stage(arrival)
+        self._record_refusals([a for a in arrivals if a.refusal is not None])
+        self._record_probes([a for a in arrivals if a.probe is not None])
+        self._answer([a for a in arrivals if a.going])
+        return [a.outcome() for a in arrivals]
+
+    def _rate_and_role(self, arrival: Arrival) -> None:
+        if refusal := self.gate.check(arrival.client, Role.REQUESTER):
+            outcome, denied = refusal
+            arrival.turn_away(denied, outcome)
+
+    def _body(self, arrival: Arrival) -> None:
+        if arrival.call.unreadable is not None:
+            arrival.turn_away(arrival.call.unreadable, RegisterOutcome.INVALID)
+            return
+        try:
+            arrival.request = self.service.requests.parse(arrival.call.body)
+        except Denied as invalid:
+            arrival.turn_away(invalid, RegisterOutcome.INVALID)
+
+    def _probe(self, arrival: Arrival) -> None:
+        # Named now: the detector remembers the request by its trace id, and a probe's entry names the first.
+        arrival.trace_id = str(uuid.uuid4())
+        arrival.probe = self.probes.observe(arrival.client.id, arrival.request.subject, arrival.trace_id)
+
+    def _record_refusals(self, refused: list[Arrival]) -> None:
+        denials = self.recorder.refusals([(a.client, a.refusal, a.denied) for a in refused])
+        for arrival, denied in zip(refused, denials, strict=True):
+            arrival.denied = denied
+
+    def _record_probes(self, probed: list[Arrival]) -> None:
+        """The probes' entries, flagged, with who asked, on what grounds, about whom (the keyed token), and which
+        request began the probe; then their 429s."""
+        if not probed:
+            return
+        drafts = [
+            self.service.request_draft(
+                a.client,
+                a.request,
+                a.trace_id,
+                RegisterOutcome.PROBE_SUSPECTED,
+                http_status=429,
+                concerns=a.probe.first_trace_id,
+            )
+            for a in probed
+        ]
+        try:
+            self.recorder.write(drafts)
+        except Denied:
+            for arrival in probed:
+                arrival.denied = register_unavailable()
+            return
+        for arrival in probed:
+            arrival.denied = Denied(429, _PROBING, retry_after=arrival.probe.retry_after, trace_id=arrival.trace_id)
+
+    def _answer(self, admitted: list[Arrival]) -> None:
+        """Policy, trace, hold, record and answer for the admitted requests; one failure fails only its own."""
+        if not admitted:
+            return
+        try:
+            self._judge_and_answer(admitted)
+        except RegisterUnavailable:
+            for arrival in admitted:
+                arrival.denied = register_unavailable()
+        except Exception as error:
+            if len(admitted) > 1:  # one request's fault must not fail the others: answer them one by one
+                for arrival in admitted:
+                    self._answer([arrival])
+                return
+            log_unexpected(error)
+            [arrival] = admitted
+            [arrival.denied] = self.recorder.refusals(
+                [(arrival.client, RegisterOutcome.ERROR, Denied(500, "the trace could not be completed"))]
+            )
+
+    def _judge_and_answer(self, batch: list[Arrival]) -> None:
+        service = self.service
+        now = service.clock()
+        today = now.astimezone(UK).date()
+        policy = service.policies.in_force(today)
+        self._judge(batch, policy, today)
+        self._trace(batch)
+        self._hold(batch, policy)
+        sequences = self._record(batch, policy, now)
+        for arrival, sequence in zip(batch, sequences, strict=True):
+            decision = arrival.decision
+            arrival.answer = Answer(
+                arrival.trace_id, arrival.status, decision.version, sequence, decision.refusals, arrival.disclosure
+            )
+
+    @staticmethod
+    def _judge(batch: list[Arrival], policy: PolicyVersion, today: dt.date) -> None:
+        for arrival in batch:
+            arrival.decision = policy.check(arrival.request.grounds, today)
+            arrival.result = None  # until traced: a batch that failed is judged again one by one
+
+    def _trace(self, batch: list[Arrival]) -> None:
+        """The allowed requests through the core: as one batch if there are enough of them."""
+        allowed = [a for a in batch if a.decision.allowed]
+        results = self._trace_batch([a.request.subject.trace_request() for a in allowed])
+        for arrival, result in zip(allowed, results, strict=True):
+            arrival.result = result
+
+    def _trace_batch(self, requests: list[TraceRequest]) -> list[TraceResult]:
+        tracer = self.service.tracer
+        if len(requests) < SMALLEST_BATCH:
+            return [result for request in requests for result in tracer.trace_many([request])]
+        return tracer.trace_many(requests)
+
+    @staticmethod
+    def _hold(batch: list[Arrival], policy: PolicyVersion) -> None:
+        """Held or not; if not, the status the match gives, and the disclosure only when traced."""
+        for arrival in batch:
+            result = arrival.result
+            arrival.hold = None if result is None else _hold_reason(result, arrival.decision, policy)
+            arrival.disclosure = None
+            if result is None:
+                arrival.status = Status.REFUSED
+            elif arrival.hold is not None:
+                arrival.status = Status.PENDING_REVIEW
+            else:
+                arrival.status = _STATUS_OF_OUTCOME[result.outcome]
+                if arrival.status is Status.TRACED:
+                    arrival.disclosure = Disclosure.from_payload(result.disclosure)
+
+    def _record(self, batch: list[Arrival], policy: PolicyVersion, now: dt.datetime) -> list[int]:
+        """The answers' entries and the held cases in one transaction, after the first request under a new policy
+        version records the switch; the entries' sequence numbers."""
+        service = self.service
+        drafts = [
+            service.request_draft(
+                a.client,
+                a.request,
+                a.trace_id,
+                RegisterOutcome(a.status),
+                a.decision.version,
+                tuple(r.code for r in a.decision.refusals),
+                disclosed=a.disclosure is not None,
+            )
+            for a in batch
+        ]
+        holds = self._cases([a for a in batch if a.hold is not None], policy)
+        switch = service.policy_switch(policy)
+        entries = service.register.append_many(
+            switch + drafts, now, also=lambda connection, at: service.reviews.insert(connection, holds, at)
+        )[len(switch) :]
+        service.policy_recorded(policy)
+        return [entry.sequence for entry in entries]
+
+    def _cases(self, held: list[Arrival], policy: PolicyVersion) -> list[Hold]:
+        """What the reviewer of each held request will see: its top candidates traced again with their
+        explanations (rare enough that the second trace costs nothing that matters)."""
+        if not held:
+            return []
+        tracer = self.service.tracer
+        explained = tracer.trace_many([a.request.subject.trace_request() for a in held], explain=True)
+        holds = []
+        for arrival, result in zip(held, explained, strict=True):
+            candidates = result.explanation
+            payloads = tracer.disclosures(np.array([c.record for c in candidates], dtype=np.int64))
+            if None in payloads:
+                # A restricted candidate (never opened): the others may be its household, whose address is its
+                # whereabouts, so nothing in this request is ever released.
+                payloads = [None] * len(payloads)
+            holds.append(
+                Hold(
+                    trace_id=arrival.trace_id,
+                    client=arrival.client,
+                    reason=arrival.hold,
+                    policy_version=policy.version,
+                    request=arrival.request.as_sent(),
+                    candidates=[
+                        {
+                            "match_weight": c.match_weight,
+                            "meets_requirements": c.eligible,
+                            "comparisons": [
+                                {"comparison": x.comparison, "level": x.level, "weight": x.weight}
+                                for x in c.comparisons
+                            ],
+                        }
+                        for c in candidates
+                    ],
+                    disclosures=[None if p is None else Disclosure.from_payload(p).to_json() for p in payloads],
+                )
+            )
+        return holds
+
+
+def _hold_reason(result: TraceResult, decision: PolicyDecision, policy: PolicyVersion) -> ReviewReason | None:
+    """Why a request is held for review instead of answered, or None (the routes are the policy's)."""
+    if decision.requires_review:
+        return ReviewReason.WELFARE  # whatever the match: a clinician decides
+    if result.outcome is Outcome.RESTRICTED:
+        return ReviewReason.RESTRICTED  # always: a restricted record is never disclosed automatically
+    if result.outcome is Outcome.AMBIGUOUS and policy.review_ambiguous:
+        return ReviewReason.AMBIGUOUS
+    floor = policy.review_near_threshold
+    if result.outcome is Outcome.NO_MATCH and floor is not None and result.probability >= floor:
+        return ReviewReason.NEAR_THRESHOLD
+    return None

@@ -1,0 +1,69 @@
+"""The requester's look at a held request: its state until decided, then the outcome, collected once.
+
+An approved disclosure leaves this once, and only while the grounds still pass under the policy in force (it may
+have changed since the approval) and the policy's retention period has not run out. Each look is an entry naming
+the request it concerns; the one that discloses names the fields, and is written in the same transaction as the
+disclosure is emptied from the queue.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+from sqlalchemy import Connection
+
+from api.access.clients import Client
+from api.audit.outcomes import RegisterOutcome, Status
+from api.policy.versions import Refusal
+from api.review.queue import ReviewError, ReviewState
+from api.usecases.denials import Denied
+from api.usecases.recording import Recorder
+from api.usecases.results import Answer, Disclosure
+from api.usecases.service import TraceService
+from matcher.disclosure import DISCLOSURE_FIELDS
+
+REVIEW_REFUSED = Refusal("REVIEW_REFUSED", "a reviewer refused the request")
+
+
+class Collection:
+    def __init__(self, service: TraceService, recorder: Recorder) -> None:
+        self.service = service
+        self.recorder = recorder
+
+    def collect(self, client: Client, trace_id: str) -> Answer:
+        service = self.service
+        with self.recorder.review_step(client, concerns=trace_id):
+            state, releasing, found = service.reviews.peek(trace_id, client, service.retention_cutoff())
+        refusals: tuple[Refusal, ...] = ()
+        if releasing:  # the policy may have changed since the approval: the grounds must still pass now
+            refusals = service.recheck(service.reviews.case(trace_id)).refusals
+            releasing = not refusals
+        released: dict = {}
+
+        def collect(connection: Connection, recorded_at: str) -> None:
+            released["disclosure"] = service.reviews.collect(connection, trace_id, recorded_at) if releasing else None
+
+        outcome = RegisterOutcome.COLLECTED if releasing else RegisterOutcome.STATUS_READ
+        draft = replace(
+            service.draft(client, outcome, 200, concerns=trace_id, fields=DISCLOSURE_FIELDS if releasing else ()),
+            refusal_codes=tuple(r.code for r in refusals),
+        )
+        try:
+            [entry] = self.recorder.write([draft], also=collect)
+        except ReviewError as error:  # collected meanwhile by another request of the same client
+            raise Denied(error.status, error.detail) from None
+        if state is ReviewState.PENDING:
+            return Answer(trace_id, Status.PENDING_REVIEW, None, entry.sequence)
+        if refusals:
+            return Answer(trace_id, Status.REFUSED, service.policy_in_force().version, entry.sequence, refusals)
+        if state is ReviewState.REFUSED:
+            decided = tuple(Refusal(**r) for r in service.reviews.case(trace_id).decision_refusals)
+            return Answer(trace_id, Status.REFUSED, None, entry.sequence, decided or (REVIEW_REFUSED,))
+        disclosure = released["disclosure"]
+        return Answer(
+            trace_id,
+            Status.TRACED if found else Status.NOT_FOUND,
+            None,
+            entry.sequence,
+            disclosure=None if disclosure is None else Disclosure.from_json(disclosure),
+        )

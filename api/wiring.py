@@ -1,0 +1,101 @@
+"""The service's parts, wired from its configuration: ``build_components(settings)``.
+
+Everything is checked at start: a key that opens the index, a schema at the latest revision, a policy in force
+today. ``api.http.app.create_app(components)`` serves them; tests build components around their own tracer, key,
+clock and database.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from sqlalchemy import Engine
+
+from api.access.clients import ClientStore
+from api.access.probing import ProbeDetector
+from api.access.ratelimit import RateLimiter
+from api.audit.register import AuditRegister
+from api.audit.subjects import SubjectTokens
+from api.http.formats import TRACE_REQUESTS
+from api.policy.versions import PolicyBook
+from api.review.queue import ReviewStore
+from api.settings import Settings
+from api.storage.engine import make_engine
+from api.storage.migrate import require_current, upgrade
+from api.usecases.admission import Admission
+from api.usecases.collection import Collection
+from api.usecases.gate import Gate
+from api.usecases.recording import Recorder
+from api.usecases.register_reads import RegisterReads
+from api.usecases.reviewing import Reviewing
+from api.usecases.service import TraceService, utc_now
+from matcher.index import Index
+from matcher.protection.keys import MasterKey, load_master_key
+from matcher.tracer import Tracer
+
+
+@dataclass(frozen=True)
+class Components:
+    service: TraceService
+    clients: ClientStore
+    limiter: RateLimiter
+    probes: ProbeDetector
+    engine: Engine
+    recorder: Recorder
+    gate: Gate
+    admission: Admission
+    reviewing: Reviewing
+    collection: Collection
+    register_reads: RegisterReads
+    response_floor: float = 0.0  # seconds: see Settings.response_floor_ms
+    answer_timeout: float = 10.0  # seconds: see Settings.answer_timeout_seconds
+
+
+def build_components(
+    settings: Settings,
+    key: MasterKey | None = None,
+    tracer: Tracer | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> Components:
+    """Everything the service needs, checked at start: a key that opens the index, a schema at the latest
+    revision, a policy in force today."""
+    key = key or load_master_key()
+    engine = make_engine(settings.database_url)
+    try:
+        if settings.migrate_on_start:
+            upgrade(engine)
+        else:
+            require_current(engine)
+        if tracer is None:
+            tracer = Tracer(Index.load(settings.index_dir, key).warm())
+    except BaseException:
+        engine.dispose()
+        raise
+    policies = PolicyBook.load(settings.policy_dir)
+    register, reviews = AuditRegister(engine, key), ReviewStore(engine, key)
+    service = TraceService(tracer, policies, register, SubjectTokens(key), reviews, TRACE_REQUESTS, clock)
+    service.record_policy_in_force()  # and NoPolicyInForce now rather than on the first request
+    service.apply_retention()
+    clients = ClientStore(engine)
+    limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst)
+    # On the service's clock: a simulated year's windows are in simulated time.
+    probes = ProbeDetector(key, settings.probe_limit, settings.probe_window_minutes * 60.0, lambda: clock().timestamp())
+    recorder = Recorder(service)
+    gate = Gate(clients, limiter, recorder)
+    return Components(
+        service=service,
+        clients=clients,
+        limiter=limiter,
+        probes=probes,
+        engine=engine,
+        recorder=recorder,
+        gate=gate,
+        admission=Admission(service, gate, probes, recorder),
+        reviewing=Reviewing(service, recorder),
+        collection=Collection(service, recorder),
+        register_reads=RegisterReads(service, clients, recorder),
+        response_floor=settings.response_floor_ms / 1000,
+        answer_timeout=settings.answer_timeout_seconds,
+    )
