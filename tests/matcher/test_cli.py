@@ -9,6 +9,8 @@ from synthetic.population import write_population
 from synthetic.profiles import PROFILES
 from synthetic.requests import generate_requests, write_requests
 
+pytestmark = pytest.mark.slow  # every test here runs the command in a process of its own
+
 
 def run(*args):
     return subprocess.run([sys.executable, "-m", "matcher", *args], capture_output=True, text=True, timeout=600)

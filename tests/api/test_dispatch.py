@@ -9,9 +9,9 @@ import time
 from concurrent.futures import ThreadPoolExecutor
 
 import pytest
-from conftest import ApiHarness, trace_body
 
 from api.http.dispatch import Dispatcher
+from tests.support.api import ApiHarness, trace_body
 
 
 def _gather(dispatcher: Dispatcher, items: list) -> list:

@@ -13,9 +13,10 @@ import datetime as dt
 import numpy as np
 import pyarrow.compute as pc
 import pytest
-from conftest import trace_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.support.api import trace_body
 
 
 @pytest.fixture(scope="module")

@@ -8,13 +8,13 @@ import subprocess
 import sys
 
 import pytest
-from conftest import trace_body
 from sqlalchemy import delete, inspect, select, text, update
 
 from api.audit.register import AuditRegister, EntryDraft
 from api.storage.engine import make_engine
 from api.storage.migrate import current_revision, downgrade, head_revision, upgrade
 from api.storage.tables import metadata, register_entries
+from tests.support.api import trace_body
 
 
 def _fill(api, requester_key, people, n: int = 6) -> None:

@@ -8,23 +8,14 @@ import logging
 import string
 
 import pytest
-from conftest import trace_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from api.http.models import Problem, TraceAnswer, TraceRequestBody
+from tests.support.api import assert_problem, trace_body
 
-PROBLEM_KEYS = {"type", "title", "status", "detail"}
 markers = st.text(string.ascii_letters, min_size=6, max_size=10).map(lambda letters: "Zq" + letters)
 NAME_FIELDS = ("given_name", "other_given_names", "family_name")
-
-
-def assert_problem(response, status: int | None = None) -> dict:
-    assert response.headers["content-type"] == "application/problem+json"
-    problem = response.json()
-    assert set(problem) >= PROBLEM_KEYS and problem["status"] == response.status_code
-    assert status is None or response.status_code == status
-    return problem
 
 
 def post(api, content: bytes, key: str | None, content_type: str = "application/json", **headers):

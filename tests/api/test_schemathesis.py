@@ -22,7 +22,6 @@ import collections
 
 import pytest
 import schemathesis
-from conftest import trace_body
 from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis import strategies as st
 from schemathesis import GenerationMode
@@ -42,6 +41,7 @@ from schemathesis.specs.openapi.checks import (
 from api.access.clients import Role
 from api.http import examples
 from api.http.problems import PROBLEM_MEDIA_TYPE
+from tests.support.api import trace_body
 
 # Operation -> the role that may call it (None: public). An operation of the app missing here fails
 # test_every_operation_of_the_app_is_fuzzed, so a new endpoint cannot escape this suite.

@@ -26,7 +26,6 @@ from pathlib import Path
 import httpx
 import pyarrow.parquet as pq
 import pytest
-from conftest import trace_body
 
 from api.access.clients import MAX_RATE_PER_MINUTE, ClientStore, Role
 from api.audit.register import AuditRegister, RegisterEntry
@@ -36,6 +35,7 @@ from matcher.estimation import FellegiSunterEstimator
 from matcher.index import Index
 from synthetic.profiles import PROFILES
 from synthetic.requests import generate_requests
+from tests.support.api import trace_body
 
 REPO = Path(__file__).resolve().parents[1]
 INDEX_RECORDS = 3_000

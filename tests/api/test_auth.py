@@ -9,15 +9,14 @@ import sys
 from pathlib import Path
 
 import pytest
-from conftest import ApiHarness, trace_body
 from sqlalchemy import select
 from sqlalchemy.engine import make_url
 
 from api.access.clients import ClientError, ClientStore, Role
 from api.access.ratelimit import RateLimiter
 from api.storage.tables import clients
+from tests.support.api import ApiHarness, assert_problem, trace_body
 
-PROBLEM = "application/problem+json"
 REPO = Path(__file__).resolve().parents[1]
 UNKNOWN_KEY = f"trc_{'0' * 12}_{'A' * 43}"  # well formed, held by no client
 
@@ -32,14 +31,6 @@ class FakeClock:
 
 def post(api: ApiHarness, headers: dict[str, str]):
     return api.http.post("/v1/traces", json=trace_body(), headers=headers)
-
-
-def assert_problem(response, status: int) -> dict:
-    assert response.status_code == status
-    assert response.headers["content-type"] == PROBLEM
-    problem = response.json()
-    assert problem["status"] == status
-    return problem
 
 
 def assert_unauthenticated(response) -> None:
@@ -240,6 +231,7 @@ def test_the_cli_adds_a_client_shows_its_key_once_lists_it_without_the_key_and_r
     assert "revoked" in clients_cli(database_url, "list").stdout
 
 
+@pytest.mark.slow  # a process of its own
 def test_the_cli_refuses_a_bad_role_with_exit_2(tmp_path):
     bad_role = clients_cli(f"sqlite:///{tmp_path / 'unused.db'}", "add", "--name", "x", "--role", "admin")
     assert bad_role.returncode == 2 and "invalid choice" in bad_role.stderr and "trc_" not in bad_role.stdout

@@ -11,11 +11,10 @@ import re
 from dataclasses import dataclass
 
 import pytest
-from conftest import trace_body
 
 from api.access.clients import Role
+from tests.support.api import assert_problem, trace_body
 
-PROBLEM = "application/problem+json"
 FASTAPI_PAGES = {"/openapi.json", "/docs", "/docs/oauth2-redirect"}  # the documentation, not the service
 PUBLIC = None
 
@@ -102,14 +101,6 @@ def call(api, world: World, endpoint: tuple[str, str], credential: str):
     return api.http.request(method, path, json=world.bodies.get(endpoint), headers=world.headers(credential))
 
 
-def problem_of(response, status: int) -> dict:
-    assert response.status_code == status, response.text
-    assert response.headers["content-type"] == PROBLEM
-    problem = response.json()
-    assert problem["status"] == status
-    return problem
-
-
 def test_the_role_table_covers_every_endpoint_and_only_health_is_public(api):
     discovered = endpoints(api.app)
     assert set(discovered) == set(ROLES), (
@@ -132,7 +123,7 @@ def test_without_a_valid_key_every_endpoint_is_401_and_unrecorded(api, world, cr
         if ROLES[endpoint] is PUBLIC:
             assert response.status_code == 200, endpoint
             continue
-        problem = problem_of(response, 401)
+        problem = assert_problem(response, 401)
         assert problem["type"] == "/problems/unauthenticated" and "trace_id" not in problem, endpoint
         assert response.headers["www-authenticate"] == "Bearer", endpoint
         assert len(api.entries()) == before, f"{endpoint}: a 401 was recorded"
@@ -149,7 +140,7 @@ def test_a_valid_key_is_403_and_recorded_elsewhere_and_let_through_on_its_own_en
             assert response.status_code not in (401, 403), (endpoint, response.text)
             assert 200 <= response.status_code < 300, (endpoint, response.text)  # the valid call succeeds too
         else:
-            problem = problem_of(response, 403)
+            problem = assert_problem(response, 403)
             assert problem["type"] == "/problems/forbidden", endpoint
             [entry] = api.entries()[before:]
             assert (entry.draft.outcome, entry.draft.http_status) == ("forbidden", 403), endpoint
@@ -180,7 +171,7 @@ def test_nothing_succeeds_without_the_right_role(api, world):
 def test_an_invalid_review_decision_without_a_key_is_still_401(api, world):
     before = len(api.entries())
     response = api.http.post(f"/v1/reviews/{world.trace_id}", json={"decision": "maybe"})
-    problem = problem_of(response, 401)  # today: 422 listing the fields a decision needs
+    problem = assert_problem(response, 401)  # today: 422 listing the fields a decision needs
     assert problem["type"] == "/problems/unauthenticated" and response.headers["www-authenticate"] == "Bearer"
     assert len(api.entries()) == before
 
@@ -188,6 +179,6 @@ def test_an_invalid_review_decision_without_a_key_is_still_401(api, world):
 def test_an_invalid_review_decision_from_a_requester_is_still_403_and_recorded(api, world):
     before = len(api.entries())
     response = api.http.post(f"/v1/reviews/{world.trace_id}", json={}, headers=world.headers("requester"))
-    assert problem_of(response, 403)["type"] == "/problems/forbidden"  # today: 422, and no entry
+    assert assert_problem(response, 403)["type"] == "/problems/forbidden"  # today: 422, and no entry
     [entry] = api.entries()[before:]
     assert entry.draft.outcome == "forbidden"

@@ -8,10 +8,9 @@ import os
 import subprocess
 import sys
 
-from conftest import trace_body
-
 from api.audit.register import EntryDraft, RegisterEntry
 from api.audit.transparency import summarise
+from tests.support.api import trace_body
 
 
 def _entry(sequence: int, month: str, outcome: str, category: int | None = 1, codes=(), client="ho") -> RegisterEntry:

@@ -4,9 +4,10 @@ from __future__ import annotations
 
 import datetime as dt
 
-from conftest import trace_body
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+
+from tests.support.api import trace_body
 
 ANSWER = {"trace_id", "status", "policy_version", "register_sequence", "refusals", "disclosure"}
 DISCLOSURE = {"last_known_address", "registration_date", "gp_practice"}

@@ -5,10 +5,9 @@ from __future__ import annotations
 import dataclasses
 import datetime as dt
 
-from conftest import trace_body
-
 from api.policy.versions import PolicyBook
 from matcher.disclosure import DISCLOSURE_FIELDS
+from tests.support.api import trace_body
 
 ANSWER_KEYS = {"trace_id", "status", "policy_version", "register_sequence", "refusals", "disclosure"}
 
@@ -138,7 +137,7 @@ def test_no_trace_answer_leaves_before_the_response_floor(database_url, tracer, 
     benchmarks/api_timing.py). A lower bound only: this cannot fail on a slow machine."""
     import time
 
-    from conftest import ApiHarness
+    from tests.support.api import ApiHarness
 
     harness = ApiHarness(database_url, tracer, master_key, response_floor_ms=300)
     try:

@@ -6,12 +6,12 @@ import sys
 import pyarrow as pa
 import pyarrow.parquet
 import pytest
-from conftest import index_files_but_public_lists
 
 from matcher.index import Index, rotate_index
 from matcher.protection.keys import KEY_ENVIRONMENT_VARIABLE, MasterKey, WrongKeyError
 from matcher.protection.payload import TamperedPayloadError
 from matcher.tracer import Outcome, Tracer, TraceRequest
+from tests.support.world import index_files_but_public_lists
 
 SAMPLE = range(0, 200_000, 997)
 

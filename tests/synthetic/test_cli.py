@@ -2,6 +2,9 @@ import subprocess
 import sys
 
 import pyarrow.parquet as pq
+import pytest
+
+pytestmark = pytest.mark.slow  # every test here runs the command in a process of its own
 
 
 def run(*args):

@@ -7,12 +7,12 @@ import pickle
 import uuid
 
 import pytest
-from conftest import ApiHarness, trace_body
 
 from api.access.probing import ProbeDetector
 from api.audit.transparency import summarise
 from api.settings import Settings
 from api.usecases.request import Subject
+from tests.support.api import ApiHarness, trace_body
 
 
 @pytest.fixture

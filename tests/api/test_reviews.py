@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
-from conftest import trace_body
-
 from matcher.disclosure import DISCLOSURE_FIELDS
+from tests.support.api import trace_body
 
 
 def _as(key: str) -> dict:

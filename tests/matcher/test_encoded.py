@@ -3,7 +3,6 @@
 import numpy as np
 import pyarrow as pa
 import pytest
-from conftest import index_files_but_public_lists
 
 from matcher.estimation import FellegiSunterEstimator
 from matcher.index import Index
@@ -11,6 +10,7 @@ from matcher.protection.keys import MasterKey
 from matcher.tracer import Outcome, Tracer, TraceRequest
 from synthetic.profiles import PROFILES
 from synthetic.requests import generate_requests
+from tests.support.world import index_files_but_public_lists
 
 SAMPLE = range(3, 200_000, 1_009)
 

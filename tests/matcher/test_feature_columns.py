@@ -10,7 +10,6 @@ import os
 import numpy as np
 import pyarrow.compute as pc
 import pytest
-from conftest import index_files_but_public_lists
 
 from matcher.comparison import NULL, default_comparisons
 from matcher.comparison.library import ADDRESS_LINE, address_line
@@ -19,6 +18,7 @@ from matcher.index import Index
 from matcher.protection.tokens import Tokeniser
 from matcher.records.entities import Entities
 from matcher.tracer import Tracer
+from tests.support.world import index_files_but_public_lists
 
 TOKENISER = Tokeniser(os.urandom(32))
 

@@ -14,8 +14,9 @@ import threading
 import time
 
 import pytest
-from conftest import ApiHarness, trace_body
 from sqlalchemy.engine import make_url
+
+from tests.support.api import ApiHarness, trace_body
 
 
 class Relay:
