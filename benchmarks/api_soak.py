@@ -35,7 +35,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
-from api_load import Served, parse_wrk, request_bodies, serving, wrk_command, wrk_script
+from api_load import Served, request_bodies, serving
+from load_clients import parse_wrk, wrk_command, wrk_script
 
 
 @dataclass(frozen=True)

@@ -19,9 +19,9 @@ import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from matcher.contract.schema import POPULATION_SCHEMA, PREVIOUS_ADDRESS, SEXES
+from synthetic.ages import DAYS_PER_YEAR
 from synthetic.geography import World, load_world
 from synthetic.households import (
-    DAYS_PER_YEAR,
     People,
     Vocabulary,
     make_people,

@@ -13,8 +13,8 @@ import pyarrow.parquet as pq
 import pytest
 
 from matcher.contract.schema import POPULATION_SCHEMA
+from synthetic.ages import UK_AGE_BANDS_THOUSANDS
 from synthetic.geography import load_world
-from synthetic.households import UK_AGE_BANDS_THOUSANDS
 from synthetic.nhs_number import is_valid
 from synthetic.population import generate_population
 
@@ -195,7 +195,7 @@ def test_chunked_generation_keeps_count_and_unique_numbers(monkeypatch):
 
 
 def test_birth_years_before_1970_are_right():
-    from synthetic.households import birth_years
+    from synthetic.ages import birth_years
 
     dates = np.array([dt.date(1968, 6, 1), dt.date(1950, 1, 5), dt.date(1970, 1, 1), dt.date(2001, 12, 31)])
     offsets = np.array([(d - dt.date(1970, 1, 1)).days for d in dates])
