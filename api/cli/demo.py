@@ -9,8 +9,8 @@ import sys
 from pathlib import Path
 
 from api.access.clients import ClientStore, Role
-from api.cli import serve
 from api.cli.common import add_listen_arguments, migrated_engine, settings_of
+from api.cli.serve import run as serve
 from api.http.examples import IMMIGRATION_REQUEST
 from matcher.build import build_index
 from matcher.protection.keys import load_master_key
@@ -54,7 +54,7 @@ def run(args: argparse.Namespace) -> int:
         f"  -d {shlex.quote(json.dumps(body))}\n\n"
         f"API documentation: http://{settings.host}:{settings.port}/docs\n"
     )
-    return serve.run(args, banner)
+    return serve(args, banner)
 
 
 def _demo_request(population: Path) -> dict:

@@ -15,7 +15,7 @@ import numpy as np
 import pyarrow as pa
 
 from matcher.blocking import DEFAULT_RULES, BlockingIndex, BlockingRule
-from matcher.index import storage
+from matcher.index.storage import index_arrays, read_index, save_index
 from matcher.protection.bloom import BloomEncoder
 from matcher.protection.keys import MasterKey
 from matcher.protection.payload import SOURCE_COLUMNS, PayloadCipher, ReferenceLists
@@ -102,7 +102,7 @@ class Index:
     def warm(self) -> Index:
         """Read one byte of every page of the index, so that the first traces of a service do not each pay for
         mapping the pages they touch. Returns self."""
-        buffers = [np.asarray(a).reshape(-1).view(np.uint8) for a in storage.index_arrays(self).values() if a.size]
+        buffers = [np.asarray(a).reshape(-1).view(np.uint8) for a in index_arrays(self).values() if a.size]
         buffers += [np.frombuffer(b, dtype=np.uint8) for b in self.sealed.buffers() if b is not None]
         for buffer in buffers:
             int(buffer[::_PAGE].sum())
@@ -114,13 +114,13 @@ class Index:
     def save(self, directory: Path | str) -> None:
         """Write to a sibling directory, then swap it in: never half an index, and safe onto itself even while
         this index is memory-mapped from there."""
-        storage.save(self, Path(directory))
+        save_index(self, Path(directory))
 
     @classmethod
     def load(cls, directory: Path | str, key: MasterKey) -> Index:
         """Map an index; WrongKeyError unless ``key`` is the key it was built (or last rotated) with,
         DamagedIndexError if a file is missing, truncated, unreadable or inconsistent with the others."""
-        return cls(**storage.read(Path(directory), key))
+        return cls(**read_index(Path(directory), key))
 
 
 def _at(values: np.ndarray, positions: np.ndarray) -> np.ndarray:

@@ -45,7 +45,7 @@ class DamagedIndexError(ValueError):
         )
 
 
-def save(index: Index, directory: Path) -> None:
+def save_index(index: Index, directory: Path) -> None:
     """Write to a sibling directory, then swap it in."""
     staging = directory.with_name(f".{directory.name}.{os.getpid()}.new")
     if staging.exists():
@@ -116,7 +116,7 @@ def index_arrays(index: Index) -> dict[str, np.ndarray]:
     return out
 
 
-def read(directory: Path, key: MasterKey) -> dict:
+def read_index(directory: Path, key: MasterKey) -> dict:
     """The parts of a saved index (``Index``'s fields), after checking its key, format and file sizes."""
     manifest_path = directory / "manifest.json"
     if not manifest_path.exists():
