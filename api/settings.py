@@ -71,7 +71,7 @@ class Settings:
             "rate limit": f"{self.rate_per_minute}/min per client, burst {self.rate_burst}",
             "enumeration": f"{self.probe_limit} near-identical requests per {self.probe_window_minutes} min",
             "response floor": f"{self.response_floor_ms} ms per trace answer",
-            "policies": str(self.policy_dir or "shipped (api/policies)"),
+            "policies": str(self.policy_dir or "shipped (api/policy/policies)"),
         }
 
 

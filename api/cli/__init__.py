@@ -18,8 +18,7 @@ from matcher.index import DamagedIndexError
 from matcher.protection.keys import KeyConfigurationError
 from matcher.protection.payload import TamperedPayloadError
 
-# The help's description, word for word as it has been (it names the settings' module by its old name, api.config).
-DESCRIPTION = "``python -m api``: serve, demo, clients, register and db commands. Configuration comes from api.config."
+DESCRIPTION = "``python -m api``: serve, demo, clients, register and db commands. Configuration comes from api.settings."
 
 
 def build_parser() -> argparse.ArgumentParser:
