@@ -18,7 +18,9 @@ from matcher.index import DamagedIndexError
 from matcher.protection.keys import KeyConfigurationError
 from matcher.protection.payload import TamperedPayloadError
 
-DESCRIPTION = "``python -m api``: serve, demo, clients, register and db commands. Configuration comes from api.settings."
+DESCRIPTION = (
+    "``python -m api``: serve, demo, clients, register and db commands. Configuration comes from api.settings."
+)
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -36,6 +36,9 @@ class ReviewState(StrEnum):
     REFUSED = "refused"
 
 
+ALREADY_DECIDED = "this request has already been decided"
+
+
 class ReviewError(Exception):
     def __init__(self, status: int, detail: str) -> None:
         super().__init__(detail)
@@ -157,7 +160,7 @@ class ReviewStore:
         if row.organisation == reviewer.organisation:
             raise ReviewError(403, "a reviewer may not decide a request of their own organisation")
         if row.state != ReviewState.PENDING.value:
-            raise ReviewError(409, "this request has already been decided")
+            raise ReviewError(409, ALREADY_DECIDED)
         disclosure = None
         case = self._open(trace_id, "case", row.sealed_case)
         if approve:

@@ -16,7 +16,7 @@ from sqlalchemy import Connection
 from api.access.clients import Client
 from api.audit.outcomes import RegisterOutcome
 from api.policy.versions import Refusal
-from api.review.queue import Case, Pending, ReviewState
+from api.review.queue import ALREADY_DECIDED, Case, Pending, ReviewError, ReviewState
 from api.usecases.recording import Recorder
 from api.usecases.service import TraceService
 
@@ -69,8 +69,11 @@ class Reviewing:
         service = self.service
         approve, refusals = decision.approve, ()
         with self.recorder.review_step(client, concerns=trace_id):
+            case = service.reviews.case(trace_id)
+            if case.state is not ReviewState.PENDING:  # and, past retention, without the grounds to judge again
+                raise ReviewError(409, ALREADY_DECIDED)
             if approve:  # the policy may have changed while the request waited: it must still be allowed now
-                grounds = service.recheck(service.reviews.case(trace_id))
+                grounds = service.recheck(case)
                 approve, refusals = grounds.allowed, grounds.refusals
             refused = [{"code": r.code, "message": r.message} for r in refusals]
 

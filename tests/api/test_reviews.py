@@ -187,6 +187,23 @@ def test_retention_drops_disclosures_and_subject_details_but_keeps_the_entries(
     assert done.returncode == 0 and "expired 0 review cases past 30 days" in done.stdout
 
 
+def test_deciding_an_expired_case_again_is_a_recorded_409_not_a_500(api, requester_key, people):
+    """Past retention the case has lost the subject's details: a second decision is refused as already decided,
+    before anything tries to judge grounds that are no longer there (it was a 500)."""
+    import datetime as dt
+
+    trace_id = _approved(api, requester_key, people)
+    api.clock.now += dt.timedelta(days=31)
+    assert api.components.service.apply_retention() == [trace_id]
+    reviewer = api.components.clients.add("second-look", "reviewer", organisation="NHS Wales")[1]
+    for decision in ("approve", "refuse"):
+        response = api.http.post(
+            f"/v1/reviews/{trace_id}", json={"decision": decision, "reason": "again"}, headers=_as(reviewer)
+        )
+        assert response.status_code == 409 and "already been decided" in response.json()["detail"]
+        assert api.entries()[-1].draft.http_status == 409 and api.entries()[-1].draft.concerns == trace_id
+
+
 def test_an_approved_disclosure_waits_on_the_policy_in_force_when_collected(api, requester_key, people, monkeypatch):
     import datetime as dt
 
