@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import uuid
 from collections.abc import Iterator
 
 import pyarrow.parquet as pq
@@ -42,7 +43,7 @@ def honest_refusals(people: list[Subject], per_hour: int, limit: int, window: fl
     refused = 0
     for i, subject in enumerate(people):
         clock[0] = i * 3600.0 / per_hour
-        refused += detector.observe(1, subject, str(i)) is not None
+        refused += detector.observe(1, subject, str(uuid.UUID(int=i))) is not None
     return refused
 
 
@@ -66,7 +67,7 @@ def requests_until_refused(people: list[Subject], strategy: str, limit: int, win
     for subject in people:
         detector = ProbeDetector(MasterKey.generate(), limit, window, lambda: 0.0)
         for sent, variant in enumerate(probe_variants(subject, strategy), start=1):
-            if detector.observe(1, variant, str(sent)) is not None:
+            if detector.observe(1, variant, str(uuid.UUID(int=sent))) is not None:
                 counts.append(sent)
                 break
         else:
