@@ -91,9 +91,11 @@ def main() -> None:
             for measure in results["old"][0]:
                 old = np.array([r[measure] for r in results["old"]])
                 new = np.array([r[measure] for r in results["new"]])
+                ratios = new / old
                 print(
                     f"{measure:<24} old {np.median(old):10.3f}  new {np.median(new):10.3f}  "
-                    f"new/old {np.median(new / old):.3f} (median of {args.rounds} paired rounds)"
+                    f"new/old {np.median(ratios):.3f} (median of {args.rounds} paired rounds; "
+                    f"quartiles {np.percentile(ratios, 25):.3f}-{np.percentile(ratios, 75):.3f})"
                 )
 
 
