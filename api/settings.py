@@ -97,9 +97,15 @@ def _integer(env: Mapping[str, str], setting: Field) -> int:
         value = int(raw)
     except ValueError:
         raise ConfigurationError(f"{name} must be a whole number") from None
-    if not low <= value <= high:
-        raise ConfigurationError(f"{name} must be between {low} and {high}")
+    if (low is not None and value < low) or (high is not None and value > high):
+        raise ConfigurationError(f"{name} must be {_range(low, high)}")
     return value
+
+
+def _range(low: int | None, high: int | None) -> str:
+    if low is not None and high is not None:
+        return f"between {low} and {high}"
+    return f"at least {low}" if low is not None else f"at most {high}"
 
 
 def _flag(env: Mapping[str, str], setting: Field) -> bool:

@@ -49,8 +49,22 @@ class Components:
     reviewing: Reviewing
     collection: Collection
     register_reads: RegisterReads
-    response_floor: float = 0.0  # seconds: see Settings.response_floor_ms
-    answer_timeout: float = 10.0  # seconds: see Settings.answer_timeout_seconds
+    response_floor: float  # seconds: Settings.response_floor_ms
+    answer_timeout: float  # seconds: Settings.answer_timeout_seconds
+
+
+def trace_service(
+    settings: Settings,
+    engine: Engine,
+    key: MasterKey,
+    tracer: Tracer | None = None,
+    clock: Callable[[], dt.datetime] = utc_now,
+) -> TraceService:
+    """The use cases' shared state on this database and key; without a tracer where nothing is traced (expiring
+    review cases needs no index)."""
+    policies = PolicyBook.load(settings.policy_dir)
+    register, reviews = AuditRegister(engine, key), ReviewStore(engine, key)
+    return TraceService(tracer, policies, register, SubjectTokens(key), reviews, TRACE_REQUESTS, clock)
 
 
 def build_components(
@@ -73,9 +87,7 @@ def build_components(
     except BaseException:
         engine.dispose()
         raise
-    policies = PolicyBook.load(settings.policy_dir)
-    register, reviews = AuditRegister(engine, key), ReviewStore(engine, key)
-    service = TraceService(tracer, policies, register, SubjectTokens(key), reviews, TRACE_REQUESTS, clock)
+    service = trace_service(settings, engine, key, tracer, clock)
     service.record_policy_in_force()  # and NoPolicyInForce now rather than on the first request
     service.apply_retention()
     clients = ClientStore(engine)

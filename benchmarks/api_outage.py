@@ -3,7 +3,7 @@
     python benchmarks/api_outage.py --index data/idx1m --requests data/req1m_typical.parquet
 
 STOPS THIS MACHINE'S POSTGRESQL (``pg_ctlcluster <version> main stop -m fast``) for ``--down`` seconds, then starts
-it again: run it where nothing else needs the database meanwhile. (The CI test, tests/test_api_outage.py, cuts a
+it again: run it where nothing else needs the database meanwhile. (The CI test, tests/api/test_outage.py, cuts a
 relay in front of PostgreSQL instead, so as not to stop the database under other tests.)
 
 Four clients send trace requests continuously to ``python -m api serve`` on a fresh PostgreSQL schema; each answer's

@@ -76,7 +76,7 @@ COMPARISONS = (
     ("refused_member/refused", "refused_non_member/refused", "control: refused, in the index or not"),
 )
 
-# A population row's fields that make a subject (api.simulate.subject_of), and its identity.
+# A population row's fields that make a subject (api.cli.simulation.subject_of), and its identity.
 SUBJECT_COLUMNS = ["nhs_number", "given_name", "other_given_names", "family_name", "date_of_birth", "sex",
                    "postcode", "address_line_1"]  # fmt: skip
 

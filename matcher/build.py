@@ -6,16 +6,29 @@ What ``python -m matcher build`` does, for any caller (``python -m api demo`` to
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
 import pyarrow.parquet as pq
 
-from matcher.contract.generator import installed_generator
+from matcher.comparison.library import DEFAULT_COMPARISONS, comparisons_named, derived_columns_named
+from matcher.contract.generator import NoGeneratorError, installed_generator
 from matcher.estimation import FellegiSunterEstimator
 from matcher.index import Index
-from matcher.protection.keys import load_master_key
+from matcher.protection.keys import KeyConfigurationError, load_master_key
+from matcher.protection.payload import TamperedPayloadError
+
+BUILD_ERRORS = (
+    FileNotFoundError,
+    FileExistsError,
+    ValueError,
+    KeyConfigurationError,
+    TamperedPayloadError,
+    NoGeneratorError,
+)
+"""What building (or loading) an index raises for its user to mend: a missing file or key, a bad value, no
+generator. A command prints it and exits 2; anything else is a bug, and keeps its traceback."""
 
 
 def build_index(
@@ -23,20 +36,23 @@ def build_index(
     out: Path,
     training_requests: pa.Table | None = None,
     encoded: bool = False,
+    comparisons: Sequence[str] = DEFAULT_COMPARISONS,
     report: Callable[[str], None] = print,
 ) -> Index:
-    """Index ``population`` under the deployment's key, fit its model on ``training_requests`` (by default the
-    installed generator's unlabelled sample of that population), save to ``out``."""
+    """Index ``population`` under the deployment's key for the library's ``comparisons`` (by name: with the
+    feature columns they read), fit their model on ``training_requests`` (by default the installed generator's
+    unlabelled sample of that population), save to ``out``. A tracer of the saved index compares what it names."""
     start = time.perf_counter()
-    index = Index.build(pq.read_table(population), load_master_key(), encoded=encoded)
+    features = derived_columns_named(comparisons)
+    index = Index.build(pq.read_table(population), load_master_key(), encoded=encoded, features=features)
     report(f"indexed {len(index):,} records in {time.perf_counter() - start:.1f} s")
     if training_requests is None:
         training_requests = installed_generator().training_requests(population)
-    training = training_requests
     start = time.perf_counter()
-    model = FellegiSunterEstimator().fit(index, training).model_
+    estimator = FellegiSunterEstimator(comparisons=comparisons_named(comparisons, index.tokeniser, index.encoded))
+    model = estimator.fit(index, training_requests).model_
     report(
-        f"trained on {training.num_rows:,} unlabelled requests in {time.perf_counter() - start:.1f} s; "
+        f"trained on {training_requests.num_rows:,} unlabelled requests in {time.perf_counter() - start:.1f} s; "
         f"prior share in index {model.in_index:.3f}"
     )
     index = index.with_model(model)

@@ -27,6 +27,8 @@ DISCLOSURE_FIELDS = (
     "gp_practice_postcode",
 )
 """What a trace may disclose, by the names of the population's columns."""
+GP_PRACTICE_FIELDS = DISCLOSURE_FIELDS[5:]
+"""The GP practice's part of it: code, name, address, postcode."""
 
 
 def disclose(index: Index, records: np.ndarray) -> list[dict | None]:

@@ -15,7 +15,8 @@ import numpy as np
 import pyarrow as pa
 
 from matcher.blocking import candidate_pairs
-from matcher.comparison import NULL_LABEL, Comparison, comparison_vectors, default_comparisons, derived_columns
+from matcher.comparison import NULL_LABEL, Comparison, comparison_vectors, derived_columns
+from matcher.comparison.library import comparisons_named
 from matcher.contract.request import Requests, TraceRequest
 from matcher.decision import OUTCOMES, DecisionConfig, Decisions, Outcome, RequirementCheck, decide
 from matcher.disclosure import disclose
@@ -86,17 +87,20 @@ class Tracer:
     ) -> None:
         self.index = index
         self.config = config or TraceConfig()
-        self.comparisons = comparisons or default_comparisons(index.tokeniser, encoded=index.encoded)
         self.model = model or index.model
         if self.model is None:
             raise ValueError(
                 "the index has no trained model: fit a FellegiSunterEstimator or run `python -m matcher build` first"
             )
+        # By default the library's comparisons the model was trained for, so that an index built and trained
+        # with another set (an address line added, say) is traced with it wherever it is served.
+        names = [parameters.name for parameters in self.model.comparisons]
+        self.comparisons = comparisons or comparisons_named(names, index.tokeniser, index.encoded)
         self.features = derived_columns(self.comparisons)
         unbuilt = [f.name for f in self.features if f.name not in index.records.features]
         if unbuilt:
             raise ValueError(f"the index was built without the feature columns {unbuilt} its comparisons read")
-        self.scorer = Scorer(self.model, self.comparisons, self.config.tf_floor)
+        self.scorer = Scorer(self.model, self.comparisons, self.config.tf_floor, index.term_frequency)
         self._comparison_names = [c.name for c in self.comparisons]
         # Level labels by level number, with NULL's last so that NULL (-1) reads it.
         self._level_labels = [[*c.labels, NULL_LABEL] for c in self.comparisons]

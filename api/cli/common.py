@@ -26,8 +26,8 @@ def migrated_engine(settings: Settings) -> Engine:
 
 
 def add_listen_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--host", help="default: TRACING_HOST or 127.0.0.1")
-    parser.add_argument("--port", type=int, help="default: TRACING_PORT or 8000")
+    parser.add_argument("--host", help=f"default: TRACING_HOST or {Settings.host}")
+    parser.add_argument("--port", type=int, help=f"default: TRACING_PORT or {Settings.port}")
 
 
 def date_argument(value: str) -> dt.date:

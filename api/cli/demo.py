@@ -12,9 +12,8 @@ from api.access.clients import ClientStore, Role
 from api.cli.common import add_listen_arguments, migrated_engine, settings_of
 from api.cli.serve import run as serve
 from api.http.examples import IMMIGRATION_REQUEST
-from matcher.build import build_index
+from matcher.build import BUILD_ERRORS, build_index
 from matcher.protection.keys import load_master_key
-from matcher.protection.payload import TamperedPayloadError
 
 DEMO_RECORDS = 50_000
 
@@ -38,7 +37,7 @@ def run(args: argparse.Namespace) -> int:
         print(f"generated {args.records:,} synthetic records in {population}")
         try:
             build_index(population, settings.index_dir)  # as `python -m matcher build` does by default
-        except (FileNotFoundError, FileExistsError, LookupError, ValueError, TamperedPayloadError) as error:
+        except BUILD_ERRORS as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
     load_master_key()

@@ -16,19 +16,11 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _apply(args: argparse.Namespace) -> int:
-    from api.audit.register import AuditRegister
-    from api.audit.subjects import SubjectTokens
-    from api.http.formats import TRACE_REQUESTS
-    from api.policy.versions import PolicyBook
-    from api.review.queue import ReviewStore
-    from api.usecases.service import TraceService
+    from api.wiring import trace_service
     from matcher.protection.keys import load_master_key
 
     settings = settings_of(args)
-    engine, key = migrated_engine(settings), load_master_key()
-    policies, register = PolicyBook.load(settings.policy_dir), AuditRegister(engine, key)
-    # No index is needed to expire cases: the service is built without a tracer.
-    service = TraceService(None, policies, register, SubjectTokens(key), ReviewStore(engine, key), TRACE_REQUESTS)
+    service = trace_service(settings, migrated_engine(settings), load_master_key())  # no index: nothing is traced
     expired = service.apply_retention()
     print(f"expired {len(expired):,} review cases past {service.policy_in_force().retention_days} days")
     return 0

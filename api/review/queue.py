@@ -63,7 +63,7 @@ class Pending:
     """A held request in the queue, as the queue lists it: no case detail."""
 
     trace_id: str
-    reason: str  # a ReviewReason
+    reason: ReviewReason
     organisation: str  # the requesting organisation
     policy_version: str
     created_at: str
@@ -118,7 +118,8 @@ class ReviewStore:
         columns = [reviews.c[f.name] for f in fields(Pending)]
         query = select(*columns).where(reviews.c.state == ReviewState.PENDING.value).order_by(reviews.c.created_at)
         with self.engine.connect() as connection:
-            return [Pending(**row._asdict()) for row in connection.execute(query.limit(limit))]
+            rows = connection.execute(query.limit(limit)).all()
+        return [Pending(**{**row._asdict(), "reason": ReviewReason(row.reason)}) for row in rows]
 
     def case(self, trace_id: str) -> Case:
         with self.engine.connect() as connection:

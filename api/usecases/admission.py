@@ -29,7 +29,6 @@ import numpy as np
 from api.access.clients import Client, Role
 from api.access.probing import Probe, ProbeDetector
 from api.audit.outcomes import RegisterOutcome, Status
-from api.audit.register import RegisterUnavailable
 from api.policy.versions import PolicyDecision, PolicyVersion
 from api.review.queue import Hold, ReviewReason
 from api.usecases.denials import (
@@ -184,9 +183,9 @@ class Admission:
             return
         try:
             self._judge_and_answer(admitted)
-        except RegisterUnavailable:
+        except Denied:  # the register could not be written: nothing is disclosed
             for arrival in admitted:
-                arrival.denied = register_unavailable()
+                arrival.answer, arrival.denied = None, register_unavailable()
         except Exception as error:
             if len(admitted) > 1:  # one request's fault must not fail the others: answer them one by one
                 for arrival in admitted:
@@ -266,10 +265,10 @@ class Admission:
         ]
         holds = self._cases([a for a in batch if a.hold is not None], policy)
         switch = service.policy_switch(policy)
-        entries = service.register.append_many(
-            switch + drafts, now, also=lambda connection, at: service.reviews.insert(connection, holds, at)
+        entries = self.recorder.write(
+            switch + drafts, also=lambda connection, at: service.reviews.insert(connection, holds, at), now=now
         )[len(switch) :]
-        service.policy_recorded(policy)
+        service.mark_policy_recorded(policy)
         return [entry.sequence for entry in entries]
 
     def _cases(self, held: list[Arrival], policy: PolicyVersion) -> list[Hold]:

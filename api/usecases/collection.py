@@ -8,8 +8,6 @@ disclosure is emptied from the queue.
 
 from __future__ import annotations
 
-from dataclasses import replace
-
 from sqlalchemy import Connection
 
 from api.access.clients import Client
@@ -44,10 +42,8 @@ class Collection:
             released["disclosure"] = service.reviews.collect(connection, trace_id, recorded_at) if releasing else None
 
         outcome = RegisterOutcome.COLLECTED if releasing else RegisterOutcome.STATUS_READ
-        draft = replace(
-            service.draft(client, outcome, 200, concerns=trace_id, fields=DISCLOSURE_FIELDS if releasing else ()),
-            refusal_codes=tuple(r.code for r in refusals),
-        )
+        fields = DISCLOSURE_FIELDS if releasing else ()
+        draft = service.draft(client, outcome, 200, trace_id, fields, refusal_codes=tuple(r.code for r in refusals))
         try:
             [entry] = self.recorder.write([draft], also=collect)
         except ReviewError as error:  # collected meanwhile by another request of the same client

@@ -8,6 +8,7 @@ queue refuses (no such request, the reviewer's own organisation, decided already
 
 from __future__ import annotations
 
+import datetime as dt
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -24,11 +25,13 @@ class Recorder:
     def __init__(self, service: TraceService) -> None:
         self.service = service
 
-    def write(self, drafts: list[EntryDraft], also: Also | None = None) -> list[RegisterEntry]:
-        """The entries, in one transaction with ``also`` (see ``AuditRegister.append_many``); a 503 if they cannot
-        be written."""
+    def write(
+        self, drafts: list[EntryDraft], also: Also | None = None, now: dt.datetime | None = None
+    ) -> list[RegisterEntry]:
+        """The entries, in one transaction with ``also`` (see ``AuditRegister.append_many``), recorded at ``now``
+        (default: the service's clock); a 503 if they cannot be written."""
         try:
-            return self.service.register.append_many(drafts, self.service.clock(), also=also)
+            return self.service.register.append_many(drafts, now or self.service.clock(), also=also)
         except RegisterUnavailable:
             raise register_unavailable() from None
 

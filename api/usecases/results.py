@@ -10,8 +10,7 @@ from dataclasses import dataclass
 
 from api.audit.outcomes import Status
 from api.policy.versions import Refusal
-
-_PRACTICE = ("gp_practice_code", "gp_practice_name", "gp_practice_address", "gp_practice_postcode")
+from matcher.disclosure import GP_PRACTICE_FIELDS
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +42,7 @@ class Disclosure:
         written: once an entry says a disclosure was made, nothing may stop the answer that makes it."""
         lines = tuple(line for line in (payload["address_line_1"], payload["address_line_2"]) if line)
         town, postcode, registered = payload["town"], payload["postcode"], payload["registration_date"]
-        practice = [payload[name] for name in _PRACTICE]
+        practice = [payload[name] for name in GP_PRACTICE_FIELDS]
         if not (
             all(isinstance(value, str) for value in (*lines, *practice))
             and all(value is None or isinstance(value, str) for value in (town, postcode))

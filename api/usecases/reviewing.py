@@ -9,14 +9,14 @@ as the decision.
 
 from __future__ import annotations
 
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from sqlalchemy import Connection
 
 from api.access.clients import Client
 from api.audit.outcomes import RegisterOutcome
 from api.policy.versions import Refusal
-from api.review.queue import ALREADY_DECIDED, Case, Pending, ReviewError, ReviewState
+from api.review.queue import Case, Pending, ReviewState
 from api.usecases.recording import Recorder
 from api.usecases.service import TraceService
 
@@ -70,9 +70,9 @@ class Reviewing:
         approve, refusals = decision.approve, ()
         with self.recorder.review_step(client, concerns=trace_id):
             case = service.reviews.case(trace_id)
-            if case.state is not ReviewState.PENDING:  # and, past retention, without the grounds to judge again
-                raise ReviewError(409, ALREADY_DECIDED)
-            if approve:  # the policy may have changed while the request waited: it must still be allowed now
+            # The policy may have changed while the request waited: an approval must still be allowed now. A case
+            # decided already is left to the queue to refuse (past retention its grounds are gone).
+            if approve and case.state is ReviewState.PENDING:
                 grounds = service.recheck(case)
                 approve, refusals = grounds.allowed, grounds.refusals
             refused = [{"code": r.code, "message": r.message} for r in refusals]
@@ -83,9 +83,7 @@ class Reviewing:
                 )
 
             outcome = RegisterOutcome.REVIEW_APPROVED if approve else RegisterOutcome.REVIEW_REFUSED
-            draft = replace(
-                service.draft(client, outcome, 200, concerns=trace_id), refusal_codes=tuple(r.code for r in refusals)
-            )
+            draft = service.draft(client, outcome, 200, trace_id, refusal_codes=tuple(r.code for r in refusals))
             [entry] = self.recorder.write([draft], also=write)
         state = ReviewState.APPROVED if approve else ReviewState.REFUSED
         return Decided(trace_id, state, entry.sequence, tuple(refusals))

@@ -93,7 +93,7 @@ class TraceService:
         drafts = self.policy_switch(policy)
         if drafts:
             self.register.append_many(drafts, self.clock())
-            self.policy_recorded(policy)
+            self.mark_policy_recorded(policy)
 
     def policy_switch(self, policy: PolicyVersion) -> list[EntryDraft]:
         """The entry to write with the first request under ``policy``, if it is not the one the register names."""
@@ -110,7 +110,7 @@ class TraceService:
             )
         ]
 
-    def policy_recorded(self, policy: PolicyVersion) -> None:
+    def mark_policy_recorded(self, policy: PolicyVersion) -> None:
         """The register now names ``policy`` as in force (its entry is committed)."""
         self._policy_recorded = policy.version
 
@@ -121,6 +121,7 @@ class TraceService:
         http_status: int,
         concerns: str | None = None,
         fields: tuple[str, ...] = (),
+        refusal_codes: tuple[str, ...] = (),
     ) -> EntryDraft:
         """The entry of a request that carries no trace request: a refusal, a read, a review step."""
         return EntryDraft(
@@ -131,6 +132,7 @@ class TraceService:
             http_status=http_status,
             fields_disclosed=fields,
             concerns=concerns,
+            refusal_codes=refusal_codes,
         )
 
     def request_draft(

@@ -1,6 +1,6 @@
 """``python -m matcher``: build an index, trace requests, evaluate results, explain one trace.
 
-The commands and their output columns are a contract other tools read (see README).
+The commands and their output columns are a contract other tools read (see docs/matching.md).
 """
 
 from __future__ import annotations
@@ -8,10 +8,8 @@ from __future__ import annotations
 import argparse
 import sys
 
+from matcher.build import BUILD_ERRORS
 from matcher.cli import build, demo, evaluate, explain, keys, trace
-from matcher.index import DamagedIndexError
-from matcher.protection.keys import KeyConfigurationError
-from matcher.protection.payload import TamperedPayloadError
 
 COMMANDS = {"build": build, "trace": trace, "evaluate": evaluate, "demo": demo, "explain": explain, "keys": keys}
 """Each command's module: ``add_parser(commands)`` declares it, ``run(args)`` does it and gives the exit code."""
@@ -29,14 +27,6 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
         return COMMANDS[args.command].run(args)
-    except (
-        FileNotFoundError,
-        FileExistsError,
-        LookupError,
-        ValueError,
-        KeyConfigurationError,
-        TamperedPayloadError,
-        DamagedIndexError,
-    ) as error:
+    except BUILD_ERRORS as error:  # DamagedIndexError is a ValueError
         print(f"error: {error}", file=sys.stderr)
         return 2

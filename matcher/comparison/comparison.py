@@ -19,15 +19,8 @@ from typing import Protocol
 
 import numpy as np
 
-from matcher.comparison.levels import ElseLevel, Level
+from matcher.comparison.levels import ColumnPairs, ElseLevel, Level
 from matcher.records.entities import Entities, FeatureBuilder
-
-
-class ColumnPairs(Protocol):
-    present: np.ndarray  # per pair: both sides have a value (otherwise the comparison's level is NULL)
-
-    @property
-    def equal(self) -> np.ndarray: ...
 
 
 class FeatureColumn(Protocol):

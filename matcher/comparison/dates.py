@@ -42,15 +42,11 @@ class DatePairs:
         return self.left == self.right
 
 
-
-
 @dataclass(frozen=True)
 class DayMonthSwappedLevel(Level):
     agreement: Agreement = Agreement.CLOSE
 
-    @property
-    def label(self) -> str:
-        return "day_month_swapped"
+    label = "day_month_swapped"
 
     def holds(self, pairs: DatePairs) -> np.ndarray:
         (ya, ma, da), (yb, mb, db) = pairs.parts
@@ -63,9 +59,7 @@ class DigitsTransposedLevel(Level):
 
     agreement: Agreement = Agreement.CLOSE
 
-    @property
-    def label(self) -> str:
-        return "digits_transposed"
+    label = "digits_transposed"
 
     def holds(self, pairs: DatePairs) -> np.ndarray:
         mine, theirs = pairs.digits
@@ -95,9 +89,7 @@ class FirstOfJanuaryLevel(Level):
 
     agreement: Agreement = Agreement.CLOSE
 
-    @property
-    def label(self) -> str:
-        return "first_of_january"
+    label = "first_of_january"
 
     def holds(self, pairs: DatePairs) -> np.ndarray:
         (ya, ma, da), (yb, _, _) = pairs.parts
@@ -121,9 +113,7 @@ class DatePartsLevel(Level):
 
 @dataclass(frozen=True)
 class SameYearLevel(Level):
-    @property
-    def label(self) -> str:
-        return "year_only"
+    label = "year_only"
 
     def holds(self, pairs: DatePairs) -> np.ndarray:
         (ya, _, _), (yb, _, _) = pairs.parts

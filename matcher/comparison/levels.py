@@ -14,6 +14,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import Enum
+from typing import ClassVar, Protocol
 
 import numpy as np
 
@@ -21,6 +22,13 @@ from matcher.records.entities import Entities
 
 COUNTS = ("no", "one", "two", "three", "four", "five")
 """Numbers as level labels spell them ("one_digit_wrong")."""
+
+
+class ColumnPairs(Protocol):
+    present: np.ndarray  # per pair: both sides have a value (otherwise the comparison's level is NULL)
+
+    @property
+    def equal(self) -> np.ndarray: ...
 
 
 class Agreement(Enum):
@@ -36,17 +44,32 @@ class Level:
     """One agreement level of a comparison. Subclasses give ``label`` and ``holds``; ``agreement`` and
     ``term_frequency`` have defaults a subclass or an instance may change."""
 
+
+    label: str  # what models, explanations, charts and requirements call it: a constant, or made from parameters
     agreement: Agreement = Agreement.WEAK
     # Agreement on this level is weighed by how common the agreed value is (SMITH says less than ZIELINSKI).
     term_frequency: bool = False
 
-    @property
-    def label(self) -> str:
-        raise NotImplementedError
-
-    def holds(self, pairs) -> np.ndarray:
+    def holds(self, pairs: ColumnPairs) -> np.ndarray:
         """Per pair: does this level's predicate hold?"""
         raise NotImplementedError
+
+
+@dataclass(frozen=True)
+class SimilarityLevel(Level):
+    """A similarity of the two values reaches ``threshold``: the pairs' ``measure`` (an attribute of theirs, in 0-1)
+    names the level with the threshold, as ``jaro_winkler>=0.92``."""
+
+    threshold: float
+    agreement: Agreement = Agreement.WEAK
+    measure: ClassVar[str]
+
+    @property
+    def label(self) -> str:
+        return f"{self.measure}>={self.threshold:.2f}"
+
+    def holds(self, pairs: ColumnPairs) -> np.ndarray:
+        return getattr(pairs, self.measure) >= self.threshold
 
 
 @dataclass(frozen=True)
@@ -54,11 +77,9 @@ class ExactLevel(Level):
     term_frequency: bool = False
     agreement: Agreement = Agreement.EXACT
 
-    @property
-    def label(self) -> str:
-        return "exact"
+    label = "exact"
 
-    def holds(self, pairs) -> np.ndarray:
+    def holds(self, pairs: ColumnPairs) -> np.ndarray:
         return pairs.equal
 
 
@@ -68,11 +89,9 @@ class ElseLevel(Level):
 
     agreement: Agreement = Agreement.NONE
 
-    @property
-    def label(self) -> str:
-        return "else"
+    label = "else"
 
-    def holds(self, pairs) -> np.ndarray:
+    def holds(self, pairs: ColumnPairs) -> np.ndarray:
         return np.ones(len(pairs.present), dtype=bool)
 
 

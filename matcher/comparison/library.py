@@ -7,6 +7,7 @@ definition here plus, for a field the built-in columns do not read, its feature 
 from __future__ import annotations
 
 import csv
+from collections.abc import Sequence
 from dataclasses import dataclass
 from importlib import resources
 
@@ -39,7 +40,7 @@ from matcher.comparison.names import (
 )
 from matcher.comparison.postcodes import PostcodeColumn, PostcodeLevel
 from matcher.comparison.text import SharedWordsLevel, TextColumn
-from matcher.comparison.values import CodeColumn, TokenColumn
+from matcher.comparison.values import ValueColumn
 from matcher.contract.normalise import normalise_name
 from matcher.protection.tokens import Tokeniser, pair_token
 
@@ -50,8 +51,8 @@ FAMILY_NAME = NameColumn("family_name", "family")
 PREVIOUS_FAMILY_NAMES = NameListColumn("previous_family_names", "previous_family", item="previous_family_name")
 DATE_OF_BIRTH = DateColumn("date_of_birth", "date_of_birth")
 POSTCODE = PostcodeColumn("postcode", "postcode", history="previous_postcodes")
-SEX = CodeColumn("sex", "sex")
-NHS_NUMBER = TokenColumn("nhs_number", "nhs_number")
+SEX = ValueColumn("sex", "sex")
+NHS_NUMBER = ValueColumn("nhs_number", "nhs_number")
 
 
 @dataclass(frozen=True)
@@ -151,19 +152,6 @@ def nhs_number() -> Comparison:
     return Comparison(NHS_NUMBER, (ExactLevel(), ElseLevel()))
 
 
-def default_comparisons(tokeniser: Tokeniser, encoded: bool = False) -> tuple[Comparison, ...]:
-    """The comparisons of plaintext mode, or of encoded mode (names compared through their Bloom filters)."""
-    spelling = ENCODED_SPELLING if encoded else PLAINTEXT_SPELLING
-    return (
-        given_name(nickname_pairs(tokeniser), spelling),
-        family_name(spelling),
-        date_of_birth(),
-        postcode(),
-        sex(),
-        nhs_number(),
-    )
-
-
 ADDRESS_LINE = TextColumn("address_line_1", source="address_line_1")
 """The first line of the address, as keyed tokens of the line and of its words (never in clear at rest)."""
 
@@ -172,6 +160,39 @@ def address_line() -> Comparison:
     """The request's first address line against the record's current one. Not among the defaults: a model is
     trained for the comparisons it scores, so adding it is a choice made with a new model."""
     return Comparison(ADDRESS_LINE, (ExactLevel(), SharedWordsLevel(0.5), ElseLevel()))
+
+
+DEFAULT_COMPARISONS = ("given_name", "family_name", "date_of_birth", "postcode", "sex", "nhs_number")
+"""What an index is built and trained for unless told otherwise, by name (a comparison's name is its column's)."""
+_DERIVED_COLUMNS = {ADDRESS_LINE.name: ADDRESS_LINE}
+
+
+def comparisons_named(names: Sequence[str], tokeniser: Tokeniser, encoded: bool = False) -> tuple[Comparison, ...]:
+    """The library's comparisons by name, for plaintext mode or encoded mode (names compared through their Bloom
+    filters): what a trained model names is what a tracer of its index compares."""
+    spelling = ENCODED_SPELLING if encoded else PLAINTEXT_SPELLING
+    makers = {
+        "given_name": lambda: given_name(nickname_pairs(tokeniser), spelling),
+        "family_name": lambda: family_name(spelling),
+        "date_of_birth": date_of_birth,
+        "postcode": postcode,
+        "sex": sex,
+        "nhs_number": nhs_number,
+        ADDRESS_LINE.name: address_line,
+    }
+    unknown = [name for name in names if name not in makers]
+    if unknown:
+        raise ValueError(f"no comparison in the library is named {unknown}; it has {list(makers)}")
+    return tuple(makers[name]() for name in names)
+
+
+def derived_columns_named(names: Sequence[str]) -> tuple[TextColumn, ...]:
+    """The derived feature columns that the comparisons of these names read: what an index must be built with."""
+    return tuple(_DERIVED_COLUMNS[name] for name in names if name in _DERIVED_COLUMNS)
+
+
+def default_comparisons(tokeniser: Tokeniser, encoded: bool = False) -> tuple[Comparison, ...]:
+    return comparisons_named(DEFAULT_COMPARISONS, tokeniser, encoded)
 
 
 def nickname_pairs(tokeniser: Tokeniser) -> np.ndarray:

@@ -13,7 +13,7 @@ import numpy as np
 from rapidfuzz.distance import OSA, JaroWinkler
 from rapidfuzz.process import cpdist
 
-from matcher.comparison.levels import COUNTS, Agreement, Level, PairsOfSides, sorted_contains
+from matcher.comparison.levels import COUNTS, Agreement, Level, PairsOfSides, SimilarityLevel, sorted_contains
 from matcher.protection.bloom import hamming_similarity
 from matcher.protection.tokens import MISSING, pair_token
 from matcher.records.entities import Entities, NameTable
@@ -89,6 +89,14 @@ class NamePairs(PairsOfSides):
         return self._spelling
 
     @property
+    def jaro_winkler(self) -> np.ndarray:
+        return self.spelling[0]
+
+    @property
+    def edits(self) -> np.ndarray:
+        return self.spelling[1]
+
+    @property
     def bloom(self) -> np.ndarray:
         """Hamming similarity of the two names' keyed Bloom filters (encoded mode); 1 for equal names."""
         if self._bloom is None:
@@ -154,9 +162,7 @@ class NicknameLevel(Level):
     pairs_of_names: np.ndarray = field(repr=False, compare=False)
     agreement: Agreement = Agreement.CLOSE
 
-    @property
-    def label(self) -> str:
-        return "nickname"
+    label = "nickname"
 
     def holds(self, pairs: NamePairs) -> np.ndarray:
         return sorted_contains(self.pairs_of_names, pair_token(*pairs.feature("token")))
@@ -178,44 +184,24 @@ class EditDistanceLevel(Level):
         return f"{COUNTS[self.edits]}_edit{'s' if self.edits > 1 else ''}"
 
     def holds(self, pairs: NamePairs) -> np.ndarray:
-        return pairs.spelling[1] <= self.edits
+        return pairs.edits <= self.edits
 
 
-@dataclass(frozen=True)
-class JaroWinklerLevel(Level):
-    threshold: float
-    agreement: Agreement = Agreement.WEAK
-
-    @property
-    def label(self) -> str:
-        return f"jaro_winkler>={self.threshold:.2f}"
-
-    def holds(self, pairs: NamePairs) -> np.ndarray:
-        return pairs.spelling[0] >= self.threshold
+class JaroWinklerLevel(SimilarityLevel):
+    measure = "jaro_winkler"
 
 
-@dataclass(frozen=True)
-class BloomSimilarityLevel(Level):
-    """Encoded mode: the Hamming similarity of the two names' keyed Bloom filters reaches ``threshold``."""
+class BloomSimilarityLevel(SimilarityLevel):
+    """Encoded mode: the Hamming similarity of the two names' keyed Bloom filters."""
 
-    threshold: float
-    agreement: Agreement = Agreement.WEAK
-
-    @property
-    def label(self) -> str:
-        return f"bloom>={self.threshold:.2f}"
-
-    def holds(self, pairs: NamePairs) -> np.ndarray:
-        return pairs.bloom >= self.threshold
+    measure = "bloom"
 
 
 @dataclass(frozen=True)
 class PhoneticLevel(Level):
     """The same Metaphone code."""
 
-    @property
-    def label(self) -> str:
-        return "phonetic"
+    label = "phonetic"
 
     def holds(self, pairs: NamePairs) -> np.ndarray:
         mine, theirs = pairs.feature("metaphone")
@@ -226,9 +212,7 @@ class PhoneticLevel(Level):
 class InitialLevel(Level):
     """One side gives only an initial, and it is the other's."""
 
-    @property
-    def label(self) -> str:
-        return "initial"
+    label = "initial"
 
     def holds(self, pairs: NamePairs) -> np.ndarray:
         mine, theirs = pairs.feature("length")
@@ -277,9 +261,7 @@ class CompoundPartLevel(Level):
 
     agreement: Agreement = Agreement.CLOSE
 
-    @property
-    def label(self) -> str:
-        return "compound_part"
+    label = "compound_part"
 
     def holds(self, pairs: NamePairs) -> np.ndarray:
         mine, theirs = pairs.feature("token")

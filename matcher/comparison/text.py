@@ -6,12 +6,13 @@ A derived column: records and requests carry its arrays (``Entities.features``) 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
 
 import numpy as np
 
-from matcher.comparison.levels import Level, PairsOfSides
+from matcher.comparison.levels import PairsOfSides, SimilarityLevel
 from matcher.contract.normalise import normalise_text
 from matcher.protection.tokens import MISSING, Tokeniser
 from matcher.records.entities import Entities
@@ -26,7 +27,7 @@ class TextColumn:
     name: str
     source: str
 
-    def build(self, values, tokeniser: Tokeniser) -> dict[str, np.ndarray]:
+    def build(self, values: Sequence[str | None], tokeniser: Tokeniser) -> dict[str, np.ndarray]:
         texts = [normalise_text(v) for v in values]
         whole = tokeniser.tokens([f"{self.name}:{t}" if t else None for t in texts])
         words = [sorted(set(t.split())) if t else [] for t in texts]
@@ -71,15 +72,7 @@ class TextPairs(PairsOfSides):
         return np.divide(shared, shorter, out=np.zeros(len(self.req)), where=shorter > 0)
 
 
-@dataclass(frozen=True)
-class SharedWordsLevel(Level):
-    """At least ``share`` of the shorter side's words are the other's too (FLAT 2 14 MOOR LANE / 14 MOOR LANE)."""
+class SharedWordsLevel(SimilarityLevel):
+    """At least ``threshold`` of the shorter side's words are the other's too (FLAT 2 14 MOOR LANE / 14 MOOR LANE)."""
 
-    share: float
-
-    @property
-    def label(self) -> str:
-        return f"shared_words>={self.share:.2f}"
-
-    def holds(self, pairs: TextPairs) -> np.ndarray:
-        return pairs.shared_words >= self.share
+    measure = "shared_words"

@@ -6,32 +6,19 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from matcher.protection.tokens import MISSING
 from matcher.records.entities import Entities
 
 
 @dataclass(frozen=True)
-class CodeColumn:
-    """A small code per person (sex: 1 male, 2 female), 0 when unknown."""
+class ValueColumn:
+    """One value per person, 0 when missing: a small code (sex: 1 male, 2 female) or a keyed token (MISSING is 0)."""
 
     name: str
     attribute: str
 
     def pairs(self, requests: Entities, records: Entities, req: np.ndarray, rec: np.ndarray) -> ValuePairs:
         left, right = getattr(requests, self.attribute)[req], getattr(records, self.attribute)[rec]
-        return ValuePairs(left, right, (left > 0) & (right > 0))
-
-
-@dataclass(frozen=True)
-class TokenColumn:
-    """A keyed token per person (the NHS number), MISSING when absent."""
-
-    name: str
-    attribute: str
-
-    def pairs(self, requests: Entities, records: Entities, req: np.ndarray, rec: np.ndarray) -> ValuePairs:
-        left, right = getattr(requests, self.attribute)[req], getattr(records, self.attribute)[rec]
-        return ValuePairs(left, right, (left != MISSING) & (right != MISSING))
+        return ValuePairs(left, right, (left != 0) & (right != 0))
 
 
 @dataclass

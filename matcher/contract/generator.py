@@ -26,11 +26,15 @@ class Generator(Protocol):
         """Unlabelled requests to estimate a model from: the default when a build is given none."""
 
 
+class NoGeneratorError(LookupError):
+    """No generator is installed: the message says what to give instead."""
+
+
 def installed_generator() -> Generator:
-    """The generator installed beside the core; LookupError (saying what to pass instead) if there is none."""
+    """The generator installed beside the core; NoGeneratorError if there is none."""
     found = list(entry_points(group=ENTRY_POINT_GROUP))
     if not found:
-        raise LookupError(
+        raise NoGeneratorError(
             f"no synthetic data generator is installed (entry point group {ENTRY_POINT_GROUP}): "
             "give --training-requests, or install the project with its synthetic package"
         )

@@ -19,7 +19,9 @@ class EmResult:
     converged: bool
 
 
-def level_shares(gamma: np.ndarray, comparisons: Sequence[Comparison], weights: np.ndarray | None = None):
+def level_shares(
+    gamma: np.ndarray, comparisons: Sequence[Comparison], weights: np.ndarray | None = None
+) -> list[np.ndarray]:
     """Per comparison, the (weighted) share of non-null pairs at each level, smoothed so none is zero."""
     shares = []
     for j, comparison in enumerate(comparisons):

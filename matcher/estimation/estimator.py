@@ -19,7 +19,7 @@ from matcher.contract.request import Requests
 from matcher.estimation.em import estimate_m, estimate_u
 from matcher.index import Index
 from matcher.records.entities import Entities
-from matcher.scoring import ComparisonParameters, FellegiSunterModel, score
+from matcher.scoring import ComparisonParameters, FellegiSunterModel, check_term_frequencies, score
 
 
 @dataclass(frozen=True)
@@ -71,6 +71,7 @@ class FellegiSunterEstimator:
         prior share of requests whose person is in the index, as the fixed point of "prior -> posterior mean" over
         the requests' candidates under the full blocking."""
         comparisons = tuple(self.comparisons or default_comparisons(index.tokeniser, encoded=index.encoded))
+        check_term_frequencies(comparisons, index.term_frequency)
         names = [c.name for c in comparisons]
         entities, _ = Entities.from_requests(requests, index.tokeniser, index.encoder, derived_columns(comparisons))
         u_pairs = min(self.u_pairs, max(len(index) * 4, 10_000))

@@ -7,6 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
+from matcher.comparison.library import derived_columns_named
 from matcher.contract.normalise import normalise_nhs_number
 from matcher.index.index import Index
 from matcher.protection.keys import MasterKey
@@ -14,12 +15,18 @@ from matcher.records.entities import FeatureBuilder, nhs_number_tokens
 
 
 def rotate_index(
-    index: Index, population: pa.Table, new_key: MasterKey, features: Sequence[FeatureBuilder] = ()
+    index: Index, population: pa.Table, new_key: MasterKey, features: Sequence[FeatureBuilder] | None = None
 ) -> Index:
     """The index re-keyed: every token recomputed from ``population`` (keyed hashes cannot be re-keyed from
     themselves, which is their point) and every payload sealed again, under ``new_key``; the model is kept, as it
     does not depend on the key. Refuses a population other than the one the index was built from. ``features``:
-    the derived feature columns it was built with."""
+    the derived feature columns to build again; by default those its model's comparisons read."""
+    if features is None:
+        names = [parameters.name for parameters in index.model.comparisons] if index.model else []
+        features = derived_columns_named(names)
+    lost = sorted(set(index.records.features) - {feature.name for feature in features})
+    if lost:
+        raise ValueError(f"the index has the derived feature columns {lost}: give the columns that build them")
     if population.num_rows != len(index):
         raise ValueError(f"the population has {population.num_rows:,} records, the index {len(index):,}")
     nhs = nhs_number_tokens(

@@ -23,12 +23,11 @@ import pyarrow.compute as pc
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
-from matcher.disclosure import DISCLOSURE_FIELDS
+from matcher.disclosure import DISCLOSURE_FIELDS, GP_PRACTICE_FIELDS
 from matcher.protection.keys import MasterKey, WrongKeyError
 
 SOURCE_COLUMNS = ("nhs_number", *DISCLOSURE_FIELDS)
 """What each record's payload seals: its NHS number and what a trace may disclose."""
-_PRACTICE = ("gp_practice_code", "gp_practice_name", "gp_practice_address", "gp_practice_postcode")
 _NONCE = 12
 _EPOCH = dt.date(1970, 1, 1)
 
@@ -52,7 +51,7 @@ class ReferenceLists:
             return values + [None] * (rows - len(values))
 
         columns = {"locality": pad(self.localities), "town": pad(self.towns)}
-        for j, name in enumerate(_PRACTICE):
+        for j, name in enumerate(GP_PRACTICE_FIELDS):
             columns[name] = pad([p[j] for p in self.practices])
         counts = {"localities": len(self.localities), "towns": len(self.towns), "practices": len(self.practices)}
         return pa.table(columns).replace_schema_metadata({"counts": json.dumps(counts)})
@@ -60,7 +59,8 @@ class ReferenceLists:
     @classmethod
     def from_table(cls, table: pa.Table) -> ReferenceLists:
         counts = json.loads(table.schema.metadata[b"counts"])
-        practices = list(zip(*(table.column(n).to_pylist()[: counts["practices"]] for n in _PRACTICE), strict=True))
+        columns = (table.column(n).to_pylist()[: counts["practices"]] for n in GP_PRACTICE_FIELDS)
+        practices = list(zip(*columns, strict=True))
         return cls(
             localities=table.column("locality").to_pylist()[: counts["localities"]],
             towns=table.column("town").to_pylist()[: counts["towns"]],
@@ -82,7 +82,7 @@ class PayloadCipher:
         """One sealed payload per row of ``source`` (its columns: SOURCE_COLUMNS), and the reference lists."""
         localities, locality_codes = _codes(source.column("address_line_2"))
         towns, town_codes = _codes(source.column("town"))
-        practice_columns = [source.column(n).to_pylist() for n in _PRACTICE]
+        practice_columns = [source.column(n).to_pylist() for n in GP_PRACTICE_FIELDS]
         practice_position: dict[tuple, int] = {}
         practice_codes = [
             practice_position.setdefault(p, len(practice_position)) for p in zip(*practice_columns, strict=True)

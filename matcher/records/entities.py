@@ -39,7 +39,7 @@ class NameTable:
     """Distinct normalised names and what comparisons and blocking need of each.
 
     Every per-name array has one entry more than ``strings``: the last is MISSING (length 0), so that position -1,
-    a missing name, reads as missing without a mask (see ``tokens_at``)."""
+    a missing name, reads as missing without a mask."""
 
     strings: list[str]
     token: np.ndarray  # uint64: the name itself
@@ -49,8 +49,8 @@ class NameTable:
     initial: np.ndarray  # uint64 token of its first letter
     length: np.ndarray  # uint16
     parts: Ragged  # positions (in this table) of the parts of a compound name
-    # Encoded mode: each name's keyed, diffused Bloom filter (matcher.encoding), packed; the strings are then not
-    # kept in an index.
+    # Encoded mode: each name's keyed, diffused Bloom filter (matcher.protection.bloom), packed; the strings are then
+    # not kept in an index.
     clk: np.ndarray | None = None
 
     @classmethod
@@ -321,8 +321,3 @@ def _intern_column(values, normalise, interner: _Interner, name: str, malformed:
 def nhs_number_tokens(normalised: Sequence[str | None], tokeniser: Tokeniser) -> np.ndarray:
     """Tokens of normalised NHS numbers (see ``normalise_nhs_number``), MISSING where there is none."""
     return tokeniser.tokens([f"nhs:{v}" if v else None for v in normalised], cache=False)
-
-
-def tokens_at(table_tokens: np.ndarray, positions: np.ndarray) -> np.ndarray:
-    """Values of a name or postcode table's array at positions, MISSING (the table's last entry) where -1."""
-    return table_tokens[positions]

@@ -6,7 +6,7 @@ u (agreement on SMITH is weaker evidence than agreement on ZIELINSKI), as Splink
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
@@ -27,8 +27,16 @@ class Scorer:
     """A model's weights compiled for a tracer's comparisons: scoring a batch is one table lookup plus the
     term-frequency adjustment of the levels that declare one."""
 
-    def __init__(self, model: FellegiSunterModel, comparisons: Sequence[Comparison], tf_floor: float) -> None:
+    def __init__(
+        self,
+        model: FellegiSunterModel,
+        comparisons: Sequence[Comparison],
+        tf_floor: float,
+        term_frequencies: Collection[str],
+    ) -> None:
+        """``term_frequencies``: the comparisons the index keeps value frequencies for."""
         model.check_matches(comparisons)
+        check_term_frequencies(comparisons, term_frequencies)
         width = 1 + max(len(c.levels) for c in comparisons)
         # Row j holds comparison j's weights at column level + 1; column 0 is NULL, which weighs nothing.
         self._table = np.zeros((len(comparisons), width), dtype=np.float32)
@@ -63,4 +71,14 @@ def score(
     tf_floor: float,
 ) -> Scores:
     """Weights for a (pairs x comparisons) level matrix (see ``Scorer``)."""
-    return Scorer(model, comparisons, tf_floor)(gamma, term_frequency)
+    return Scorer(model, comparisons, tf_floor, term_frequency.keys())(gamma, term_frequency)
+
+
+def check_term_frequencies(comparisons: Sequence[Comparison], available: Collection[str]) -> None:
+    """A comparison with a term-frequency level needs the index to keep its values' frequencies: refused here,
+    not on the first pair it scores."""
+    wanting = [c.name for c in comparisons if any(level.term_frequency for level in c.levels)]
+    missing = [name for name in wanting if name not in available]
+    if missing:
+        kept = sorted(available)
+        raise ValueError(f"comparisons {missing} weigh agreement by term frequency; the index keeps it for {kept}")

@@ -13,7 +13,7 @@ from dataclasses import dataclass
 import pytest
 
 from api.access.clients import Role
-from tests.support.api import assert_problem, trace_body
+from tests.support.api import UNKNOWN_KEY, assert_problem, trace_body
 
 FASTAPI_PAGES = {"/openapi.json", "/docs", "/docs/oauth2-redirect"}  # the documentation, not the service
 PUBLIC = None
@@ -30,7 +30,6 @@ ROLES: dict[tuple[str, str], Role | None] = {
     ("GET", "/v1/health"): PUBLIC,
 }
 
-UNKNOWN_KEY = f"trc_{'0' * 12}_{'A' * 43}"  # well formed, held by no client
 NOT_A_KEY = {  # credential -> Authorization header sent (None: no header)
     "no-header": None,
     "basic": "Basic abc",

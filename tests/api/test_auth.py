@@ -15,10 +15,9 @@ from sqlalchemy.engine import make_url
 from api.access.clients import ClientError, ClientStore, Role
 from api.access.ratelimit import RateLimiter
 from api.storage.tables import clients
-from tests.support.api import ApiHarness, assert_problem, trace_body
+from tests.support.api import UNKNOWN_KEY, ApiHarness, assert_problem, trace_body
 
-REPO = Path(__file__).resolve().parents[1]
-UNKNOWN_KEY = f"trc_{'0' * 12}_{'A' * 43}"  # well formed, held by no client
+REPO = Path(__file__).resolve().parents[2]
 
 
 class FakeClock:

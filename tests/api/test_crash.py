@@ -37,7 +37,7 @@ from synthetic.profiles import PROFILES
 from synthetic.requests import generate_requests
 from tests.support.api import trace_body
 
-REPO = Path(__file__).resolve().parents[1]
+REPO = Path(__file__).resolve().parents[2]
 INDEX_RECORDS = 3_000
 TRAINING_REQUESTS = 2_000
 LOAD_CLIENTS = 6  # enough that the server, not the clients, is the limit: requests are always in flight

@@ -1,4 +1,4 @@
-"""Batched handling (api.dispatch): calls that arrive together are handled together, each answered on its own."""
+"""Batched handling (api.http.dispatch): calls that arrive together are handled together, each answered on its own."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 import pytest
 
 from api.http.dispatch import Dispatcher
-from tests.support.api import ApiHarness, trace_body
+from tests.support.api import ApiHarness, bearer, trace_body
 
 
 def _gather(dispatcher: Dispatcher, items: list) -> list:
@@ -145,12 +145,10 @@ def test_a_stopping_service_answers_503_without_disclosing(database_url, tracer,
     harness = ApiHarness(database_url, tracer, master_key)
     key = harness.add_client("requester")
     with TestClient(harness.app) as client:  # entering runs the lifespan; leaving closes the dispatcher
-        assert client.post("/v1/traces", json=trace_body(people["ordinary"]), headers=_bearer(key)).status_code == 200
-    response = harness.http.post("/v1/traces", json=trace_body(people["ordinary"]), headers=_bearer(key))
+        assert client.post("/v1/traces", json=trace_body(people["ordinary"]), headers=bearer(key)).status_code == 200
+    response = harness.http.post("/v1/traces", json=trace_body(people["ordinary"]), headers=bearer(key))
     assert response.status_code == 503 and response.headers["retry-after"]
     assert people["ordinary"]["address_line_1"] not in response.text
     harness.close()
 
 
-def _bearer(key: str) -> dict:
-    return {"Authorization": f"Bearer {key}"}

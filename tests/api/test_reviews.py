@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from matcher.disclosure import DISCLOSURE_FIELDS
-from tests.support.api import trace_body
-
-
-def _as(key: str) -> dict:
-    return {"Authorization": f"Bearer {key}"}
+from tests.support.api import bearer, trace_body
 
 
 def _hold_restricted(api, requester_key, people) -> str:
@@ -28,24 +24,23 @@ def test_a_reviewer_sees_the_case_without_the_record_and_approval_discloses_once
     trace_id = _hold_welfare(api, requester_key, people)
     reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
 
-    queue = api.http.get("/v1/reviews", headers=_as(reviewer)).json()["pending"]
+    queue = api.http.get("/v1/reviews", headers=bearer(reviewer)).json()["pending"]
     assert [(p["trace_id"], p["reason"]) for p in queue] == [(trace_id, "welfare")]
-    case = api.http.get(f"/v1/reviews/{trace_id}", headers=_as(reviewer)).json()
+    case = api.http.get(f"/v1/reviews/{trace_id}", headers=bearer(reviewer)).json()
     assert case["state"] == "pending" and case["request"]["subject"]["family_name"] == people["ordinary"]["family_name"]
     assert case["candidates"] and {"comparison", "level", "weight"} == set(case["candidates"][0]["comparisons"][0])
     assert people["ordinary"]["address_line_1"] not in str(case)  # per-field levels, never the record
 
-    pending = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    pending = api.http.get(f"/v1/traces/{trace_id}", headers=bearer(requester_key)).json()
     assert pending["status"] == "pending_review" and pending["disclosure"] is None
 
-    decided = api.http.post(
-        f"/v1/reviews/{trace_id}", json={"decision": "approve", "reason": "lawful and necessary"}, headers=_as(reviewer)
-    )
+    approve = {"decision": "approve", "reason": "lawful and necessary"}
+    decided = api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=bearer(reviewer))
     assert decided.status_code == 200 and decided.json()["state"] == "approved"
-    first = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    first = api.http.get(f"/v1/traces/{trace_id}", headers=bearer(requester_key)).json()
     assert first["status"] == "traced"
     assert first["disclosure"]["last_known_address"]["lines"][0] == people["ordinary"]["address_line_1"]
-    again = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    again = api.http.get(f"/v1/traces/{trace_id}", headers=bearer(requester_key)).json()
     assert again["status"] == "traced" and again["disclosure"] is None  # once only
 
     steps = [(e.draft.outcome, e.draft.concerns, e.draft.fields_disclosed) for e in api.entries()]
@@ -62,11 +57,11 @@ def test_a_restricted_record_is_never_released_even_by_a_reviewer(api, requester
     assert sealed["disclosures"] and set(sealed["disclosures"]) == {None}  # never decrypted, so never stored
     reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
     approve = {"decision": "approve", "reason": "lawful and necessary"}
-    refused = api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=_as(reviewer))
+    refused = api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=bearer(reviewer))
     assert refused.status_code == 409 and "restricted record" in refused.json()["detail"]
     assert api.components.service.reviews.case(trace_id).state == "pending"
     assert (api.entries()[-1].draft.outcome, api.entries()[-1].draft.http_status) == ("invalid", 409)
-    answer = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    answer = api.http.get(f"/v1/traces/{trace_id}", headers=bearer(requester_key)).json()
     assert answer["status"] == "pending_review" and answer["disclosure"] is None
 
 
@@ -83,11 +78,11 @@ def test_a_refusal_is_final_and_tells_the_requester(api, requester_key, people):
     trace_id = _hold_restricted(api, requester_key, people)
     reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
     refuse = {"decision": "refuse", "reason": "no serious crime shown"}
-    assert api.http.post(f"/v1/reviews/{trace_id}", json=refuse, headers=_as(reviewer)).status_code == 200
-    answer = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    assert api.http.post(f"/v1/reviews/{trace_id}", json=refuse, headers=bearer(reviewer)).status_code == 200
+    answer = api.http.get(f"/v1/traces/{trace_id}", headers=bearer(requester_key)).json()
     assert answer["status"] == "refused" and answer["refusals"][0]["code"] == "REVIEW_REFUSED"
     assert answer["disclosure"] is None
-    again = api.http.post(f"/v1/reviews/{trace_id}", json={**refuse, "decision": "approve"}, headers=_as(reviewer))
+    again = api.http.post(f"/v1/reviews/{trace_id}", json={**refuse, "decision": "approve"}, headers=bearer(reviewer))
     assert again.status_code == 409
 
 
@@ -96,7 +91,7 @@ def test_a_reviewer_cannot_decide_their_own_organisations_request(api, people):
     trace_id = _hold_restricted(api, requester, people)
     insider = api.components.clients.add("ho-review", "reviewer", organisation="Home Office")[1]
     response = api.http.post(
-        f"/v1/reviews/{trace_id}", json={"decision": "approve", "reason": "looks fine"}, headers=_as(insider)
+        f"/v1/reviews/{trace_id}", json={"decision": "approve", "reason": "looks fine"}, headers=bearer(insider)
     )
     assert response.status_code == 403
     assert api.components.service.reviews.case(trace_id).state == "pending"
@@ -106,9 +101,9 @@ def test_a_reviewer_cannot_decide_their_own_organisations_request(api, people):
 def test_only_the_requester_who_asked_collects_and_only_reviewers_review(api, requester_key, people):
     trace_id = _hold_restricted(api, requester_key, people)
     other = api.add_client("requester")
-    assert api.http.get(f"/v1/traces/{trace_id}", headers=_as(other)).status_code == 404
-    assert api.http.get("/v1/reviews", headers=_as(requester_key)).status_code == 403
-    assert api.http.get("/v1/reviews/no-such-id", headers=_as(api.add_client("reviewer"))).status_code == 404
+    assert api.http.get(f"/v1/traces/{trace_id}", headers=bearer(other)).status_code == 404
+    assert api.http.get("/v1/reviews", headers=bearer(requester_key)).status_code == 403
+    assert api.http.get("/v1/reviews/no-such-id", headers=bearer(api.add_client("reviewer"))).status_code == 404
 
 
 def test_the_held_case_is_sealed_at_rest(api, requester_key, people):
@@ -138,9 +133,9 @@ def test_a_policy_switch_is_recorded_and_a_waiting_request_is_judged_again(api, 
     assert [n.draft.policy_version for n in notes] == ["mou-2018-05", "mou-2017-01", "mou-2018-05"]
 
     approve = {"decision": "approve", "reason": "necessary"}
-    decided = api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=_as(reviewer)).json()
+    decided = api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=bearer(reviewer)).json()
     assert decided["state"] == "refused" and [r["code"] for r in decided["refusals"]] == ["SERIOUS_CRIME_NOT_SHOWN"]
-    answer = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    answer = api.http.get(f"/v1/traces/{trace_id}", headers=bearer(requester_key)).json()
     assert answer["status"] == "refused" and answer["refusals"][0]["code"] == "SERIOUS_CRIME_NOT_SHOWN"
     assert answer["disclosure"] is None
     assert api.entries()[-2].draft.refusal_codes == ("SERIOUS_CRIME_NOT_SHOWN",)
@@ -150,7 +145,7 @@ def _approved(api, requester_key, people) -> str:
     trace_id = _hold_welfare(api, requester_key, people)
     reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
     approve = {"decision": "approve", "reason": "necessary"}
-    assert api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=_as(reviewer)).status_code == 200
+    assert api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=bearer(reviewer)).status_code == 200
     return trace_id
 
 
@@ -159,7 +154,7 @@ def test_past_retention_an_uncollected_disclosure_is_gone_even_before_the_purge(
 
     trace_id = _approved(api, requester_key, people)
     api.clock.now += dt.timedelta(days=31)  # the shipped policies keep 30 days
-    answer = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    answer = api.http.get(f"/v1/traces/{trace_id}", headers=bearer(requester_key)).json()
     assert answer["status"] == "traced" and answer["disclosure"] is None
 
 
@@ -179,7 +174,7 @@ def test_retention_drops_disclosures_and_subject_details_but_keeps_the_entries(
     assert "subject" not in case.request and case.decision_reason == "necessary" and case.candidates
     assert api.entries()[-1].draft.outcome == "expired" and api.entries()[-1].draft.concerns == trace_id
     assert api.components.service.register.verify().ok
-    answer = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    answer = api.http.get(f"/v1/traces/{trace_id}", headers=bearer(requester_key)).json()
     assert answer["status"] == "traced" and answer["disclosure"] is None
     # The command finds nothing more to do (and needs no index).
     env = {**os.environ, "DATABASE_URL": database_url}
@@ -198,7 +193,7 @@ def test_deciding_an_expired_case_again_is_a_recorded_409_not_a_500(api, request
     reviewer = api.components.clients.add("second-look", "reviewer", organisation="NHS Wales")[1]
     for decision in ("approve", "refuse"):
         response = api.http.post(
-            f"/v1/reviews/{trace_id}", json={"decision": decision, "reason": "again"}, headers=_as(reviewer)
+            f"/v1/reviews/{trace_id}", json={"decision": decision, "reason": "again"}, headers=bearer(reviewer)
         )
         assert response.status_code == 409 and "already been decided" in response.json()["detail"]
         assert api.entries()[-1].draft.http_status == 409 and api.entries()[-1].draft.concerns == trace_id
@@ -218,13 +213,14 @@ def test_an_approved_disclosure_waits_on_the_policy_in_force_when_collected(api,
     trace_id = api.trace(body, requester_key).json()["trace_id"]
     monkeypatch.undo()
     reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
-    case = api.http.get(f"/v1/reviews/{trace_id}", headers=_as(reviewer)).json()
+    case = api.http.get(f"/v1/reviews/{trace_id}", headers=bearer(reviewer)).json()
     assert case["policy_in_force"] == "mou-2017-01" and case["policy_checks"] == []
     approve = {"decision": "approve", "reason": "necessary"}
-    assert api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=_as(reviewer)).json()["state"] == "approved"
+    decided = api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=bearer(reviewer))
+    assert decided.json()["state"] == "approved"
 
     api.clock.now = dt.datetime(2018, 5, 10, 12, tzinfo=dt.UTC)  # mou-2018-05 before the requester collects
-    answer = api.http.get(f"/v1/traces/{trace_id}", headers=_as(requester_key)).json()
+    answer = api.http.get(f"/v1/traces/{trace_id}", headers=bearer(requester_key)).json()
     assert answer["status"] == "refused" and answer["disclosure"] is None
     assert [r["code"] for r in answer["refusals"]] == ["SERIOUS_CRIME_NOT_SHOWN"]
     assert api.entries()[-1].draft.fields_disclosed == ()

@@ -88,7 +88,8 @@ def every_error_is_a_problem(ctx, response, case) -> bool | None:
     for member, kind in PROBLEM_MEMBERS.items():
         assert isinstance(body.get(member), kind), f"a {response.status_code} problem without {member} ({kind})"
     assert body["status"] == response.status_code, f"a {response.status_code} problem saying status {body['status']}"
-    # api.problems falls back to a catch-all type for a status it has no slug for: a client could not tell it apart.
+    # api.http.problems falls back to a catch-all type for a status it has no slug for: a client could not tell it
+    # apart.
     assert body["type"] != "/problems/error", f"a {response.status_code} problem of the catch-all type"
     return None
 

@@ -126,3 +126,25 @@ def test_malformed_values_are_counted_not_fatal():
     e = entities([{**RECORD, "postcode": "NOT A CODE", "date_of_birth": "soon", "family_name": "!!"}])
     assert e.malformed == {"postcode": 1, "date_of_birth": 1, "family_name": 1}
     assert e.postcode[0] == -1 and e.date_of_birth[0] == 0 and e.family[0] == -1
+
+
+def test_a_comparison_ends_in_else_and_names_each_level_once():
+    from matcher.comparison import Comparison
+    from matcher.comparison.levels import ElseLevel, ExactLevel
+    from matcher.comparison.library import SEX
+    from matcher.comparison.names import EditDistanceLevel, JaroWinklerLevel
+    from matcher.comparison.postcodes import PostcodeLevel
+
+    with pytest.raises(ValueError, match="last level must be ElseLevel"):
+        Comparison(SEX, (ExactLevel(),))
+    with pytest.raises(ValueError, match="distinct"):
+        Comparison(SEX, (ExactLevel(), ExactLevel(), ElseLevel()))
+    with pytest.raises(ValueError, match="one or two edits"):
+        EditDistanceLevel(3)
+    with pytest.raises(ValueError, match="unit, sector, district or area"):
+        PostcodeLevel("street")
+    assert [EditDistanceLevel(2).label, JaroWinklerLevel(0.8).label, PostcodeLevel("unit", current=False).label] == [
+        "two_edits",
+        "jaro_winkler>=0.80",
+        "previous_unit",
+    ]

@@ -106,3 +106,65 @@ def test_the_precomputed_table_answers_as_the_requirements_do():
     gamma = np.column_stack([rng.integers(-1, len(c.levels), size=5_000) for c in COMPARISONS]).astype(np.int8)
     np.testing.assert_array_equal(check(gamma), check._evaluate(gamma))
     assert check(gamma).any() and not check(gamma).all()
+
+
+def _by_label(variants: tuple[str, ...], weak: tuple[str, ...], family: tuple[str, ...]) -> tuple[Requirement, ...]:
+    """The default requirements as they were written before levels had agreements: every level by its label."""
+    nhs = ("nhs_number", ("exact",))
+    return (
+        Requirement("given_name", sufficient=("exact", *variants), corroborated=weak, corroborators=(nhs,)),
+        Requirement(
+            "given_name",
+            sufficient=("exact",),
+            corroborated=(*variants, *weak),
+            corroborators=(("sex", ("exact", "null")), nhs),
+        ),
+        Requirement(
+            "given_name",
+            sufficient=("exact",),
+            corroborated=(*variants, *weak),
+            corroborators=(("postcode", ("unit", "previous_unit", "sector", "district", "area", "null")), nhs),
+        ),
+        Requirement(
+            "given_name",
+            sufficient=("exact", *(v for v in variants if v != "other_given_name"), *weak),
+            corroborated=("other_given_name",),
+            corroborators=(("postcode", ("unit", "previous_unit", "sector", "district")), nhs),
+        ),
+        Requirement(
+            "family_name",
+            sufficient=("exact", "previous_family_name", "compound_part", *family, "phonetic", "swapped_with_given"),
+        ),
+        Requirement(
+            "date_of_birth",
+            sufficient=("exact",),
+            corroborated=("day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january"),
+            corroborators=(("postcode", ("unit", "previous_unit", "sector")), nhs),
+        ),
+        Requirement(
+            "date_of_birth",
+            sufficient=("exact", "day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january"),
+            corroborated=("two_of_year_month_day", "year_only"),
+            corroborators=(nhs,),
+        ),
+    )
+
+
+@pytest.mark.parametrize(
+    ("encoded", "similar", "weakly_similar"),
+    [
+        (False, "one_edit", ("jaro_winkler>=0.92", "jaro_winkler>=0.80")),
+        (True, "bloom>=0.83", ("bloom>=0.80", "bloom>=0.75")),
+    ],
+    ids=["plaintext", "encoded"],
+)
+def test_requirements_by_agreement_decide_as_the_labels_they_stand_for(encoded, similar, weakly_similar):
+    """Over every combination of levels, in both modes: the requirements that name agreements (exact, close,
+    weak) pass exactly the candidates that the same requirements written level by level pass."""
+    comparisons = default_comparisons(Tokeniser(os.urandom(32)), encoded=encoded)
+    variants = ("nickname", similar, "other_given_name", "swapped_with_family")
+    weak = (*weakly_similar, "phonetic", "initial", "null")
+    by_label = RequirementCheck(comparisons, _by_label(variants, weak, (similar, *weakly_similar)))
+    by_agreement = RequirementCheck(comparisons, DEFAULT_REQUIREMENTS)
+    assert by_agreement._all_combinations is not None and by_agreement._all_combinations.any()
+    np.testing.assert_array_equal(by_agreement._all_combinations, by_label._all_combinations)

@@ -11,8 +11,14 @@ import numpy as np
 import pyarrow.compute as pc
 import pytest
 
-from matcher.comparison import NULL, default_comparisons
-from matcher.comparison.library import ADDRESS_LINE, address_line
+from matcher.comparison import NULL, default_comparisons, derived_columns
+from matcher.comparison.library import (
+    ADDRESS_LINE,
+    DEFAULT_COMPARISONS,
+    address_line,
+    comparisons_named,
+    derived_columns_named,
+)
 from matcher.estimation import FellegiSunterEstimator
 from matcher.index import Index
 from matcher.protection.tokens import Tokeniser
@@ -59,22 +65,25 @@ def test_address_line_levels(request_line, expected):
 
 @pytest.fixture(scope="module")
 def address_index(population, population_path, master_key, tmp_path_factory):
-    """20,000 people indexed with the address-line column and a model trained for the defaults plus it."""
+    """20,000 people indexed and trained for the default comparisons plus the address line, as ``matcher build``
+    does (``matcher.build``), saved and loaded."""
+    import pyarrow.parquet as pq
+
+    from matcher.build import build_index
     from synthetic.generator import GENERATOR
 
+    root = tmp_path_factory.mktemp("address")
     people = population.slice(0, 20_000)
-    index = Index.build(people, master_key, features=(ADDRESS_LINE,))
-    comparisons = (*default_comparisons(index.tokeniser), address_line())
+    pq.write_table(people, root / "population.parquet")
     training = GENERATOR.training_requests(population_path).slice(0, 5_000)
-    model = FellegiSunterEstimator(comparisons=comparisons, u_pairs=200_000).fit(index, training).model_
-    directory = tmp_path_factory.mktemp("address") / "index"
-    index.with_model(model).save(directory)
-    return Index.load(directory, master_key), comparisons, people
+    names = (*DEFAULT_COMPARISONS, "address_line_1")
+    build_index(root / "population.parquet", root / "index", training, comparisons=names, report=lambda line: None)
+    return Index.load(root / "index", master_key), people
 
 
 def test_the_address_line_is_trained_scored_and_explained(address_index):
-    index, comparisons, people = address_index
-    tracer = Tracer(index, comparisons=comparisons)
+    index, people = address_index
+    tracer = Tracer(index)  # the comparisons its model was trained for
     person = people.filter(pc.invert(people.column("restricted"))).slice(7, 1).to_pylist()[0]
     request = {
         "given_name": person["given_name"],
@@ -92,7 +101,7 @@ def test_the_address_line_is_trained_scored_and_explained(address_index):
 
 
 def test_no_index_file_holds_an_address_line_in_clear(address_index, tmp_path):
-    index, _, people = address_index
+    index, people = address_index
     index.save(tmp_path / "index")
     stored = index_files_but_public_lists(tmp_path / "index")
     lines = [line for line in people.column("address_line_1").to_pylist()[:2_000] if line]
@@ -101,5 +110,43 @@ def test_no_index_file_holds_an_address_line_in_clear(address_index, tmp_path):
 
 def test_a_tracer_refuses_a_column_its_index_was_not_built_with(trained_index):
     comparisons = (*default_comparisons(trained_index.tokeniser), address_line())
-    with pytest.raises(ValueError, match="address_line_1"):
+    with pytest.raises(ValueError, match=r"without the feature columns \['address_line_1'\]"):
         Tracer(trained_index, comparisons=comparisons)
+
+
+def test_rotation_builds_the_feature_columns_again(address_index, population, tmp_path):
+    from matcher.index import rotate_index
+    from matcher.protection.keys import MasterKey
+
+    index, people = address_index
+    new_key = MasterKey.generate()
+    rotated = rotate_index(index, people, new_key)
+    assert set(rotated.records.features) == {"address_line_1"}
+    before, after = index.records.features["address_line_1"], rotated.records.features["address_line_1"]
+    assert not np.array_equal(before["token"], after["token"])  # re-keyed
+    person = people.slice(11, 1).to_pylist()[0]
+    request = {k: person[k] for k in ("given_name", "family_name", "address_line_1")}
+    request["date_of_birth"] = person["date_of_birth"].isoformat()
+    levels = {c.comparison: c.level for c in Tracer(rotated).trace(request).explanation[0].comparisons}
+    assert levels["address_line_1"] == "exact"
+    with pytest.raises(ValueError, match="address_line_1"):
+        rotate_index(index, people, new_key, features=())
+
+
+def test_the_derived_columns_of_comparisons_by_name_are_the_columns_they_read():
+    names = (*DEFAULT_COMPARISONS, "address_line_1")
+    assert derived_columns_named(names) == derived_columns(comparisons_named(names, TOKENISER)) == (ADDRESS_LINE,)
+    assert derived_columns_named(DEFAULT_COMPARISONS) == ()
+    with pytest.raises(ValueError, match="shoe_size"):
+        comparisons_named(("shoe_size",), TOKENISER)
+
+
+def test_a_term_frequency_level_on_a_column_without_frequencies_is_refused_up_front(trained_index):
+    from matcher.comparison import Comparison
+    from matcher.comparison.levels import ElseLevel, ExactLevel
+    from matcher.comparison.library import SEX
+
+    weighted = Comparison(SEX, (ExactLevel(term_frequency=True), ElseLevel()))
+    comparisons = (*default_comparisons(trained_index.tokeniser)[:4], weighted, default_comparisons(TOKENISER)[5])
+    with pytest.raises(ValueError, match="term frequency"):
+        FellegiSunterEstimator(comparisons=comparisons).fit(trained_index, [])

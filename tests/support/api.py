@@ -10,8 +10,14 @@ import json
 import os
 
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
+UNKNOWN_KEY = f"trc_{'0' * 12}_{'A' * 43}"  # well formed, held by no client
 PROBLEM_MEDIA_TYPE = "application/problem+json"
 PROBLEM_KEYS = {"type", "title", "status", "detail"}
+
+
+def bearer(key: str) -> dict[str, str]:
+    """The header that presents an API key."""
+    return {"Authorization": f"Bearer {key}"}
 
 
 def assert_problem(response, status: int | None = None) -> dict:
