@@ -221,9 +221,8 @@ class InitialLevel(Level):
 
 
 @dataclass(frozen=True)
-class KnownByOtherNameLevel(Level):
-    """Known by another of their names: the request's name is the record's first of ``names`` (a middle name),
-    or the record's name is among the request's."""
+class _NameListLevel(Level):
+    """A level that looks for a name among a list of names (``names``), labelled by what one of them is called."""
 
     names: NameListColumn
     agreement: Agreement = Agreement.CLOSE
@@ -231,6 +230,11 @@ class KnownByOtherNameLevel(Level):
     @property
     def label(self) -> str:
         return self.names.item
+
+
+class KnownByOtherNameLevel(_NameListLevel):
+    """Known by another of their names: the request's name is the record's first of ``names`` (a middle name),
+    or the record's name is among the request's."""
 
     def holds(self, pairs: NamePairs) -> np.ndarray:
         mine, theirs = pairs.feature("token")
@@ -239,16 +243,8 @@ class KnownByOtherNameLevel(Level):
         return known | token_in_lists(theirs, self.names.lists(pairs.requests), pairs.req, pairs.requests.names.token)
 
 
-@dataclass(frozen=True)
-class InRecordListLevel(Level):
+class InRecordListLevel(_NameListLevel):
     """The request's name is among the record's ``names`` (a previous family name)."""
-
-    names: NameListColumn
-    agreement: Agreement = Agreement.CLOSE
-
-    @property
-    def label(self) -> str:
-        return self.names.item
 
     def holds(self, pairs: NamePairs) -> np.ndarray:
         mine, _ = pairs.feature("token")

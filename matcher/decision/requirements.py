@@ -80,6 +80,8 @@ DEFAULT_REQUIREMENTS = (
         corroborated=("day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january"),
         corroborators=(("postcode", ("unit", "previous_unit", "sector")), _NHS_NUMBER_AGREES),
     ),
+    # Meant to let the NHS number carry a date further off, but the requirement above already refuses such a date
+    # whatever corroborates it, so this one never changes a decision (kept as written; see issue 18).
     Requirement(
         "date_of_birth",
         sufficient=("exact", "day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january"),
