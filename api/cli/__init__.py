@@ -14,7 +14,7 @@ from api.cli import clients, db, demo, register, retention, serve, simulate
 from api.policy.versions import NoPolicyInForce
 from api.settings import ConfigurationError
 from api.storage.migrate import SchemaOutOfDate
-from matcher.index import DamagedIndexError
+from matcher.index import DamagedIndexError, OldIndexFormatError
 from matcher.protection.keys import KeyConfigurationError
 from matcher.protection.payload import TamperedPayloadError
 
@@ -44,6 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         FileNotFoundError,
         TamperedPayloadError,
         DamagedIndexError,
+        OldIndexFormatError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import numpy as np
 
 from matcher.blocking.keys import all_keys
 from matcher.blocking.rules import BlockingRule
+from matcher.protection.tokens import KeyedHash
 from matcher.records.entities import Entities
 from matcher.records.ragged import expand_ranges
 
@@ -21,11 +22,15 @@ class BlockingIndex:
     keys are taken as equal when they agree on bits + 32 bits (56 at ten million records): a collision only adds a
     candidate to be scored, never removes one. Buckets hold a handful of keys plus at most one large block, so a
     lookup compares residuals across the bucket instead of searching.
+
+    Every key passes through the index's ``KeyedHash`` on its way in, at build and at lookup: the keys as
+    ``all_keys`` folds them mix raw date values with a public function, which anyone could recompute from guesses.
     """
 
     directory: np.ndarray  # uint32 (int64 past 4G keys), 2**bits + 1 bucket starts
     residuals: np.ndarray  # uint32
     rows: np.ndarray  # uint32
+    keyed: KeyedHash = field(repr=False)
 
     @property
     def bits(self) -> int:
@@ -35,34 +40,37 @@ class BlockingIndex:
         return len(self.rows)
 
     @classmethod
-    def build(cls, records: Entities, rules: tuple[BlockingRule, ...]) -> BlockingIndex:
+    def build(cls, records: Entities, rules: tuple[BlockingRule, ...], keyed: KeyedHash) -> BlockingIndex:
         """Keys of every record under every rule. Blocks over a rule's own ``max_block_size`` are left out: a
         lookup would skip them anyway."""
         row, key, rule = all_keys(records, rules, as_request=False)
+        key = keyed(key)
         order = np.lexsort((row, key))
         row, key, rule = row[order], key[order], rule[order]
         _, counts = np.unique(key, return_counts=True)
         limits = np.array([r.max_block_size or np.iinfo(np.int64).max for r in rules], dtype=np.int64)
         keep = np.repeat(counts, counts) <= limits[rule]
-        return cls.from_sorted(key[keep], row[keep])
+        return cls.from_sorted(key[keep], row[keep], keyed)
 
     @classmethod
-    def from_sorted(cls, keys: np.ndarray, rows: np.ndarray) -> BlockingIndex:
+    def from_sorted(cls, keys: np.ndarray, rows: np.ndarray, keyed: KeyedHash) -> BlockingIndex:
+        """From keys already keyed, sorted, and their rows."""
         # About eight keys per bucket: the directory costs half a byte per key.
         bits = int(np.clip(int(max(len(keys), 1) - 1).bit_length() - 3, 4, 30))
         bucket = keys >> np.uint64(64 - bits)
         index_type = np.uint32 if len(keys) < 2**32 else np.int64
         directory = np.searchsorted(bucket, np.arange(2**bits + 1, dtype=np.uint64)).astype(index_type)
         residuals = ((keys >> np.uint64(32 - bits)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        return cls(directory=directory, residuals=residuals, rows=rows.astype(np.uint32))
+        return cls(directory=directory, residuals=residuals, rows=rows.astype(np.uint32), keyed=keyed)
 
     def lookup(self, keys: np.ndarray, max_block_size: int | np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
-        """(which key, record) for every record under each key; blocks over ``max_block_size`` are skipped.
+        """(which key, record) for every record under each key (as ``all_keys`` gives them, not yet keyed);
+        blocks over ``max_block_size`` are skipped.
 
         Returns the pairs and how many keys were skipped for being too common.
         """
         bits = self.bits
-        keys = np.asarray(keys, dtype=np.uint64)
+        keys = self.keyed(keys)
         bucket = (keys >> np.uint64(64 - bits)).astype(np.intp)
         residual = ((keys >> np.uint64(32 - bits)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
         starts = self.directory[bucket].astype(np.int64)

@@ -1,7 +1,8 @@
 """The searchable index: normalised records, their blocking keys, name frequencies and the sealed payloads.
 
-NHS numbers, dates of birth and postcodes are held only as keyed tokens (``matcher.protection.tokens``) and inside
-the sealed payloads, opened only for the record being disclosed. How an index is laid out on disk is
+NHS numbers and postcodes are held only as keyed tokens (``matcher.protection.tokens``) and inside the sealed
+payloads, opened only for the record being disclosed. Every key is the index's own (``MasterKey.for_index``, from a
+random id made at build), so no two indexes share a token. How an index is laid out on disk, every file sealed, is
 ``matcher.index.storage``.
 """
 
@@ -17,9 +18,9 @@ import pyarrow as pa
 from matcher.blocking import DEFAULT_RULES, BlockingIndex, BlockingRule
 from matcher.index.storage import index_arrays, read_index, save_index
 from matcher.protection.bloom import BloomEncoder
-from matcher.protection.keys import MasterKey
+from matcher.protection.keys import IndexKeys, MasterKey, new_index_id
 from matcher.protection.payload import SOURCE_COLUMNS, PayloadCipher, ReferenceLists
-from matcher.protection.tokens import Tokeniser
+from matcher.protection.tokens import KeyedHash, Tokeniser
 from matcher.records.entities import Entities, FeatureBuilder
 from matcher.scoring.model import FellegiSunterModel
 
@@ -35,6 +36,7 @@ class Index:
     sealed: pa.BinaryArray  # per record: the payload, encrypted (see matcher.protection.payload)
     reference: ReferenceLists
     rules: tuple[BlockingRule, ...]
+    keys: IndexKeys
     tokeniser: Tokeniser
     cipher: PayloadCipher
     model: FellegiSunterModel | None = None
@@ -46,7 +48,7 @@ class Index:
 
     @property
     def key_id(self) -> str:
-        return self.cipher.key_id
+        return self.keys.key_id
 
     def __len__(self) -> int:
         return len(self.records)
@@ -63,9 +65,10 @@ class Index:
         """``encoded``: keep no plaintext name, date of birth, postcode or NHS number in the saved index (names as
         keyed Bloom filters, dates as keyed tokens of year, month and day). ``features``: derived feature columns
         some comparison reads besides the built-in ones."""
-        tokeniser = Tokeniser(key.derive("tokens"))
-        cipher = PayloadCipher(key)
-        encoder = BloomEncoder(key.derive("names")) if encoded else None
+        keys = key.for_index(new_index_id())
+        tokeniser = Tokeniser(keys.tokens)
+        cipher = PayloadCipher(keys)
+        encoder = BloomEncoder(keys.names) if encoded else None
         sealed, reference = cipher.seal(population.select(list(SOURCE_COLUMNS)))
         records = Entities.from_population(population, tokeniser, encoder, features)
         n = len(records)
@@ -76,12 +79,13 @@ class Index:
         }
         return cls(
             records=records,
-            blocking=BlockingIndex.build(records, rules),
+            blocking=BlockingIndex.build(records, rules, KeyedHash(keys.blocking)),
             term_frequency={k: v.astype(np.float32) for k, v in frequency.items()},
             restricted=population.column("restricted").fill_null(False).to_numpy(zero_copy_only=False),
             sealed=sealed,
             reference=reference,
             rules=rules,
+            keys=keys,
             tokeniser=tokeniser,
             cipher=cipher,
             encoder=encoder,
@@ -101,7 +105,7 @@ class Index:
 
     def warm(self) -> Index:
         """Read one byte of every page of the index, so that the first traces of a service do not each pay for
-        mapping the pages they touch. Returns self."""
+        faulting in the pages they touch. Returns self."""
         buffers = [np.asarray(a).reshape(-1).view(np.uint8) for a in index_arrays(self).values() if a.size]
         buffers += [np.frombuffer(b, dtype=np.uint8) for b in self.sealed.buffers() if b is not None]
         for buffer in buffers:

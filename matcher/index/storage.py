@@ -1,9 +1,11 @@
 """How an index is laid out on disk, and read back.
 
-A directory of ``.npy`` arrays (opened memory-mapped, so loading tens of millions of records costs seconds and pages
-come in as traces touch them), Arrow IPC files of the distinct names (plaintext mode only), of the sealed payloads
-and of the public reference lists the payloads point to, a manifest naming the key the index was made with and the
-size of every file, and once trained, the model. No file holds an address or an NHS number in clear.
+A directory of ``.npy`` arrays, Arrow IPC files (the distinct names in plaintext mode, the sealed payloads and the
+public reference lists the payloads point to), the index's own description (mode, rules, counts) and, once
+trained, the model: every one of them sealed whole under the index's file subkey (``matcher.protection.sealing``)
+and decrypted into memory at load. Beside them, in clear, only ``manifest.json``: the format, the master key's id,
+the index's id (from which its subkeys are derived) and every file's size, so that a wrong key, an old format or a
+truncated file is named at once, before anything is decrypted.
 """
 
 from __future__ import annotations
@@ -22,9 +24,10 @@ import pyarrow.ipc as ipc
 from matcher.blocking import BlockingIndex, BlockingRule
 from matcher.protection.bloom import BloomEncoder
 from matcher.protection.dates import DateTokens
-from matcher.protection.keys import MasterKey
+from matcher.protection.keys import IndexKeys, MasterKey
 from matcher.protection.payload import PayloadCipher, ReferenceLists, check_key
-from matcher.protection.tokens import Tokeniser
+from matcher.protection.sealing import FileSealer, UnsealError
+from matcher.protection.tokens import KeyedHash, Tokeniser
 from matcher.records.entities import Entities, NameTable, PostcodeTable
 from matcher.records.ragged import Ragged
 from matcher.scoring.model import FellegiSunterModel
@@ -32,8 +35,14 @@ from matcher.scoring.model import FellegiSunterModel
 if TYPE_CHECKING:
     from matcher.index.index import Index
 
-FORMAT_VERSION = 4
+FORMAT_VERSION = 5
 _FEATURES = "records.features."
+_DESCRIPTION = "index.json"
+_MODEL = "model.json"
+
+
+class OldIndexFormatError(ValueError):
+    """An index written by an older version of the code: it must be rebuilt."""
 
 
 class DamagedIndexError(ValueError):
@@ -61,6 +70,7 @@ def save_index(index: Index, directory: Path) -> None:
 
 
 def _write(index: Index, directory: Path) -> None:
+    sealer = FileSealer(index.keys.files, index.keys.index_id)
     arrays = directory / "arrays"
     arrays.mkdir(parents=True, exist_ok=True)
     to_save = index_arrays(index)
@@ -68,16 +78,14 @@ def _write(index: Index, directory: Path) -> None:
         dates = to_save.pop("records.date_of_birth")
         to_save["records.date_of_birth_tokens"] = DateTokens(index.tokeniser).encode(dates)
     for name, array in to_save.items():
-        np.save(arrays / f"{name}.npy", np.ascontiguousarray(array))
-    # Names in clear only in plaintext mode, which compares their spelling; postcodes only ever as tokens.
+        sealer.write_array(arrays / f"{name}.npy", f"arrays/{name}.npy", array)
+    # Names in clear only in plaintext mode, which compares their spelling (sealed at rest like everything else).
+    tables = {"sealed.arrow": pa.table({"sealed": index.sealed}), "reference.arrow": index.reference.table()}
     if not index.encoded:
-        names = pa.table({"value": pa.array(index.records.names.strings, pa.string())})
-        _write_ipc(directory / "names.arrow", names)
-    _write_ipc(directory / "sealed.arrow", pa.table({"sealed": index.sealed}))
-    _write_ipc(directory / "reference.arrow", index.reference.table())
-    manifest = {
-        "format_version": FORMAT_VERSION,
-        "key_id": index.key_id,
+        tables["names.arrow"] = pa.table({"value": pa.array(index.records.names.strings, pa.string())})
+    for name, table in tables.items():
+        sealer.write_bytes(directory / name, name, _ipc_bytes(table))
+    description = {
         "mode": "encoded" if index.encoded else "plaintext",
         "records": len(index),
         "names": len(index.records.names.strings),
@@ -87,9 +95,11 @@ def _write(index: Index, directory: Path) -> None:
         ],
         "malformed": dict(index.records.malformed),
     }
+    sealer.write_bytes(directory / _DESCRIPTION, _DESCRIPTION, json.dumps(description).encode())
     if index.model is not None:
-        index.model.save(directory / "model.json")
-    # Every file's size, so that a truncated or swapped file is caught at load without reading it all.
+        sealer.write_bytes(directory / _MODEL, _MODEL, index.model.to_json().encode())
+    manifest = {"format_version": FORMAT_VERSION, "key_id": index.key_id, "index_id": index.keys.index_id}
+    # Every file's size, so that a truncated file is named at load before anything is decrypted.
     manifest["files"] = {
         str(f.relative_to(directory)): f.stat().st_size for f in sorted(directory.rglob("*")) if f.is_file()
     }
@@ -117,7 +127,8 @@ def index_arrays(index: Index) -> dict[str, np.ndarray]:
 
 
 def read_index(directory: Path, key: MasterKey) -> dict:
-    """The parts of a saved index (``Index``'s fields), after checking its key, format and file sizes."""
+    """The parts of a saved index (``Index``'s fields), after checking its format, key and file sizes; every file
+    is authenticated as it is decrypted."""
     manifest_path = directory / "manifest.json"
     if not manifest_path.exists():
         raise FileNotFoundError(f"{directory} is not an index directory (no manifest.json)")
@@ -125,20 +136,29 @@ def read_index(directory: Path, key: MasterKey) -> dict:
         manifest = json.loads(manifest_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise DamagedIndexError(directory, "manifest.json is not readable JSON") from None
-    if manifest.get("format_version") != FORMAT_VERSION:
-        raise ValueError(f"index format {manifest.get('format_version')} is not {FORMAT_VERSION}: rebuild it")
+    version = manifest.get("format_version")
+    if version != FORMAT_VERSION:
+        raise OldIndexFormatError(
+            f"the index at {directory} is in format {version}, this code reads format {FORMAT_VERSION} (every file "
+            "sealed, keys of its own): rebuild it with `python -m matcher build`"
+        )
     check_key(manifest["key_id"], key)
-    for name, size in manifest.get("files", {}).items():
+    if not isinstance(manifest.get("files"), dict) or not isinstance(manifest.get("index_id"), str):
+        raise DamagedIndexError(directory, "manifest.json does not list the index's id and files")
+    for name, size in manifest["files"].items():
         path = directory / name
         if not path.is_file():
             raise DamagedIndexError(directory, f"{name} is missing")
         if path.stat().st_size != size:
             raise DamagedIndexError(directory, f"{name} has {path.stat().st_size:,} bytes, not {size:,}")
     try:
-        parts = _read(directory, key, manifest)
+        keys = key.for_index(manifest["index_id"])
+        parts = _read(directory, keys, set(manifest["files"]))
+    except UnsealError as error:
+        raise DamagedIndexError(directory, str(error)) from error
     except (OSError, ValueError, KeyError, pa.ArrowException) as error:
         raise DamagedIndexError(directory, f"{type(error).__name__} while reading it") from error
-    _check_shapes(parts, directory, manifest["records"])
+    _check_shapes(parts, directory, parts.pop("description")["records"])
     return parts
 
 
@@ -152,14 +172,25 @@ def _check_shapes(parts: dict, directory: Path, records: int) -> None:
             raise DamagedIndexError(directory, f"{name} has {len(values):,} entries for {records:,} records")
 
 
-def _read(directory: Path, key: MasterKey, manifest: dict) -> dict:
-    arrays = {p.stem: _open_array(p) for p in (directory / "arrays").glob("*.npy")}
-    encoded = manifest.get("mode") == "encoded"
-    tokeniser = Tokeniser(key.derive("tokens"))
+def _read(directory: Path, keys: IndexKeys, files: set[str]) -> dict:
+    sealer = FileSealer(keys.files, keys.index_id)
+    # Only the files the manifest lists: a file dropped in beside them is never read.
+    description = json.loads(bytes(sealer.read_bytes(directory / _DESCRIPTION, _DESCRIPTION)))
+    arrays = {
+        name[len("arrays/") : -len(".npy")]: sealer.read_array(directory / name, name)
+        for name in sorted(files)
+        if name.startswith("arrays/") and name.endswith(".npy")
+    }
+    encoded = description["mode"] == "encoded"
+    tokeniser = Tokeniser(keys.tokens)
     if encoded:
         tokens = arrays.pop("records.date_of_birth_tokens")
-        arrays["records.date_of_birth"] = DateTokens(tokeniser).decode(np.asarray(tokens))
-    name_strings = [] if encoded else _read_ipc(directory / "names.arrow").column("value").to_pylist()
+        arrays["records.date_of_birth"] = DateTokens(tokeniser).decode(tokens)
+
+    def table(name: str) -> pa.Table:
+        return _from_ipc_bytes(sealer.read_bytes(directory / name, name))
+
+    name_strings = [] if encoded else table("names.arrow").column("value").to_pylist()
 
     def ragged(prefix: str) -> Ragged:
         return Ragged(arrays[f"{prefix}.offsets"], arrays[f"{prefix}.values"])
@@ -190,36 +221,35 @@ def _read(directory: Path, key: MasterKey, manifest: dict) -> dict:
             feature, part = name[len(_FEATURES) :].split(".", 1)
             features.setdefault(feature, {})[part] = array
     records = Entities(names=names, postcodes=postcodes, **record_args, features=features)
-    model_path = directory / "model.json"
+    blocking = BlockingIndex(
+        arrays["blocking.directory"], arrays["blocking.residuals"], arrays["blocking.rows"], KeyedHash(keys.blocking)
+    )
+    model = sealer.read_bytes(directory / _MODEL, _MODEL) if _MODEL in files else None
     return {
+        "description": description,
         "records": records,
-        "blocking": BlockingIndex(arrays["blocking.directory"], arrays["blocking.residuals"], arrays["blocking.rows"]),
+        "blocking": blocking,
         "term_frequency": {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("term_frequency.")},
         "restricted": arrays["restricted"],
-        "sealed": _read_ipc(directory / "sealed.arrow").column("sealed").chunk(0),
-        "reference": ReferenceLists.from_table(_read_ipc(directory / "reference.arrow")),
+        "sealed": table("sealed.arrow").column("sealed").chunk(0),
+        "reference": ReferenceLists.from_table(table("reference.arrow")),
         "rules": tuple(
-            BlockingRule(r["name"], tuple(r["components"]), r.get("max_block_size")) for r in manifest["rules"]
+            BlockingRule(r["name"], tuple(r["components"]), r.get("max_block_size")) for r in description["rules"]
         ),
+        "keys": keys,
         "tokeniser": tokeniser,
-        "cipher": PayloadCipher(key),
-        "encoder": BloomEncoder(key.derive("names")) if encoded else None,
-        "model": FellegiSunterModel.load(model_path) if model_path.exists() else None,
+        "cipher": PayloadCipher(keys),
+        "encoder": BloomEncoder(keys.names) if encoded else None,
+        "model": None if model is None else FellegiSunterModel.from_json(bytes(model)),
     }
 
 
-def _open_array(path: Path) -> np.ndarray:
-    # Small arrays are read outright: an empty array cannot be memory-mapped at all.
-    if path.stat().st_size < 65_536:
-        return np.load(path)
-    # A plain ndarray over the mapping: np.memmap's own indexing costs microseconds per call, on every request.
-    return np.asarray(np.load(path, mmap_mode="r"))
-
-
-def _write_ipc(path: Path, table: pa.Table) -> None:
-    with pa.OSFile(str(path), "wb") as sink, ipc.new_file(sink, table.schema) as writer:
+def _ipc_bytes(table: pa.Table) -> pa.Buffer:
+    sink = pa.BufferOutputStream()
+    with ipc.new_file(sink, table.schema) as writer:
         writer.write_table(table)
+    return sink.getvalue()
 
 
-def _read_ipc(path: Path) -> pa.Table:
-    return ipc.open_file(pa.memory_map(str(path), "r")).read_all().combine_chunks()
+def _from_ipc_bytes(data: memoryview) -> pa.Table:
+    return ipc.open_file(pa.BufferReader(pa.py_buffer(data))).read_all().combine_chunks()

@@ -3,15 +3,19 @@
 The master secret is 32 random bytes that never live in the repository. It is read, in this order, from the
 ``TRACING_MASTER_KEY`` environment variable (its text form), from the file named by ``TRACING_MASTER_KEY_FILE``,
 or from ``~/.config/tracing-service/master.key``; ``python -m matcher keys init`` creates that file. Every subkey
-(tokens, payload encryption, name encodings) is HKDF-SHA256 of the master secret with the purpose as ``info``, and
+(review cases, the register's chain, ...) is HKDF-SHA256 of the master secret with the purpose as ``info``, and
 everything made with a key records the master key's id: a short HKDF output that names the key without revealing it.
-A missing, malformed or wrong key is an error at start-up, never a silent wrong answer.
+An index's subkeys (``IndexKeys``) also carry the index's own random id in ``info``: two indexes built under one
+master key share no token, no filter position and no file key, so neither is a dictionary for the other and their
+records do not link. A missing, malformed or wrong key is an error at start-up, never a silent wrong answer.
 """
 
 from __future__ import annotations
 
 import base64
 import os
+import re
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -59,6 +63,16 @@ class MasterKey:
         hkdf = HKDF(algorithm=hashes.SHA256(), length=length, salt=_SALT, info=f"tracing/{purpose}".encode())
         return hkdf.derive(self.secret)
 
+    def for_index(self, index_id: str) -> IndexKeys:
+        """The subkeys of one index, from its id (``new_index_id()`` at build, then read from its manifest)."""
+        if not _INDEX_ID.fullmatch(index_id):
+            raise InvalidKeyError("an index id is 32 hexadecimal digits")
+        return IndexKeys(
+            index_id=index_id,
+            key_id=self.key_id,
+            **{purpose: self.derive(f"index/{index_id}/{purpose}") for purpose in _INDEX_PURPOSES},
+        )
+
     @property
     def key_id(self) -> str:
         """Names the key in manifests, ciphertexts and errors without revealing it."""
@@ -99,6 +113,28 @@ class MasterKey:
         with os.fdopen(descriptor, "w") as fh:
             fh.write(self.text() + "\n")
         return path
+
+
+@dataclass(frozen=True)
+class IndexKeys:
+    """The subkeys of one index: each for one purpose, none derivable from another or from another index's."""
+
+    index_id: str
+    key_id: str  # the master key's id
+    tokens: bytes = field(repr=False)  # keyed tokens of values (names, postcodes, NHS numbers)
+    names: bytes = field(repr=False)  # Bloom-filter positions and diffusion (encoded mode)
+    blocking: bytes = field(repr=False)  # the keyed permutation every blocking key passes through
+    payload: bytes = field(repr=False)  # the records' sealed payloads
+    files: bytes = field(repr=False)  # the index's files, sealed at rest
+
+
+_INDEX_PURPOSES = ("tokens", "names", "blocking", "payload", "files")
+_INDEX_ID = re.compile(r"[0-9a-f]{32}")
+
+
+def new_index_id() -> str:
+    """A random id for a new index (128 bits: two indexes never share one)."""
+    return secrets.token_hex(16)
 
 
 def load_master_key(environment: Mapping[str, str] | None = None) -> MasterKey:

@@ -2,13 +2,13 @@
 
 Each record's personal fields (NHS number, first address line, postcode, registration date, and which entry of the
 public reference lists its locality, town and GP practice are) are serialised and encrypted on their own with
-AES-GCM under the deployment's payload subkey, with a fresh random 96-bit nonce and the record's row number and the
+AES-GCM under the index's payload subkey, with a fresh random 96-bit nonce and the record's row number and the
 key id as associated data: a ciphertext moved to another row, altered, or opened under another key fails, and that
 means no disclosure. Only the single record being disclosed is ever decrypted.
 
 What stays in clear are the reference lists: town and locality names and the GP practices (code, name, address,
-postcode), all public. They are stored once, and a record refers to them by number, so a record's sealed payload
-is about 80 bytes.
+postcode), all public. They are stored once, sorted (an order of first appearance would say which rows come
+first in which town), and a record refers to them by number, so a record's sealed payload is about 80 bytes.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from matcher.disclosure import DISCLOSURE_FIELDS, GP_PRACTICE_FIELDS
-from matcher.protection.keys import MasterKey, WrongKeyError
+from matcher.protection.keys import IndexKeys, MasterKey, WrongKeyError
 
 SOURCE_COLUMNS = ("nhs_number", *DISCLOSURE_FIELDS)
 """What each record's payload seals: its NHS number and what a trace may disclose."""
@@ -69,11 +69,11 @@ class ReferenceLists:
 
 
 class PayloadCipher:
-    """Seals and opens records' payloads under one master key's payload subkey."""
+    """Seals and opens records' payloads under one index's payload subkey."""
 
-    def __init__(self, key: MasterKey) -> None:
-        self._aead = AESGCM(key.derive("payload"))
-        self.key_id = key.key_id
+    def __init__(self, keys: IndexKeys) -> None:
+        self._aead = AESGCM(keys.payload)
+        self.key_id = keys.key_id
 
     def _associated_data(self, row: int) -> bytes:
         return f"{self.key_id}:{row}".encode()
@@ -83,10 +83,10 @@ class PayloadCipher:
         localities, locality_codes = _codes(source.column("address_line_2"))
         towns, town_codes = _codes(source.column("town"))
         practice_columns = [source.column(n).to_pylist() for n in GP_PRACTICE_FIELDS]
-        practice_position: dict[tuple, int] = {}
-        practice_codes = [
-            practice_position.setdefault(p, len(practice_position)) for p in zip(*practice_columns, strict=True)
-        ]
+        practice_rows = list(zip(*practice_columns, strict=True))
+        practices = sorted(set(practice_rows), key=_sort_key)
+        practice_position = {p: i for i, p in enumerate(practices)}
+        practice_codes = [practice_position[p] for p in practice_rows]
         registration = source.column("registration_date").cast(pa.int32()).to_pylist()
         nhs = source.column("nhs_number").to_pylist()
         line_1 = source.column("address_line_1").to_pylist()
@@ -110,7 +110,7 @@ class PayloadCipher:
             ).encode()
             nonce = nonces[row * _NONCE : (row + 1) * _NONCE]
             sealed.append(nonce + encrypt(nonce, plain, self._associated_data(row)))
-        return pa.array(sealed, pa.binary()), ReferenceLists(localities, towns, list(practice_position))
+        return pa.array(sealed, pa.binary()), ReferenceLists(localities, towns, practices)
 
     def open(self, sealed: bytes, row: int, reference: ReferenceLists) -> dict:
         """The record's NHS number and disclosable fields; TamperedPayloadError if it does not authenticate."""
@@ -143,10 +143,13 @@ def check_key(expected_key_id: str, key: MasterKey) -> None:
 
 
 def _codes(column: pa.ChunkedArray) -> tuple[list[str | None], list[int | None]]:
-    """Distinct values and, per row, the value's number (None stays None)."""
-    encoded = pc.dictionary_encode(column).combine_chunks()
-    indices = encoded.indices.to_pylist()
-    return encoded.dictionary.to_pylist(), indices
+    """Distinct values, sorted, and per row the value's number (None stays None)."""
+    values = sorted(v for v in pc.unique(column).to_pylist() if v is not None)
+    return values, pc.index_in(column, value_set=pa.array(values, column.type)).to_pylist()
+
+
+def _sort_key(values: tuple) -> tuple:
+    return tuple((v is None, v or "") for v in values)
 
 
 def _date(days: int) -> dt.date:

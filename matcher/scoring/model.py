@@ -1,5 +1,5 @@
 """The Fellegi-Sunter model: per comparison level, m (the share of true matches at it) and u (of non-matches), and
-the prior that a request's person is in the index; saved beside the index as model.json.
+the prior that a request's person is in the index; saved with the index (sealed, as its other files are).
 
 The posterior is over "which record, if any, is this person": with prior probability ``in_index`` the person is one
 of the N records, each equally likely a priori, so candidate i has posterior odds proportional to its Bayes factor
@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import asdict, dataclass
-from pathlib import Path
 
 import numpy as np
 
@@ -36,12 +35,12 @@ class FellegiSunterModel:
     records: int  # N, the index size the prior is spread over
     training: dict  # how the parameters were estimated (pairs, iterations, converged)
 
-    def save(self, path: Path) -> None:
-        path.write_text(json.dumps(asdict(self), indent=1))
+    def to_json(self) -> str:
+        return json.dumps(asdict(self), indent=1)
 
     @classmethod
-    def load(cls, path: Path) -> FellegiSunterModel:
-        raw = json.loads(path.read_text())
+    def from_json(cls, text: str | bytes) -> FellegiSunterModel:
+        raw = json.loads(text)
         comparisons = tuple(
             ComparisonParameters(c["name"], tuple(c["levels"]), tuple(c["m"]), tuple(c["u"]))
             for c in raw["comparisons"]

@@ -10,10 +10,9 @@ import subprocess
 import sys
 from pathlib import Path
 
-import numpy as np
 import pytest
 
-from matcher.index import DamagedIndexError, Index
+from matcher.index import FORMAT_VERSION, DamagedIndexError, Index, OldIndexFormatError
 
 
 @pytest.fixture(scope="module")
@@ -28,31 +27,76 @@ def _truncate(index: Path) -> None:
     path.write_bytes(path.read_bytes()[:100])
 
 
-def _shorten_without_sizes(index: Path) -> None:
+def _flip_a_byte(index: Path) -> None:
+    path = index / "arrays" / "records.family.npy"
+    content = bytearray(path.read_bytes())
+    content[len(content) // 2] ^= 1
+    path.write_bytes(bytes(content))
+
+
+def _swap_two_arrays_of_one_size(index: Path) -> None:
+    given, family = index / "arrays" / "records.given.npy", index / "arrays" / "records.family.npy"
+    assert given.stat().st_size == family.stat().st_size
+    content = given.read_bytes()
+    given.write_bytes(family.read_bytes())
+    family.write_bytes(content)
+
+
+def _take_a_file_from_another_index(other: Path):
+    def harm(index: Path) -> None:
+        (index / "sealed.arrow").write_bytes((other / "sealed.arrow").read_bytes())
+        manifest = json.loads((index / "manifest.json").read_text())
+        manifest["files"]["sealed.arrow"] = (other / "sealed.arrow").stat().st_size
+        (index / "manifest.json").write_text(json.dumps(manifest))
+
+    return harm
+
+
+def _drop_the_file_list(index: Path) -> None:
     manifest = json.loads((index / "manifest.json").read_text())
-    del manifest["files"]  # as an index written before sizes were recorded
+    del manifest["files"]
     (index / "manifest.json").write_text(json.dumps(manifest))
-    np.save(index / "arrays" / "records.given.npy", np.load(index / "arrays" / "records.given.npy")[:10])
 
 
 DAMAGE = {
     "truncated array": (_truncate, "records.family.npy has 100 bytes"),
     "garbled manifest": (lambda i: (i / "manifest.json").write_text("garbage"), "manifest.json is not readable"),
     "missing payloads": (lambda i: (i / "sealed.arrow").unlink(), "sealed.arrow is missing"),
-    "array of another size": (_shorten_without_sizes, "records.given has 10 entries for 5,000 records"),
+    "a flipped byte": (_flip_a_byte, "arrays/records.family.npy does not authenticate"),
+    "two arrays of one size swapped": (_swap_two_arrays_of_one_size, "does not authenticate"),
+    "a manifest without its file list": (_drop_the_file_list, "does not list the index's id and files"),
 }
 
 
-@pytest.mark.parametrize("damage", DAMAGE)
-def test_a_damaged_index_is_refused_with_what_is_wrong(small_index, master_key, tmp_path, damage):
+@pytest.fixture(scope="module")
+def other_index(population, master_key, tmp_path_factory) -> Path:
+    """Another index of the same records under the same master key: its files have keys of their own."""
+    path = tmp_path_factory.mktemp("other") / "index"
+    Index.build(population.slice(0, 5_000), master_key).save(path)
+    return path
+
+
+@pytest.mark.parametrize("damage", [*DAMAGE, "a file from another index"])
+def test_a_damaged_index_is_refused_with_what_is_wrong(small_index, other_index, master_key, tmp_path, damage):
     copy = tmp_path / "index"
     shutil.copytree(small_index, copy)
     assert len(Index.load(copy, master_key)) == 5_000
-    harm, message = DAMAGE[damage]
+    harm, message = DAMAGE.get(damage) or (_take_a_file_from_another_index(other_index), "sealed.arrow does not")
     harm(copy)
     with pytest.raises(DamagedIndexError, match="rebuild it") as raised:
         Index.load(copy, master_key)
     assert message in str(raised.value)
+
+
+def test_an_index_of_an_older_format_is_refused_with_a_word_to_rebuild_it(small_index, master_key, tmp_path):
+    copy = tmp_path / "index"
+    shutil.copytree(small_index, copy)
+    manifest = json.loads((copy / "manifest.json").read_text())
+    (copy / "manifest.json").write_text(json.dumps({**manifest, "format_version": FORMAT_VERSION - 1}))
+    with pytest.raises(OldIndexFormatError, match="rebuild it with `python -m matcher build`"):
+        Index.load(copy, master_key)
+    done = _serve(copy, tmp_path, TRACING_MASTER_KEY=master_key.text())
+    assert done.returncode == 2 and f"format {FORMAT_VERSION - 1}" in done.stderr and "Traceback" not in done.stderr
 
 
 def test_the_service_refuses_to_start_on_a_damaged_index(small_index, tmp_path):

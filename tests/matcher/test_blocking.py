@@ -11,7 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher.blocking import DEFAULT_RULES, BlockingIndex, all_keys
-from matcher.protection.tokens import Tokeniser, combine
+from matcher.protection.tokens import KeyedHash, Tokeniser, combine
 from matcher.records.entities import Entities
 
 TOKENISER = Tokeniser(os.urandom(32))
@@ -41,7 +41,9 @@ def test_lookup_matches_brute_force(n_keys):
     distinct = rng.integers(1, 2**63, size=max(n_keys // 3, 1), dtype=np.uint64)
     keys = np.sort(rng.choice(distinct, size=n_keys))  # repeated keys make blocks of several records
     rows = rng.integers(0, 1_000_000, size=n_keys).astype(np.uint32)
-    index = BlockingIndex.from_sorted(keys, rows)
+    keyed = KeyedHash(os.urandom(32))
+    order = np.argsort(keyed(keys), kind="stable")
+    index = BlockingIndex.from_sorted(keyed(keys)[order], rows[order], keyed)
     absent = rng.integers(1, 2**63, size=20, dtype=np.uint64)
     wanted = np.concatenate([distinct[:30], absent])
     for cap in (1, 3, 1_000):

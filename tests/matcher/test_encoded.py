@@ -10,7 +10,7 @@ from matcher.protection.keys import MasterKey
 from matcher.tracer import Outcome, Tracer, TraceRequest
 from synthetic.profiles import PROFILES
 from synthetic.requests import generate_requests
-from tests.support.world import index_files_but_public_lists
+from tests.support.world import index_file_bytes
 
 SAMPLE = range(3, 200_000, 1_009)
 
@@ -38,7 +38,7 @@ def encoded_tracer(encoded_dir, encoded_key):
 
 
 def test_no_file_holds_a_name_nhs_number_postcode_or_address(encoded_dir, population):
-    content = index_files_but_public_lists(encoded_dir)
+    content = index_file_bytes(encoded_dir)
     # Six characters or more: any four bytes turn up by chance in megabytes of random-looking filters (PAUL did).
     for row in population.take(pa.array(list(SAMPLE))).to_pylist():
         for field in ("given_name", "family_name", "nhs_number", "postcode", "address_line_1"):
@@ -80,7 +80,8 @@ def test_encoded_quality_is_close_to_plaintext(encoded_tracer, tracer, request_s
     plain = evaluate(tracer.results_table(tracer.trace_batch(requests)), truth)
     encoded = evaluate(encoded_tracer.results_table(encoded_tracer.trace_batch(requests)), truth)
     assert encoded.recall >= plain.recall - 0.01
-    assert encoded.wrong_person_disclosures <= plain.wrong_person_disclosures + 2  # at 200k: 7 against 5
+    # At 200k, over six keys before and after issue 15: 7-8 against 5 (the count moves with the key).
+    assert encoded.wrong_person_disclosures <= plain.wrong_person_disclosures + 4
 
 
 def test_rotation_keeps_an_index_encoded(population, encoded_key):

@@ -24,7 +24,7 @@ from matcher.index import Index
 from matcher.protection.tokens import Tokeniser
 from matcher.records.entities import Entities
 from matcher.tracer import Tracer
-from tests.support.world import index_files_but_public_lists
+from tests.support.world import index_file_bytes
 
 TOKENISER = Tokeniser(os.urandom(32))
 
@@ -103,7 +103,7 @@ def test_the_address_line_is_trained_scored_and_explained(address_index):
 def test_no_index_file_holds_an_address_line_in_clear(address_index, tmp_path):
     index, people = address_index
     index.save(tmp_path / "index")
-    stored = index_files_but_public_lists(tmp_path / "index")
+    stored = index_file_bytes(tmp_path / "index")
     lines = [line for line in people.column("address_line_1").to_pylist()[:2_000] if line]
     assert not [line for line in lines if line.encode() in stored]
 

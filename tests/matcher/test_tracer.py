@@ -1,7 +1,6 @@
 """The tracer on a 200k synthetic index: outcomes, disclosure, restriction, persistence and match quality."""
 
 import dataclasses
-import mmap
 
 import numpy as np
 import pyarrow as pa
@@ -120,22 +119,15 @@ def test_batch_and_single_agree(tracer, request_sets):
     assert [(r.outcome, r.record) for r in batch[:50]] == [(r.outcome, r.record) for r in singles]
 
 
-def _memory_mapped(array: np.ndarray) -> bool:
-    while array is not None and not isinstance(array, mmap.mmap):
-        array = getattr(array, "base", None)
-    return array is not None
-
-
 def test_save_and_load_round_trip(tmp_path, trained_index, tracer, request_sets, master_key):
     trained_index.save(tmp_path / "index")
     loaded = Index.load(tmp_path / "index", master_key)
-    assert _memory_mapped(loaded.blocking.rows)
     assert loaded.model == trained_index.model
     requests = request_sets["typical"].requests.slice(0, 500)
     before = tracer.results_table(tracer.trace_batch(requests))
     after = Tracer(loaded).results_table(Tracer(loaded).trace_batch(requests))
     assert before.equals(after)
-    loaded.save(tmp_path / "index")  # onto itself while memory-mapped from there
+    loaded.save(tmp_path / "index")  # onto itself
     assert (
         Tracer(Index.load(tmp_path / "index", master_key))
         .results_table(Tracer(loaded).trace_batch(requests))
@@ -167,27 +159,6 @@ def test_match_quality(tracer, request_sets, profile):
     floors = {"typical": (0.965, 0.004), "hard": (0.92, 0.015)}[profile]
     assert evaluation.recall >= floors[0]
     assert evaluation.lost_by_blocking / evaluation.members <= floors[1]
-
-
-def _resident_bytes(path) -> int:
-    """Bytes of ``path`` mapped into this process and resident, from /proc/self/smaps."""
-    total, current = 0, False
-    with open("/proc/self/smaps") as fh:
-        for line in fh:
-            fields = line.split()
-            if "-" in fields[0] and len(fields) >= 5 and ":" in fields[3]:  # a mapping's header line
-                current = len(fields) >= 6 and fields[5] == str(path)
-            elif current and fields[0] == "Rss:":
-                total += int(fields[1]) * 1024
-    return total
-
-
-def test_warm_makes_the_whole_index_resident(tmp_path, trained_index, master_key):
-    trained_index.save(tmp_path / "index")
-    path = (tmp_path / "index" / "arrays" / "blocking.residuals.npy").resolve()
-    index = Index.load(tmp_path / "index", master_key)
-    assert index.warm() is index
-    assert _resident_bytes(path) >= path.stat().st_size - 4096  # all but the header page
 
 
 def test_explanation_names_each_comparisons_level_and_its_weights_add_up(tracer, unrestricted_row):

@@ -2,23 +2,21 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
-PUBLIC_REFERENCE_COLUMNS = {
-    "locality",
-    "town",
-    "gp_practice_code",
-    "gp_practice_name",
-    "gp_practice_address",
-    "gp_practice_postcode",
-}
+from matcher.protection.sealing import MAGIC
+
+MANIFEST_FIELDS = {"format_version", "key_id", "index_id", "files"}
 
 
-def index_files_but_public_lists(index_dir: Path) -> bytes:
-    """Every file of a saved index but the public reference lists, whose columns are checked to be just those: a
-    practice at "11 RICHMOND ROAD, LEEDS" contains a patient's "1 RICHMOND ROAD" without revealing it."""
-    import pyarrow.ipc
-
-    reference = pyarrow.ipc.open_file(index_dir / "reference.arrow").read_all()
-    assert set(reference.column_names) == PUBLIC_REFERENCE_COLUMNS
-    return b"".join(f.read_bytes() for f in sorted(index_dir.rglob("*")) if f.is_file() and f.name != "reference.arrow")
+def index_file_bytes(index_dir: Path) -> bytes:
+    """Every file of a saved index, after checking that each but the manifest is sealed and that the manifest says
+    no more than the format, the key and index ids and the files' sizes."""
+    manifest = json.loads((index_dir / "manifest.json").read_text())
+    assert set(manifest) == MANIFEST_FIELDS
+    files = sorted(f for f in index_dir.rglob("*") if f.is_file())
+    assert {str(f.relative_to(index_dir)) for f in files} == set(manifest["files"]) | {"manifest.json"}
+    for f in files:
+        assert f.name == "manifest.json" or f.read_bytes()[: len(MAGIC)] == MAGIC, f
+    return b"".join(f.read_bytes() for f in files)
