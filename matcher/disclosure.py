@@ -35,7 +35,7 @@ def disclose(index: Index, records: np.ndarray) -> list[dict | None]:
     """The disclosable fields of these index rows, each payload decrypted on its own; None for a restricted
     record, whose payload is not opened."""
     records = np.asarray(records, dtype=np.int64)
-    restricted = np.asarray(index.restricted)[records]
+    restricted = index.restricted_at(records)
     opened = iter(index.open_payloads(records[~restricted]))
     return [
         None if is_restricted else {f: v for f, v in next(opened).items() if f in DISCLOSURE_FIELDS}

@@ -116,8 +116,11 @@ class Tracer:
     def trace_batch(self, requests: Requests) -> BatchTrace:
         entities, request_ids = self.request_entities(requests)
         pair_request, pair_record = self.candidates(entities)
-        gamma = comparison_vectors(self.comparisons, entities, self.index.records, pair_request, pair_record)
-        scores = self.score(gamma, pair_record)
+        # The index's records are masked in memory: only the candidates are unmasked, to be compared.
+        rows, local = np.unique(pair_record, return_inverse=True)
+        records = self.index.records.take(rows)
+        gamma = comparison_vectors(self.comparisons, entities, records, pair_request, local)
+        scores = self.scorer(gamma, self.index.term_frequencies_for(records, local))
         undecided = BatchTrace(request_ids, None, pair_request, pair_record, gamma, scores, None)
         return self.decide(undecided, self.config.decision, self.meets_requirements)
 
@@ -132,7 +135,7 @@ class Tracer:
             batch.pair_request,
             batch.scores.match_weight,
             eligible,
-            np.asarray(self.index.restricted)[batch.pair_record],
+            self.index.restricted_at(batch.pair_record),
             decision,
         )
         return replace(batch, decisions=decisions, eligible=eligible)
@@ -148,10 +151,6 @@ class Tracer:
             self.config.max_block_size,
             self.config.max_candidates,
         )
-
-    def score(self, gamma: np.ndarray, pair_record: np.ndarray) -> Scores:
-        frequency = self.index.term_frequencies_for(pair_record)
-        return self.scorer(gamma, frequency)
 
     def results(self, batch: BatchTrace, explain: bool = False) -> list[TraceResult]:
         d = batch.decisions

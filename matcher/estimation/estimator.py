@@ -75,14 +75,15 @@ class FellegiSunterEstimator:
         names = [c.name for c in comparisons]
         entities, _ = Entities.from_requests(requests, index.tokeniser, index.encoder, derived_columns(comparisons))
         u_pairs = min(self.u_pairs, max(len(index) * 4, 10_000))
-        u = estimate_u(index.records, comparisons, pairs=u_pairs, seed=self.seed)
+        records = index.records.unmasked()
+        u = estimate_u(records, comparisons, pairs=u_pairs, seed=self.seed)
 
         estimates: list[list[np.ndarray]] = [[] for _ in comparisons]
         rounds = []
         for rule in self.training_rules:
-            blocking = BlockingIndex.build(index.records, (rule.blocking,), index.blocking.keyed)
+            blocking = BlockingIndex.build(records, (rule.blocking,), index.blocking.keyed)
             req, rec = candidate_pairs(blocking, (rule.blocking,), entities, self.max_block_size, max_candidates=1_000)
-            gamma = comparison_vectors(comparisons, entities, index.records, req, rec)
+            gamma = comparison_vectors(comparisons, entities, records, req, rec)
             active = [name not in rule.fixed for name in names]
             em = estimate_m(gamma, comparisons, u, active)
             for j, on in enumerate(active):
@@ -106,7 +107,7 @@ class FellegiSunterEstimator:
             for c, m_c, u_c in zip(comparisons, m, u, strict=True)
         )
         unfitted = FellegiSunterModel(parameters, in_index=0.5, records=len(index), training={})
-        in_index = self._in_index_share(unfitted, comparisons, index, entities)
+        in_index = self._in_index_share(unfitted, comparisons, index, records, entities)
         training = {"requests": len(entities), "u_pairs": u_pairs, "rounds": rounds}
         self.u_, self.m_, self.em_rounds_, self.in_index_ = u, m, rounds, in_index
         self.model_ = FellegiSunterModel(parameters, in_index=in_index, records=len(index), training=training)
@@ -117,12 +118,14 @@ class FellegiSunterEstimator:
         model: FellegiSunterModel,
         comparisons: tuple[Comparison, ...],
         index: Index,
+        records: Entities,
         requests: Entities,
         iterations: int = 50,
     ) -> float:
         req, rec = candidate_pairs(index.blocking, index.rules, requests, self.max_block_size, max_candidates=200)
-        gamma = comparison_vectors(comparisons, requests, index.records, req, rec)
-        bayes_log2 = score(model, comparisons, gamma, index.term_frequencies_for(rec), self.tf_floor).match_weight
+        gamma = comparison_vectors(comparisons, requests, records, req, rec)
+        frequencies = index.term_frequencies_for(records, rec)
+        bayes_log2 = score(model, comparisons, gamma, frequencies, self.tf_floor).match_weight
         bayes_log2 = bayes_log2 - model.prior_log2_odds
         share = 0.5
         for _ in range(iterations):

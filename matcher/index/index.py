@@ -1,9 +1,10 @@
 """The searchable index: normalised records, their blocking keys, name frequencies and the sealed payloads.
 
 NHS numbers and postcodes are held only as keyed tokens (``matcher.protection.tokens``) and inside the sealed
-payloads, opened only for the record being disclosed. Every key is the index's own (``MasterKey.for_index``, from a
-random id made at build), so no two indexes share a token. How an index is laid out on disk, every file sealed, is
-``matcher.index.storage``.
+payloads, opened only for the record being disclosed. The records and the restricted flags are masked row by row
+in memory (``matcher.records.masked``) from the moment the index is built: a trace unmasks the rows it scores.
+Every key is the index's own (``MasterKey.for_index``, from a random id made at build), so no two indexes share a
+token. How an index is laid out on disk, every file sealed, is ``matcher.index.storage``.
 """
 
 from __future__ import annotations
@@ -19,20 +20,23 @@ from matcher.blocking import DEFAULT_RULES, BlockingIndex, BlockingRule
 from matcher.index.storage import index_arrays, read_index, save_index
 from matcher.protection.bloom import BloomEncoder
 from matcher.protection.keys import IndexKeys, MasterKey, new_index_id
+from matcher.protection.masking import RowMask
 from matcher.protection.payload import SOURCE_COLUMNS, PayloadCipher, ReferenceLists
 from matcher.protection.tokens import KeyedHash, Tokeniser
 from matcher.records.entities import Entities, FeatureBuilder
+from matcher.records.masked import MaskedEntities
 from matcher.scoring.model import FellegiSunterModel
 
 _PAGE = 4096
+RESTRICTED = "restricted"
 
 
 @dataclass
 class Index:
-    records: Entities
+    records: MaskedEntities
     blocking: BlockingIndex
     term_frequency: dict[str, np.ndarray]  # per name position: share of records with it as given/family name
-    restricted: np.ndarray  # bool
+    restricted: np.ndarray  # per record, masked: read it with restricted_at
     sealed: pa.BinaryArray  # per record: the payload, encrypted (see matcher.protection.payload)
     reference: ReferenceLists
     rules: tuple[BlockingRule, ...]
@@ -77,11 +81,13 @@ class Index:
             "given_name": np.bincount(records.given[records.given >= 0], minlength=names) / max(n, 1),
             "family_name": np.bincount(records.family[records.family >= 0], minlength=names) / max(n, 1),
         }
+        mask = RowMask(keys.rows)
+        restricted = population.column("restricted").fill_null(False).to_numpy(zero_copy_only=False)
         return cls(
-            records=records,
+            records=MaskedEntities.of(records, mask),
             blocking=BlockingIndex.build(records, rules, KeyedHash(keys.blocking)),
             term_frequency={k: v.astype(np.float32) for k, v in frequency.items()},
-            restricted=population.column("restricted").fill_null(False).to_numpy(zero_copy_only=False),
+            restricted=mask.mask(RESTRICTED, restricted.astype(bool)),
             sealed=sealed,
             reference=reference,
             rules=rules,
@@ -96,16 +102,23 @@ class Index:
         one does not authenticate."""
         return [self.cipher.open(self.sealed[row].as_py(), row, self.reference) for row in np.asarray(rows).tolist()]
 
-    def term_frequencies_for(self, records: np.ndarray) -> dict[str, np.ndarray]:
-        """Per record row: the index share of its given name and of its family name."""
+    def restricted_at(self, rows: np.ndarray) -> np.ndarray:
+        """Whether each of these rows is a restricted record."""
+        rows = np.asarray(rows, dtype=np.int64)
+        return self.records.mask.unmask(RESTRICTED, self.restricted[rows], np.dtype(bool), rows)
+
+    def term_frequencies_for(self, records: Entities, rows: np.ndarray) -> dict[str, np.ndarray]:
+        """Per row of ``records`` (unmasked, as ``self.records.take`` gives them): the index share of its given
+        name and of its family name."""
         return {
-            "given_name": _at(self.term_frequency["given_name"], self.records.given[records]),
-            "family_name": _at(self.term_frequency["family_name"], self.records.family[records]),
+            "given_name": _at(self.term_frequency["given_name"], records.given[rows]),
+            "family_name": _at(self.term_frequency["family_name"], records.family[rows]),
         }
 
     def warm(self) -> Index:
         """Read one byte of every page of the index, so that the first traces of a service do not each pay for
-        faulting in the pages they touch. Returns self."""
+        faulting in the pages they touch (a loaded index is decrypted into memory, so little is left). Returns
+        self."""
         buffers = [np.asarray(a).reshape(-1).view(np.uint8) for a in index_arrays(self).values() if a.size]
         buffers += [np.frombuffer(b, dtype=np.uint8) for b in self.sealed.buffers() if b is not None]
         for buffer in buffers:
@@ -116,14 +129,14 @@ class Index:
         return replace(self, model=model)
 
     def save(self, directory: Path | str) -> None:
-        """Write to a sibling directory, then swap it in: never half an index, and safe onto itself even while
-        this index is memory-mapped from there."""
+        """Write to a sibling directory, then swap it in: never half an index, and safe onto itself."""
         save_index(self, Path(directory))
 
     @classmethod
     def load(cls, directory: Path | str, key: MasterKey) -> Index:
-        """Map an index; WrongKeyError unless ``key`` is the key it was built (or last rotated) with,
-        DamagedIndexError if a file is missing, truncated, unreadable or inconsistent with the others."""
+        """Read and decrypt an index. OldIndexFormatError for an index of an older format, WrongKeyError unless
+        ``key`` is the key it was built (or last rotated) with, DamagedIndexError if a file is missing, truncated,
+        altered, or from another index."""
         return cls(**read_index(Path(directory), key))
 
 

@@ -13,6 +13,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from collections import Counter
 from dataclasses import fields
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -23,12 +24,13 @@ import pyarrow.ipc as ipc
 
 from matcher.blocking import BlockingIndex, BlockingRule
 from matcher.protection.bloom import BloomEncoder
-from matcher.protection.dates import DateTokens
 from matcher.protection.keys import IndexKeys, MasterKey
+from matcher.protection.masking import RowMask
 from matcher.protection.payload import PayloadCipher, ReferenceLists, check_key
 from matcher.protection.sealing import FileSealer, UnsealError
 from matcher.protection.tokens import KeyedHash, Tokeniser
-from matcher.records.entities import Entities, NameTable, PostcodeTable
+from matcher.records.entities import NameTable, PostcodeTable
+from matcher.records.masked import MaskedEntities
 from matcher.records.ragged import Ragged
 from matcher.scoring.model import FellegiSunterModel
 
@@ -36,7 +38,7 @@ if TYPE_CHECKING:
     from matcher.index.index import Index
 
 FORMAT_VERSION = 5
-_FEATURES = "records.features."
+_RECORDS = "records."
 _DESCRIPTION = "index.json"
 _MODEL = "model.json"
 
@@ -73,11 +75,7 @@ def _write(index: Index, directory: Path) -> None:
     sealer = FileSealer(index.keys.files, index.keys.index_id)
     arrays = directory / "arrays"
     arrays.mkdir(parents=True, exist_ok=True)
-    to_save = index_arrays(index)
-    if index.encoded:  # dates of birth as keyed tokens of year, month and day, not as digits
-        dates = to_save.pop("records.date_of_birth")
-        to_save["records.date_of_birth_tokens"] = DateTokens(index.tokeniser).encode(dates)
-    for name, array in to_save.items():
+    for name, array in index_arrays(index).items():
         sealer.write_array(arrays / f"{name}.npy", f"arrays/{name}.npy", array)
     # Names in clear only in plaintext mode, which compares their spelling (sealed at rest like everything else).
     tables = {"sealed.arrow": pa.table({"sealed": index.sealed}), "reference.arrow": index.reference.table()}
@@ -94,6 +92,7 @@ def _write(index: Index, directory: Path) -> None:
             for r in index.rules
         ],
         "malformed": dict(index.records.malformed),
+        "masked_types": {name: dtype.str for name, dtype in index.records.dtypes.items()},
     }
     sealer.write_bytes(directory / _DESCRIPTION, _DESCRIPTION, json.dumps(description).encode())
     if index.model is not None:
@@ -182,10 +181,6 @@ def _read(directory: Path, keys: IndexKeys, files: set[str]) -> dict:
         if name.startswith("arrays/") and name.endswith(".npy")
     }
     encoded = description["mode"] == "encoded"
-    tokeniser = Tokeniser(keys.tokens)
-    if encoded:
-        tokens = arrays.pop("records.date_of_birth_tokens")
-        arrays["records.date_of_birth"] = DateTokens(tokeniser).decode(tokens)
 
     def table(name: str) -> pa.Table:
         return _from_ipc_bytes(sealer.read_bytes(directory / name, name))
@@ -209,18 +204,14 @@ def _read(directory: Path, keys: IndexKeys, files: set[str]) -> dict:
 
     names = NameTable(strings=name_strings, **table_args("names", NameTable))
     postcodes = PostcodeTable(strings=[], **table_args("postcodes", PostcodeTable))  # tokens only
-    record_args = {}
-    for f in fields(Entities):
-        if f.name in ("names", "postcodes", "malformed", "features"):
-            continue
-        name = f"records.{f.name}"
-        record_args[f.name] = ragged(name) if f"{name}.offsets" in arrays else arrays[name]
-    features: dict[str, dict[str, np.ndarray]] = {}
-    for name, array in arrays.items():
-        if name.startswith(_FEATURES):
-            feature, part = name[len(_FEATURES) :].split(".", 1)
-            features.setdefault(feature, {})[part] = array
-    records = Entities(names=names, postcodes=postcodes, **record_args, features=features)
+    records = MaskedEntities.from_arrays(
+        {name[len(_RECORDS) :]: array for name, array in arrays.items() if name.startswith(_RECORDS)},
+        names,
+        postcodes,
+        description["masked_types"],
+        RowMask(keys.rows),
+        Counter(description["malformed"]),
+    )
     blocking = BlockingIndex(
         arrays["blocking.directory"], arrays["blocking.residuals"], arrays["blocking.rows"], KeyedHash(keys.blocking)
     )
@@ -237,7 +228,7 @@ def _read(directory: Path, keys: IndexKeys, files: set[str]) -> dict:
             BlockingRule(r["name"], tuple(r["components"]), r.get("max_block_size")) for r in description["rules"]
         ),
         "keys": keys,
-        "tokeniser": tokeniser,
+        "tokeniser": Tokeniser(keys.tokens),
         "cipher": PayloadCipher(keys),
         "encoder": BloomEncoder(keys.names) if encoded else None,
         "model": None if model is None else FellegiSunterModel.from_json(bytes(model)),

@@ -126,9 +126,10 @@ class IndexKeys:
     blocking: bytes = field(repr=False)  # the keyed permutation every blocking key passes through
     payload: bytes = field(repr=False)  # the records' sealed payloads
     files: bytes = field(repr=False)  # the index's files, sealed at rest
+    rows: bytes = field(repr=False)  # the pads that mask per-record values in memory
 
 
-_INDEX_PURPOSES = ("tokens", "names", "blocking", "payload", "files")
+_INDEX_PURPOSES = ("tokens", "names", "blocking", "payload", "files", "rows")
 _INDEX_ID = re.compile(r"[0-9a-f]{32}")
 
 

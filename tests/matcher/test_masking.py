@@ -1,0 +1,60 @@
+"""Records masked in memory: without the key, the columns of a loaded index are noise; with it, exactly the rows."""
+
+import os
+
+import numpy as np
+import pytest
+
+from matcher.index import Index
+from matcher.protection.masking import RowMask
+
+
+@pytest.fixture(scope="module")
+def loaded(tmp_path_factory, trained_index, master_key):
+    path = tmp_path_factory.mktemp("masking") / "index"
+    trained_index.save(path)
+    return Index.load(path, master_key)
+
+
+def test_a_mask_is_undone_only_by_its_own_key_and_position():
+    values = np.arange(-5, 10_000, dtype=np.int32)
+    mask = RowMask(os.urandom(32))
+    masked = mask.mask("given", values)
+    np.testing.assert_array_equal(mask.unmask("given", masked, np.int32), values)
+    rows = np.array([7, 3, 3, 9_000])
+    np.testing.assert_array_equal(mask.unmask("given", masked[rows], np.int32, rows), values[rows])
+    assert (mask.unmask("family", masked, np.int32) != values).mean() > 0.99  # another column's pads
+    assert (RowMask(os.urandom(32)).unmask("given", masked, np.int32) != values).mean() > 0.99
+    flags = np.array([True, False] * 500)
+    np.testing.assert_array_equal(mask.unmask("restricted", mask.mask("restricted", flags), bool), flags)
+
+
+def test_the_columns_held_in_memory_say_nothing_without_the_key(loaded, trained_index, population):
+    plain = trained_index.records.unmasked()
+    n = len(plain)
+    for name, held in loaded.records.columns.items():
+        truth = getattr(plain, name)
+        assert (held == truth.view(held.dtype)).mean() < 0.02, name  # one byte wide: 1/256 by chance
+        if held.dtype.itemsize >= 4:
+            # No two rows share a held value more than chance allows, though thousands share a name or a date.
+            assert len(np.unique(held)) > 0.99 * n, name
+    for name, held in loaded.records.lists.items():
+        truth = getattr(plain, name).values
+        assert len(truth) == 0 or (held.values == truth.view(held.values.dtype)).mean() < 0.001, name
+    restricted = population.column("restricted").to_numpy(zero_copy_only=False)
+    assert restricted.sum() > 0
+    assert not np.array_equal(loaded.restricted.view(bool) != 0, restricted)
+    np.testing.assert_array_equal(loaded.restricted_at(np.arange(n)), restricted)
+
+
+def test_take_gives_exactly_the_rows_asked_for(loaded, trained_index):
+    plain = trained_index.records.unmasked()
+    rows = np.array([0, 17, 17, 199_999, 4_242])
+    taken = loaded.records.take(rows)
+    for name in ("given", "family", "date_of_birth", "date_of_birth_valid", "sex", "postcode", "nhs_number"):
+        np.testing.assert_array_equal(getattr(taken, name), getattr(plain, name)[rows], err_msg=name)
+    for name in ("other_given", "previous_family", "previous_postcodes"):
+        mine, theirs = getattr(taken, name), getattr(plain, name)
+        assert [list(mine.values[mine.offsets[i] : mine.offsets[i + 1]]) for i in range(len(rows))] == [
+            list(theirs.values[theirs.offsets[r] : theirs.offsets[r + 1]]) for r in rows
+        ], name
