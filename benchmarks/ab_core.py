@@ -4,7 +4,8 @@
     python benchmarks/ab_core.py --old-tree /tmp/old-tree --index data/idx1m --requests data/req1m_typical.parquet
 
 The old tree's ``matcher`` is copied and imported as ``matcher_old`` (its imports renamed), so both cores run in one
-interpreter against one index (the format must be the same), round after round, alternating which goes first.
+interpreter, round after round, alternating which goes first: against one index, or, when the format changed,
+against ``--old-index`` built by the old tree from the same population (``--index`` then is the new tree's).
 Reported per measure: each side's median over rounds and the median of the paired new/old ratios, which cancels
 the drift of a shared machine better than runs in separate processes. Measures: single traces (1,000 requests one
 at a time: median and p99 latency), and ``trace_many`` over the whole request file.
@@ -73,6 +74,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--old-tree", type=Path, required=True)
     parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--old-index", type=Path, help="the old tree's index, if its format differs")
     parser.add_argument("--requests", type=Path, required=True)
     parser.add_argument("--rounds", type=int, default=11)
     args = parser.parse_args()
@@ -80,7 +82,7 @@ def main() -> None:
     with tempfile.TemporaryDirectory() as scratch:
         copy_as(args.old_tree, "matcher_old", Path(scratch))
         sys.path.insert(0, scratch)
-        sides = {"old": measures(import_core("matcher_old"), args.index, requests)}
+        sides = {"old": measures(import_core("matcher_old"), args.old_index or args.index, requests)}
         sides["new"] = measures(import_core("matcher"), args.index, requests)
         for kind in ("single", "batch"):
             results: dict[str, list[dict]] = {"old": [], "new": []}

@@ -1,7 +1,7 @@
 """Per-client rate limiting: a token bucket per client, refilled continuously.
 
-One bucket per client in this process. The service runs as one process per index (the index is memory-mapped
-and the register is written in order), so a process-local bucket is the client's whole allowance.
+One bucket per client in this process. The service runs as one process per index (the index is decrypted into
+its memory and the register is written in order), so a process-local bucket is the client's whole allowance.
 """
 
 from __future__ import annotations

@@ -17,8 +17,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     build.add_argument(
         "--encoded",
         action="store_true",
-        help="keep no plaintext name, date of birth, postcode or NHS number in the index (names as keyed Bloom "
-        "filters compared by similarity, dates as keyed tokens)",
+        help="hold no name in clear, not even in the running service's memory (names as keyed Bloom filters "
+        "compared by similarity, not by spelling)",
     )
     build.add_argument(
         "--training-requests",

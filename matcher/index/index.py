@@ -9,6 +9,7 @@ token. How an index is laid out on disk, every file sealed, is ``matcher.index.s
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -25,6 +26,7 @@ from matcher.protection.payload import SOURCE_COLUMNS, PayloadCipher, ReferenceL
 from matcher.protection.tokens import KeyedHash, Tokeniser
 from matcher.records.entities import Entities, FeatureBuilder
 from matcher.records.masked import MaskedEntities
+from matcher.records.shuffle import shuffle_tables
 from matcher.scoring.model import FellegiSunterModel
 
 _PAGE = 4096
@@ -66,15 +68,14 @@ class Index:
         encoded: bool = False,
         features: Sequence[FeatureBuilder] = (),
     ) -> Index:
-        """``encoded``: keep no plaintext name, date of birth, postcode or NHS number in the saved index (names as
-        keyed Bloom filters, dates as keyed tokens of year, month and day). ``features``: derived feature columns
-        some comparison reads besides the built-in ones."""
+        """``encoded``: hold no name in clear, in memory either (names as keyed Bloom filters). ``features``:
+        derived feature columns some comparison reads besides the built-in ones."""
         keys = key.for_index(new_index_id())
         tokeniser = Tokeniser(keys.tokens)
         cipher = PayloadCipher(keys)
         encoder = BloomEncoder(keys.names) if encoded else None
         sealed, reference = cipher.seal(population.select(list(SOURCE_COLUMNS)))
-        records = Entities.from_population(population, tokeniser, encoder, features)
+        records = shuffle_tables(Entities.from_population(population, tokeniser, encoder, features), _fresh_rng())
         n = len(records)
         names = len(records.names.strings)
         frequency = {
@@ -138,6 +139,10 @@ class Index:
         ``key`` is the key it was built (or last rotated) with, DamagedIndexError if a file is missing, truncated,
         altered, or from another index."""
         return cls(**read_index(Path(directory), key))
+
+
+def _fresh_rng() -> np.random.Generator:
+    return np.random.default_rng(int.from_bytes(os.urandom(16), "little"))
 
 
 def _at(values: np.ndarray, positions: np.ndarray) -> np.ndarray:

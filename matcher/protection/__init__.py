@@ -1,5 +1,5 @@
-"""Protection of data at rest: the deployment's keys, keyed tokens, keyed Bloom-filter encodings of names, keyed
-date tokens, and the sealed (AES-GCM) disclosure payloads. An index holds NHS numbers, dates of birth, postcodes
-and addresses only in these forms; names too in encoded mode (plaintext mode keeps their spelling, which it
-compares). What these forms do not hide is in docs/privacy.md.
+"""Protection of the index: the deployment's keys and each index's own subkeys, keyed tokens and a keyed hash for
+blocking keys, keyed Bloom-filter encodings of names, the masks that hide per-record values in memory, the sealed
+(AES-GCM) disclosure payloads, and the sealing of every file at rest. What these forms do and do not hide, and what
+an attack measured against each, is in docs/privacy.md.
 """

@@ -8,7 +8,7 @@ means no disclosure. Only the single record being disclosed is ever decrypted.
 
 What stays in clear are the reference lists: town and locality names and the GP practices (code, name, address,
 postcode), all public. They are stored once, sorted (an order of first appearance would say which rows come
-first in which town), and a record refers to them by number, so a record's sealed payload is about 80 bytes.
+first in which town), and a record refers to them by number, so a record's sealed payload (padded) is 124 bytes.
 """
 
 from __future__ import annotations
@@ -29,6 +29,9 @@ from matcher.protection.keys import IndexKeys, MasterKey, WrongKeyError
 SOURCE_COLUMNS = ("nhs_number", *DISCLOSURE_FIELDS)
 """What each record's payload seals: its NHS number and what a trace may disclose."""
 _NONCE = 12
+# Payloads are padded to a multiple of this many bytes: nearly all to one length, so that a payload's length, seen
+# without its key, does not tell a long address from a short one.
+_PADDED = 96
 _EPOCH = dt.date(1970, 1, 1)
 
 
@@ -108,6 +111,7 @@ class PayloadCipher:
                 separators=(",", ":"),
                 ensure_ascii=False,
             ).encode()
+            plain = plain.ljust(-(-len(plain) // _PADDED) * _PADDED)  # JSON ignores trailing spaces
             nonce = nonces[row * _NONCE : (row + 1) * _NONCE]
             sealed.append(nonce + encrypt(nonce, plain, self._associated_data(row)))
         return pa.array(sealed, pa.binary()), ReferenceLists(localities, towns, practices)

@@ -7,6 +7,7 @@ import pytest
 
 from matcher.index import Index
 from matcher.protection.masking import RowMask
+from matcher.records.entities import Entities
 
 
 @pytest.fixture(scope="module")
@@ -58,3 +59,34 @@ def test_take_gives_exactly_the_rows_asked_for(loaded, trained_index):
         assert [list(mine.values[mine.offsets[i] : mine.offsets[i + 1]]) for i in range(len(rows))] == [
             list(theirs.values[theirs.offsets[r] : theirs.offsets[r + 1]]) for r in rows
         ], name
+
+
+def _names(entities, ragged, row: int) -> list[str]:
+    return [entities.names.strings[i] for i in ragged.values[ragged.offsets[row] : ragged.offsets[row + 1]]]
+
+
+def _as_text(side) -> dict:
+    return {
+        "given": [side.names.strings[i] for i in side.given],
+        "family": [side.names.strings[i] for i in side.family],
+        "postcode": [side.postcodes.strings[i] if i >= 0 else None for i in side.postcode],
+        "previous_family": [_names(side, side.previous_family, r) for r in range(len(side))],
+        "other_given": [_names(side, side.other_given, r) for r in range(len(side))],
+    }
+
+
+def test_the_tables_of_names_and_postcodes_are_in_no_row_order(population, master_key):
+    sample = population.slice(0, 3_000)
+    index = Index.build(sample, master_key)
+    shuffled = index.records.unmasked()
+    unshuffled = Entities.from_population(sample, index.tokeniser)
+    # In order of first appearance the first rows' given names are names 0, 1, 2...; shuffled, almost never.
+    assert (unshuffled.given[:3] == [0, 1, 2]).all() and (shuffled.given[:200] == np.arange(200)).sum() < 5
+    assert _as_text(shuffled) == _as_text(unshuffled)
+    np.testing.assert_array_equal(shuffled.names.token[shuffled.family], unshuffled.names.token[unshuffled.family])
+    compound = [i for i, name in enumerate(unshuffled.names.strings) if "-" in name]
+    assert compound
+    where = {name: i for i, name in enumerate(shuffled.names.strings)}
+    for i in compound:
+        name = unshuffled.names.strings[i]
+        assert _names(shuffled, shuffled.names.parts, where[name]) == _names(unshuffled, unshuffled.names.parts, i)
