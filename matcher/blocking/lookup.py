@@ -8,6 +8,7 @@ import numpy as np
 
 from matcher.blocking.keys import all_keys
 from matcher.blocking.rules import BlockingRule
+from matcher.protection.masking import RowMask
 from matcher.protection.tokens import KeyedHash
 from matcher.records.entities import Entities
 from matcher.records.ragged import expand_ranges
@@ -25,12 +26,16 @@ class BlockingIndex:
 
     Every key passes through the index's ``KeyedHash`` on its way in, at build and at lookup: the keys as
     ``all_keys`` folds them mix raw date values with a public function, which anyone could recompute from guesses.
+    The rows beside the keys are masked by their position (``RowMask``), and unmasked only for the keys a lookup
+    hits: in clear they would say which rows share a key, and so group people by family name, by household, by
+    date of birth, without any key at all.
     """
 
     directory: np.ndarray  # uint32 (int64 past 4G keys), 2**bits + 1 bucket starts
     residuals: np.ndarray  # uint32
-    rows: np.ndarray  # uint32
+    rows: np.ndarray  # uint32, masked
     keyed: KeyedHash = field(repr=False)
+    mask: RowMask = field(repr=False)
 
     @property
     def bits(self) -> int:
@@ -40,7 +45,9 @@ class BlockingIndex:
         return len(self.rows)
 
     @classmethod
-    def build(cls, records: Entities, rules: tuple[BlockingRule, ...], keyed: KeyedHash) -> BlockingIndex:
+    def build(
+        cls, records: Entities, rules: tuple[BlockingRule, ...], keyed: KeyedHash, mask: RowMask
+    ) -> BlockingIndex:
         """Keys of every record under every rule. Blocks over a rule's own ``max_block_size`` are left out: a
         lookup would skip them anyway."""
         row, key, rule = all_keys(records, rules, as_request=False)
@@ -50,10 +57,10 @@ class BlockingIndex:
         _, counts = np.unique(key, return_counts=True)
         limits = np.array([r.max_block_size or np.iinfo(np.int64).max for r in rules], dtype=np.int64)
         keep = np.repeat(counts, counts) <= limits[rule]
-        return cls.from_sorted(key[keep], row[keep], keyed)
+        return cls.from_sorted(key[keep], row[keep], keyed, mask)
 
     @classmethod
-    def from_sorted(cls, keys: np.ndarray, rows: np.ndarray, keyed: KeyedHash) -> BlockingIndex:
+    def from_sorted(cls, keys: np.ndarray, rows: np.ndarray, keyed: KeyedHash, mask: RowMask) -> BlockingIndex:
         """From keys already keyed, sorted, and their rows."""
         # About eight keys per bucket: the directory costs half a byte per key.
         bits = int(np.clip(int(max(len(keys), 1) - 1).bit_length() - 3, 4, 30))
@@ -61,7 +68,8 @@ class BlockingIndex:
         index_type = np.uint32 if len(keys) < 2**32 else np.int64
         directory = np.searchsorted(bucket, np.arange(2**bits + 1, dtype=np.uint64)).astype(index_type)
         residuals = ((keys >> np.uint64(32 - bits)) & np.uint64(0xFFFFFFFF)).astype(np.uint32)
-        return cls(directory=directory, residuals=residuals, rows=rows.astype(np.uint32), keyed=keyed)
+        masked = mask.mask(_ROWS, rows.astype(np.uint32))
+        return cls(directory=directory, residuals=residuals, rows=masked, keyed=keyed, mask=mask)
 
     def lookup(self, keys: np.ndarray, max_block_size: int | np.ndarray) -> tuple[np.ndarray, np.ndarray, int]:
         """(which key, record) for every record under each key (as ``all_keys`` gives them, not yet keyed);
@@ -80,7 +88,12 @@ class BlockingIndex:
         sizes = np.bincount(key_index, minlength=len(keys))
         too_big = sizes > max_block_size
         keep = ~too_big[key_index]
-        return key_index[keep], self.rows[positions[keep]].astype(np.int64), int(too_big.sum())
+        positions = positions[keep]
+        rows = self.mask.unmask(_ROWS, self.rows[positions], np.dtype(np.uint32), positions)
+        return key_index[keep], rows.astype(np.int64), int(too_big.sum())
+
+
+_ROWS = "blocking.rows"
 
 
 def candidate_pairs(

@@ -10,7 +10,6 @@ from __future__ import annotations
 import re
 import unicodedata
 from dataclasses import dataclass
-from functools import lru_cache
 
 _NOT_NAME = re.compile(r"[^A-Z\- ]")
 _SEPARATORS = re.compile(r"[\s\-]+")
@@ -23,7 +22,6 @@ _DIGITS = re.compile(r"\d+")
 _NOT_TEXT = re.compile(r"[^A-Z0-9]+")
 
 
-@lru_cache(maxsize=200_000)
 def normalise_name(value: str | None) -> str | None:
     """Upper case ASCII letters, one hyphen between the parts of a compound name; None when nothing is left.
 
@@ -76,7 +74,6 @@ class Postcode:
     unit: str | None
 
 
-@lru_cache(maxsize=500_000)
 def parse_postcode(value: str | None) -> Postcode | None:
     """UK postcode normal form ("SW1A 1AA"); an outward code alone keeps its district; anything else is None."""
     if value is None:

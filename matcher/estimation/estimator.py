@@ -81,7 +81,7 @@ class FellegiSunterEstimator:
         estimates: list[list[np.ndarray]] = [[] for _ in comparisons]
         rounds = []
         for rule in self.training_rules:
-            blocking = BlockingIndex.build(records, (rule.blocking,), index.blocking.keyed)
+            blocking = BlockingIndex.build(records, (rule.blocking,), index.blocking.keyed, index.blocking.mask)
             req, rec = candidate_pairs(blocking, (rule.blocking,), entities, self.max_block_size, max_candidates=1_000)
             gamma = comparison_vectors(comparisons, entities, records, req, rec)
             active = [name not in rule.fixed for name in names]

@@ -74,8 +74,12 @@ class Index:
         tokeniser = Tokeniser(keys.tokens)
         cipher = PayloadCipher(keys)
         encoder = BloomEncoder(keys.names) if encoded else None
+        rng = _fresh_rng()
+        # Rows in a random order: the order of an extract may mean something (by NHS number, by area), and two
+        # indexes of one extract would otherwise pair up row by row.
+        population = population.take(rng.permutation(population.num_rows))
         sealed, reference = cipher.seal(population.select(list(SOURCE_COLUMNS)))
-        records = shuffle_tables(Entities.from_population(population, tokeniser, encoder, features), _fresh_rng())
+        records = shuffle_tables(Entities.from_population(population, tokeniser, encoder, features), rng)
         n = len(records)
         names = len(records.names.strings)
         frequency = {
@@ -86,7 +90,7 @@ class Index:
         restricted = population.column("restricted").fill_null(False).to_numpy(zero_copy_only=False)
         return cls(
             records=MaskedEntities.of(records, mask),
-            blocking=BlockingIndex.build(records, rules, KeyedHash(keys.blocking)),
+            blocking=BlockingIndex.build(records, rules, KeyedHash(keys.blocking), mask),
             term_frequency={k: v.astype(np.float32) for k, v in frequency.items()},
             restricted=mask.mask(RESTRICTED, restricted.astype(bool)),
             sealed=sealed,

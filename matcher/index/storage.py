@@ -204,16 +204,21 @@ def _read(directory: Path, keys: IndexKeys, files: set[str]) -> dict:
 
     names = NameTable(strings=name_strings, **table_args("names", NameTable))
     postcodes = PostcodeTable(strings=[], **table_args("postcodes", PostcodeTable))  # tokens only
+    mask = RowMask(keys.rows)
     records = MaskedEntities.from_arrays(
         {name[len(_RECORDS) :]: array for name, array in arrays.items() if name.startswith(_RECORDS)},
         names,
         postcodes,
         description["masked_types"],
-        RowMask(keys.rows),
+        mask,
         Counter(description["malformed"]),
     )
     blocking = BlockingIndex(
-        arrays["blocking.directory"], arrays["blocking.residuals"], arrays["blocking.rows"], KeyedHash(keys.blocking)
+        arrays["blocking.directory"],
+        arrays["blocking.residuals"],
+        arrays["blocking.rows"],
+        KeyedHash(keys.blocking),
+        mask,
     )
     model = sealer.read_bytes(directory / _MODEL, _MODEL) if _MODEL in files else None
     return {

@@ -1,6 +1,6 @@
 """64-bit tokens for values and for combinations of values (blocking keys, name pairs).
 
-A value's token is HMAC-SHA256 of its text under the deployment's token subkey (``MasterKey.derive("tokens")``),
+A value's token is HMAC-SHA256 of its text under the index's token subkey (``MasterKey.for_index(...).tokens``),
 truncated to 64 bits: the same value gets the same token in the index and in a request, and without the key a token
 says nothing about its value, not even by trying every NHS number or date of birth. 64 bits is safe here because
 tokens are compared for equality within one index, never used as a MAC: two of the ~10^7 distinct values of an
@@ -13,7 +13,6 @@ possible date of birth beside a stored name token.
 
 from __future__ import annotations
 
-import functools
 import hashlib
 from collections.abc import Iterable, Sequence
 
@@ -31,16 +30,14 @@ _MIX2 = np.uint64(0x94D049BB133111EB)
 class Tokeniser:
     """Maps text to non-zero 64-bit tokens with a keyed hash; same key, same tokens."""
 
-    def __init__(self, key: bytes, cache_size: int = 1 << 16) -> None:
+    def __init__(self, key: bytes) -> None:
         if len(key) < 16:
-            raise ValueError("a token key has at least 16 bytes: derive it with MasterKey.derive('tokens')")
+            raise ValueError("a token key has at least 16 bytes: derive it with MasterKey.for_index(...).tokens")
         # HMAC (RFC 2104) with the padded key's inner and outer SHA-256 states computed once: the same digest as
         # hmac.digest at a third of the cost, which a request pays for each of its ~20 values.
         block = (hashlib.sha256(key).digest() if len(key) > 64 else key).ljust(64, b"\0")
         self._inner = hashlib.sha256(bytes(b ^ 0x36 for b in block))
         self._outer = hashlib.sha256(bytes(b ^ 0x5C for b in block))
-        # Names and postcodes repeat across requests: the commonest are hashed once per process.
-        self._cached = functools.lru_cache(maxsize=cache_size)(self.token)
 
     def token(self, value: str) -> int:
         inner = self._inner.copy()
@@ -49,11 +46,10 @@ class Tokeniser:
         outer.update(inner.digest())
         return int.from_bytes(outer.digest()[:8], "little") or 1
 
-    def tokens(self, values: Sequence[str | None], cache: bool = True) -> np.ndarray:
-        """Tokens of many values (MISSING for None). ``cache=False`` for values that should not linger in memory
-        after the request that brought them (NHS numbers): they are rarely repeated anyway."""
-        token = self._cached if cache else self.token
-        return np.fromiter((0 if v is None else token(v) for v in values), dtype=np.uint64, count=len(values))
+    def tokens(self, values: Sequence[str | None]) -> np.ndarray:
+        """Tokens of many values (MISSING for None). Nothing is cached: a cache would keep the names and postcodes
+        of past requests in the process, in clear."""
+        return np.fromiter((0 if v is None else self.token(v) for v in values), dtype=np.uint64, count=len(values))
 
 
 def splitmix64(x: np.ndarray) -> np.ndarray:

@@ -9,6 +9,7 @@ request against records and, for estimating u, a record against another record.
 
 from __future__ import annotations
 
+import functools
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass, field, fields
@@ -160,20 +161,25 @@ class Entities:
     ) -> Entities:
         """Normalise raw columns; malformed values become missing and are counted in ``malformed``. ``features``
         are built from their source columns in ``sources``."""
+        # Values repeat across rows (a national index has ~40k surnames): each is normalised once per call. The
+        # caches live as long as the call, so no request's names stay behind in the process.
+        normalise = functools.cache(normalise_name)
+        split_given = functools.cache(split_given_names)
+        parse = functools.cache(parse_postcode)
         n = len(family_name)
         malformed: Counter = Counter()
         names = _Interner()
         postcodes = _Interner()
 
-        given = _intern_column(given_name, normalise_name, names, "given_name", malformed)
-        family = _intern_column(family_name, normalise_name, names, "family_name", malformed)
-        other = Ragged.from_lists([[names.add(x) for x in split_given_names(v)] for v in other_given_names])
+        given = _intern_column(given_name, normalise, names, "given_name", malformed)
+        family = _intern_column(family_name, normalise, names, "family_name", malformed)
+        other = Ragged.from_lists([[names.add(x) for x in split_given(v)] for v in other_given_names])
         previous_family = Ragged.from_lists(
-            [[names.add(x) for x in map(normalise_name, v or ()) if x] for v in (previous_family_names or [None] * n)]
+            [[names.add(x) for x in map(normalise, v or ()) if x] for v in (previous_family_names or [None] * n)]
         )
 
         def postcode_text(value: str | None) -> str | None:
-            parsed = parse_postcode(value)
+            parsed = parse(value)
             return parsed.text if parsed else None
 
         code = _intern_column(postcode, postcode_text, postcodes, "postcode", malformed)
@@ -320,4 +326,4 @@ def _intern_column(values, normalise, interner: _Interner, name: str, malformed:
 
 def nhs_number_tokens(normalised: Sequence[str | None], tokeniser: Tokeniser) -> np.ndarray:
     """Tokens of normalised NHS numbers (see ``normalise_nhs_number``), MISSING where there is none."""
-    return tokeniser.tokens([f"nhs:{v}" if v else None for v in normalised], cache=False)
+    return tokeniser.tokens([f"nhs:{v}" if v else None for v in normalised])

@@ -1,11 +1,12 @@
 """An index's records as they are held in memory: masked row by row (``matcher.protection.masking``), unmasked
 only for the rows a trace reads.
 
-Every per-record column of ``Entities`` is masked by row, and every list's values by their position in the list
-column, so that which rows share a name, a postcode or a date of birth, and who is restricted, cannot be read from
-memory without the key. NHS number tokens are left as they are: each is one person's alone, and keyed, so they
-neither group rows nor test guesses. The distinct-value tables (``NameTable``, ``PostcodeTable``) are shared with
-the unmasked rows a ``take`` returns, so positions read from it index the same tables.
+Every per-record column of ``Entities`` is masked by row, and every list's offsets and values by their positions,
+so that which rows share a name, a postcode or a date of birth, who is restricted, and how many names or addresses
+anyone has had, cannot be read from memory without the key. NHS number tokens are left as they are: each is one
+person's alone, and keyed, so they neither group rows nor test guesses. The distinct-value tables (``NameTable``,
+``PostcodeTable``) are shared with the unmasked rows a ``take`` returns, so positions read from it index the same
+tables.
 """
 
 from __future__ import annotations
@@ -29,7 +30,7 @@ class MaskedEntities:
     postcodes: PostcodeTable
     nhs_number: np.ndarray
     columns: dict[str, np.ndarray]  # per record, masked: "given", "date_of_birth", ...
-    lists: dict[str, Ragged]  # offsets as they are, values masked: "other_given", ...
+    lists: dict[str, Ragged]  # offsets and values masked: "other_given", ...
     features: dict[str, dict[str, np.ndarray]]  # each part masked as a column or a list's values
     dtypes: dict[str, np.dtype]  # each masked array's own type, by its name in ``arrays()``
     mask: RowMask = field(repr=False)
@@ -44,8 +45,10 @@ class MaskedEntities:
         for name in _COLUMN_TYPES:
             value = getattr(entities, name)
             if isinstance(value, Ragged):
-                lists[name] = Ragged(value.offsets, mask.mask(f"{name}.values", value.values))
-                dtypes[f"{name}.values"] = value.values.dtype
+                lists[name] = Ragged(
+                    mask.mask(f"{name}.offsets", value.offsets), mask.mask(f"{name}.values", value.values)
+                )
+                dtypes[f"{name}.offsets"], dtypes[f"{name}.values"] = value.offsets.dtype, value.values.dtype
             else:
                 columns[name] = mask.mask(name, value)
                 dtypes[name] = value.dtype
@@ -54,7 +57,7 @@ class MaskedEntities:
             features[feature] = {}
             for part, array in parts.items():
                 name = f"features.{feature}.{part}"
-                features[feature][part] = array if part.endswith(".offsets") else mask.mask(name, array)
+                features[feature][part] = mask.mask(name, array)
                 dtypes[name] = array.dtype
         return cls(
             names=entities.names,
@@ -117,7 +120,7 @@ class MaskedEntities:
         for name, masked in self.columns.items():
             values[name] = self.mask.unmask(name, masked[rows], self.dtypes[name], rows)
         for name, ragged in self.lists.items():
-            values[name] = self._take_list(f"{name}.values", ragged, rows)
+            values[name] = self._take_list(name, ragged, rows)
         features = {}
         for feature, parts in self.features.items():
             features[feature] = {}
@@ -126,9 +129,9 @@ class MaskedEntities:
                     continue
                 name = f"features.{feature}.{part}"
                 if part.endswith(".values"):
-                    offsets = parts[part[: -len(".values")] + ".offsets"]
-                    taken = self._take_list(name, Ragged(offsets, array), rows)
-                    features[feature][part[: -len(".values")] + ".offsets"] = taken.offsets
+                    stem = part[: -len(".values")]
+                    taken = self._take_list(f"features.{feature}.{stem}", Ragged(parts[f"{stem}.offsets"], array), rows)
+                    features[feature][f"{stem}.offsets"] = taken.offsets
                     features[feature][part] = taken.values
                 else:
                     features[feature][part] = self.mask.unmask(name, array[rows], self.dtypes[name], rows)
@@ -147,9 +150,13 @@ class MaskedEntities:
         return self.take(np.arange(len(self)))
 
     def _take_list(self, name: str, ragged: Ragged, rows: np.ndarray) -> Ragged:
-        starts = ragged.offsets[rows].astype(np.int64)
-        lengths = ragged.offsets[rows + 1].astype(np.int64) - starts
+        """Rows of the list column ``name`` (its arrays masked as "<name>.offsets" and "<name>.values")."""
+        offsets_type = self.dtypes[f"{name}.offsets"]
+        starts = self.mask.unmask(f"{name}.offsets", ragged.offsets[rows], offsets_type, rows).astype(np.int64)
+        ends = self.mask.unmask(f"{name}.offsets", ragged.offsets[rows + 1], offsets_type, rows + 1)
+        lengths = ends.astype(np.int64) - starts
         _, positions = expand_ranges(starts, lengths)
-        offsets = np.zeros(len(rows) + 1, dtype=ragged.offsets.dtype)
+        offsets = np.zeros(len(rows) + 1, dtype=offsets_type)
         np.cumsum(lengths, out=offsets[1:])
-        return Ragged(offsets, self.mask.unmask(name, ragged.values[positions], self.dtypes[name], positions))
+        values = self.mask.unmask(f"{name}.values", ragged.values[positions], self.dtypes[f"{name}.values"], positions)
+        return Ragged(offsets, values)

@@ -11,6 +11,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher.blocking import DEFAULT_RULES, BlockingIndex, all_keys
+from matcher.protection.masking import RowMask
 from matcher.protection.tokens import KeyedHash, Tokeniser, combine
 from matcher.records.entities import Entities
 
@@ -43,7 +44,7 @@ def test_lookup_matches_brute_force(n_keys):
     rows = rng.integers(0, 1_000_000, size=n_keys).astype(np.uint32)
     keyed = KeyedHash(os.urandom(32))
     order = np.argsort(keyed(keys), kind="stable")
-    index = BlockingIndex.from_sorted(keyed(keys)[order], rows[order], keyed)
+    index = BlockingIndex.from_sorted(keyed(keys)[order], rows[order], keyed, RowMask(os.urandom(32)))
     absent = rng.integers(1, 2**63, size=20, dtype=np.uint64)
     wanted = np.concatenate([distinct[:30], absent])
     for cap in (1, 3, 1_000):

@@ -5,9 +5,11 @@ import os
 import numpy as np
 import pytest
 
+from matcher.blocking import all_keys
 from matcher.index import Index
 from matcher.protection.masking import RowMask
 from matcher.records.entities import Entities
+from tests.support.world import index_rows
 
 
 @pytest.fixture(scope="module")
@@ -43,9 +45,10 @@ def test_the_columns_held_in_memory_say_nothing_without_the_key(loaded, trained_
         truth = getattr(plain, name).values
         assert len(truth) == 0 or (held.values == truth.view(held.values.dtype)).mean() < 0.001, name
     restricted = population.column("restricted").to_numpy(zero_copy_only=False)
+    rows = index_rows(loaded, population.column("nhs_number").to_pylist())
     assert restricted.sum() > 0
-    assert not np.array_equal(loaded.restricted.view(bool) != 0, restricted)
-    np.testing.assert_array_equal(loaded.restricted_at(np.arange(n)), restricted)
+    assert not np.array_equal(loaded.restricted[rows] != 0, restricted)
+    np.testing.assert_array_equal(loaded.restricted_at(rows), restricted)
 
 
 def test_take_gives_exactly_the_rows_asked_for(loaded, trained_index):
@@ -78,7 +81,8 @@ def _as_text(side) -> dict:
 def test_the_tables_of_names_and_postcodes_are_in_no_row_order(population, master_key):
     sample = population.slice(0, 3_000)
     index = Index.build(sample, master_key)
-    shuffled = index.records.unmasked()
+    # The same people in the population's order (rows are shuffled too), with the index's tables.
+    shuffled = index.records.take(index_rows(index, sample.column("nhs_number").to_pylist()))
     unshuffled = Entities.from_population(sample, index.tokeniser)
     # In order of first appearance the first rows' given names are names 0, 1, 2...; shuffled, almost never.
     assert (unshuffled.given[:3] == [0, 1, 2]).all() and (shuffled.given[:200] == np.arange(200)).sum() < 5
@@ -90,3 +94,18 @@ def test_the_tables_of_names_and_postcodes_are_in_no_row_order(population, maste
     for i in compound:
         name = unshuffled.names.strings[i]
         assert _names(shuffled, shuffled.names.parts, where[name]) == _names(unshuffled, unshuffled.names.parts, i)
+
+
+def test_blocking_postings_and_list_lengths_are_masked_too(loaded):
+    n = len(loaded)
+    # In clear every posting is a row number below n, and offsets only grow.
+    assert (loaded.blocking.rows < n).mean() < 0.01
+    for name, ragged in loaded.records.lists.items():
+        assert (np.diff(ragged.offsets.astype(np.int64)) < 0).mean() > 0.3, name
+    # A lookup unmasks exactly the rows: every key of a record (of a rule whose blocks are never dropped) finds it.
+    first = loaded.records.take(np.arange(50))  # rows 0..49, so a local row is the index row
+    row, key, rule = all_keys(first, loaded.rules, as_request=False)
+    uncapped = np.array([r.max_block_size is None for r in loaded.rules])[rule]
+    key_index, found, _ = loaded.blocking.lookup(key[uncapped], 10**9)
+    pairs = set(zip(key_index.tolist(), found.tolist(), strict=True))
+    assert all((k, r) in pairs for k, r in enumerate(row[uncapped].tolist()))

@@ -11,6 +11,7 @@ from matcher.disclosure import DISCLOSURE_FIELDS
 from matcher.index import Index
 from matcher.reports.evaluation import evaluate
 from matcher.tracer import Tracer, TraceRequest
+from tests.support.world import index_row
 
 
 def request_for(row: dict, **changes) -> TraceRequest:
@@ -26,10 +27,11 @@ def request_for(row: dict, **changes) -> TraceRequest:
 
 
 @pytest.fixture(scope="module")
-def unrestricted_row(population):
+def unrestricted_row(population, tracer):
+    """(its row in the index, the person) for an unrestricted person."""
     restricted = population.column("restricted").to_numpy(zero_copy_only=False)
-    i = int(np.flatnonzero(~restricted)[1234])
-    return i, population.slice(i, 1).to_pylist()[0]
+    row = population.slice(int(np.flatnonzero(~restricted)[1234]), 1).to_pylist()[0]
+    return index_row(tracer.index, row["nhs_number"]), row
 
 
 def test_exact_request_is_matched_with_only_the_allowed_fields(tracer, unrestricted_row):
@@ -72,10 +74,11 @@ def test_nhs_number_corroborates_a_missing_first_name(tracer, unrestricted_row):
 
 
 def test_restricted_record_is_never_disclosed(tracer, population):
-    i = int(np.flatnonzero(population.column("restricted").to_numpy(zero_copy_only=False))[0])
-    result = tracer.trace(request_for(population.slice(i, 1).to_pylist()[0]))
+    row = population.slice(int(np.flatnonzero(population.column("restricted").to_numpy(zero_copy_only=False))[0]), 1)
+    person = row.to_pylist()[0]
+    result = tracer.trace(request_for(person))
     assert result.outcome is Outcome.RESTRICTED
-    assert result.record == i
+    assert result.record == index_row(tracer.index, person["nhs_number"])
     assert result.disclosure is None
 
 
