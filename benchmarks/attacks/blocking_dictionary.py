@@ -95,8 +95,14 @@ def blocking_dictionary(view: View) -> AttackResult:
         return result
     held = KeyRowSet(*parts.values())
     soundex, metaphone = names["soundex"], names["metaphone"]
-    salts = {c: _rule(c) for c in [("family_metaphone", "given_soundex", "year_of_birth"),
-                                  ("family_soundex", "date_of_birth"), ("given_soundex", "date_of_birth")]}
+    salts = {
+        c: _rule(c)
+        for c in [
+            ("family_metaphone", "given_soundex", "year_of_birth"),
+            ("family_soundex", "date_of_birth"),
+            ("given_soundex", "date_of_birth"),
+        ]
+    }
     # Years: family Metaphone + given Soundex + year, for records with both names.
     year = np.full(n, -1, dtype=np.int64)
     both = np.flatnonzero((family >= 0) & (given >= 0))

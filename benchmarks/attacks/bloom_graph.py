@@ -25,7 +25,7 @@ from benchmarks.attacks.views import View, array, records_count
 ROUNDS = 3
 FAMILY_SEEDS = 10
 GIVEN_SEEDS = 150
-MAX_SEEDS = 1500
+MAX_SEEDS = 1000
 _CHUNK = 2048
 
 
@@ -72,8 +72,9 @@ def input_differences(h: np.ndarray, bits: int, taps: int = 3) -> np.ndarray:
     return bits * (1 - inside ** (1 / taps)) / 2
 
 
-def graph_match(clk: np.ndarray, groups: np.ndarray, seeds: dict[int, str], vocab: Vocabulary,
-                allowed: dict[int, np.ndarray]) -> dict[int, str]:
+def graph_match(
+    clk: np.ndarray, groups: np.ndarray, seeds: dict[int, str], vocab: Vocabulary, allowed: dict[int, np.ndarray]
+) -> dict[int, str]:
     """Stored position -> public name, from distances to seeds, grown over ``ROUNDS`` rounds. ``groups`` gives each
     stored position a group (-1: not attacked) and ``allowed`` each group its candidate public names."""
     index = {name: i for i, name in enumerate(vocab.names)}
@@ -103,7 +104,12 @@ def graph_match(clk: np.ndarray, groups: np.ndarray, seeds: dict[int, str], voca
                 part = mine[start : start + _CHUNK]
                 e = encoded[part]
                 d = (e**2).sum(1)[:, None] + p_norm - 2 * e @ p.T
-                order = np.argsort(d, axis=1)[:, :2]
+                if len(theirs) > 2:
+                    order = np.argpartition(d, 1, axis=1)[:, :2]
+                    first = np.take_along_axis(d, order, axis=1)
+                    order = np.take_along_axis(order, np.argsort(first, axis=1), axis=1)
+                else:
+                    order = np.argsort(d, axis=1)[:, :2]
                 best = d[np.arange(len(part)), order[:, 0]]
                 second = d[np.arange(len(part)), order[:, -1]] if len(theirs) > 1 else best + 1
                 for k, row in enumerate(rows[part].tolist()):
@@ -121,7 +127,9 @@ def graph_match(clk: np.ndarray, groups: np.ndarray, seeds: dict[int, str], voca
     return guesses
 
 
-def pattern_mining(clk: np.ndarray, weights: np.ndarray, vocab: Vocabulary, frequency: dict[str, float]) -> dict[int, str]:
+def pattern_mining(
+    clk: np.ndarray, weights: np.ndarray, vocab: Vocabulary, frequency: dict[str, float]
+) -> dict[int, str]:
     """Stored position -> public name, from clusters of bits set together (none form under diffusion)."""
     bits = np.unpackbits(clk.view(np.uint8), axis=1, bitorder="little").astype(np.float32)
     present = bits.sum(axis=1) > 0

@@ -45,8 +45,9 @@ class Truth:
 
 
 def load_truth(path: Path | str) -> Truth:
-    table = pq.read_table(path, columns=["nhs_number", "given_name", "family_name", "date_of_birth", "postcode",
-                                         "sex", "restricted"])
+    table = pq.read_table(
+        path, columns=["nhs_number", "given_name", "family_name", "date_of_birth", "postcode", "sex", "restricted"]
+    )
     dob = table.column("date_of_birth").to_pylist()
     columns = {
         "family": [normalise_name(v) for v in table.column("family_name").to_pylist()],

@@ -57,8 +57,6 @@ def linkage(first: View, second: View) -> LinkResult:
     for name, mine in _keys(first):
         other = theirs.get(name)
         if other is None:
-            if name == "names + date tokens" and "names + date" in theirs:
-                continue  # tokens of a date never equal the date itself
             continue
         lookup = _unique(other)
         mine_unique = _unique(mine)

@@ -71,7 +71,9 @@ def given_seeds(
     return out
 
 
-def family_seeds(family: np.ndarray, lengths: np.ndarray | None, public: dict[str, float], limit: int) -> dict[int, str]:
+def family_seeds(
+    family: np.ndarray, lengths: np.ndarray | None, public: dict[str, float], limit: int
+) -> dict[int, str]:
     """Stored position -> public family name for the ``limit`` commonest stored family names, by rank in length."""
     counts = np.bincount(family[family >= 0])
     aligned = align(counts, lengths, public)

@@ -35,9 +35,15 @@ def side_data(view: View) -> AttackResult:
     if lengths is not None and family is not None and len(family) == n and family.max(initial=-1) < len(lengths):
         known = lengths[family] > 0
         result.notes.append(f"family-name length in clear for {int(known.sum()):,} records")
-    for name in ("records.other_given.offsets", "records.previous_family.offsets", "records.previous_postcodes.offsets"):
+    for name in (
+        "records.other_given.offsets",
+        "records.previous_family.offsets",
+        "records.previous_postcodes.offsets",
+    ):
         offsets = array(view, name, "iu", 1)
         if offsets is not None and len(offsets) == n + 1:
-            result.notes.append(f"{name.split('.')[1]} counts per record in clear ({int((np.diff(offsets) > 0).sum()):,} "
-                                "records with some)")
+            result.notes.append(
+                f"{name.split('.')[1]} counts per record in clear ({int((np.diff(offsets) > 0).sum()):,} "
+                "records with some)"
+            )
     return result

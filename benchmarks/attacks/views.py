@@ -9,6 +9,7 @@ reading keys out of a heap is a different attack.
 
 from __future__ import annotations
 
+import contextlib
 import json
 from pathlib import Path
 from typing import Any
@@ -41,10 +42,8 @@ def files_view(directory: Path | str) -> View:
                 for column in table.column_names:
                     view[f"{path.stem}.{column}"] = table.column(column).to_pylist()
         elif path.suffix == ".json":
-            try:
+            with contextlib.suppress(UnicodeDecodeError, json.JSONDecodeError):
                 view[path.stem] = json.loads(data)
-            except (UnicodeDecodeError, json.JSONDecodeError):
-                pass
     return view
 
 
@@ -111,4 +110,3 @@ def _parse_arrow(data: bytes) -> pa.Table | None:
         return ipc.open_file(pa.py_buffer(data)).read_all()
     except (pa.ArrowException, OSError, ValueError):
         return None
-
