@@ -26,7 +26,7 @@ ROUNDS = 3
 FAMILY_SEEDS = 10
 GIVEN_SEEDS = 150
 MAX_SEEDS = 1000
-_CHUNK = 2048
+_CHUNK = 512
 
 
 def bigrams(name: str) -> set[str]:

@@ -46,4 +46,30 @@ def side_data(view: View) -> AttackResult:
                 f"{name.split('.')[1]} counts per record in clear ({int((np.diff(offsets) > 0).sum()):,} "
                 "records with some)"
             )
+    _payload_lengths(view, n, result)
+    _reference_order(view, result)
     return result
+
+
+def _reference_order(view: View, result: AttackResult) -> None:
+    """The public lists are stored in order of first appearance by row: entry 0 is row 0's town and GP practice."""
+    towns, practices = view.get("reference.town"), view.get("reference.gp_practice_code")
+    if isinstance(towns, list) and isinstance(practices, list) and towns and practices:
+        result.notes.append(
+            f"reference lists in first-appearance order: row 0 lives in {towns[0]} with practice {practices[0]}, and "
+            f"each later entry bounds the first row holding it ({len(practices):,} practices)"
+        )
+
+
+def _payload_lengths(view: View, n: int, result: AttackResult) -> None:
+    """AES-GCM keeps the plaintext's length: a sealed payload's size is its address line's and postcode's."""
+    sealed = view.get("sealed.sealed")
+    if not isinstance(sealed, list) or len(sealed) != n or not all(isinstance(b, bytes) for b in sealed[:100]):
+        return
+    sizes = np.array([len(b) for b in sealed])
+    _, counts = np.unique(sizes, return_counts=True)
+    share = counts / counts.sum()
+    result.notes.append(
+        f"sealed payload sizes in clear: {len(counts)} distinct, {float(-(share * np.log2(share)).sum()):.1f} bits "
+        "per record (address and postcode lengths)"
+    )
