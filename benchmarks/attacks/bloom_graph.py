@@ -25,7 +25,7 @@ from benchmarks.attacks.views import View, array, records_count
 ROUNDS = 3
 FAMILY_SEEDS = 10
 GIVEN_SEEDS = 150
-MAX_SEEDS = 1000
+MAX_SEEDS = 600
 _CHUNK = 512
 
 
