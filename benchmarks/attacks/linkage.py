@@ -76,5 +76,6 @@ def score_links(result: LinkResult, first_nhs: np.ndarray, second_nhs: np.ndarra
     made = result.links >= 0
     right = np.zeros(len(result.links), dtype=bool)
     right[made] = first_nhs[made] == second_nhs[result.links[made]]
-    shared = int(np.isin(first_nhs, second_nhs).sum())
+    theirs = set(second_nhs.tolist())  # np.isin compares object arrays pairwise
+    shared = sum(1 for v in first_nhs.tolist() if v is not None and v in theirs)
     return int(right.sum()), int((made & ~right).sum()), shared
