@@ -6,6 +6,10 @@ length are the commonest public ones); every other filter is then placed by its 
 against each public name's bigram distances to the seed names, and the closest public name of the same length is
 its guess. The most confident guesses become seeds for another round, so the picture sharpens as it grows.
 
+The phonetic tokens stored beside each filter (``names.soundex``, ``names.metaphone``, ``names.initial``) are
+deterministic: once most names sharing a token are guessed, the token's code is known by majority, and a last round
+keeps each filter to the public names with those codes.
+
 Pattern mining (after Christen et al. 2017/2018): in a filter without diffusion, the bits one bigram sets are set
 together, so bit columns with near-identical membership form clusters, ranked by frequency against the public
 bigram frequencies; a filter's clusters spell its bigram set. Diffusion mixes bits, and then no clusters form.
@@ -15,6 +19,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
+import jellyfish
 import numpy as np
 
 from benchmarks.attacks.frequency_alignment import public_family_frequencies, public_given_frequencies
@@ -23,6 +28,7 @@ from benchmarks.attacks.name_seeds import family_seeds, given_seeds
 from benchmarks.attacks.views import View, array, records_count
 
 ROUNDS = 3
+VOTED_ROUNDS = 1
 FAMILY_SEEDS = 10
 GIVEN_SEEDS = 150
 MAX_SEEDS = 600
@@ -72,17 +78,28 @@ def input_differences(h: np.ndarray, bits: int, taps: int = 3) -> np.ndarray:
     return bits * (1 - inside ** (1 / taps)) / 2
 
 
+Codes = list[tuple[np.ndarray, np.ndarray]]
+"""Per kind of phonetic token: (stored token per name position, public code number per vocabulary name)."""
+
+
 def graph_match(
-    clk: np.ndarray, groups: np.ndarray, seeds: dict[int, str], vocab: Vocabulary, allowed: dict[int, np.ndarray]
+    clk: np.ndarray,
+    groups: np.ndarray,
+    seeds: dict[int, str],
+    vocab: Vocabulary,
+    allowed: dict[int, np.ndarray],
+    codes: Codes = (),
 ) -> dict[int, str]:
     """Stored position -> public name, from distances to seeds, grown over ``ROUNDS`` rounds. ``groups`` gives each
-    stored position a group (-1: not attacked) and ``allowed`` each group its candidate public names."""
+    stored position a group (-1: not attacked) and ``allowed`` each group its candidate public names. With
+    ``codes``, ``VOTED_ROUNDS`` more rounds keep to the candidates whose Soundex, Metaphone and initial agree with
+    what the stored tokens of those codes were voted to mean by the previous round's guesses."""
     index = {name: i for i, name in enumerate(vocab.names)}
     rows = np.flatnonzero(groups >= 0)
     guesses: dict[int, str] = {}
     bits = clk.shape[1] * 64
     frozen = dict(seeds)
-    for _ in range(ROUNDS):
+    for round_number in range(ROUNDS + VOTED_ROUNDS * bool(codes)):
         seed_rows = np.array([p for p in seeds if seeds[p] in index], dtype=np.int64)
         seed_names = np.array([index[seeds[p]] for p in seed_rows], dtype=np.int64)
         if len(seed_rows) < 5:
@@ -93,28 +110,8 @@ def graph_match(
         pairs = seed_encoded > 0
         scale = float((seed_encoded[pairs] * public[seed_names][pairs]).sum() / (seed_encoded[pairs] ** 2).sum())
         encoded *= scale
-        guesses, confidence = {}, {}
-        for group, theirs in allowed.items():
-            mine = np.flatnonzero(groups[rows] == group)
-            if not len(theirs) or not len(mine):
-                continue
-            p = public[theirs]
-            p_norm = (p**2).sum(1)[None, :]
-            for start in range(0, len(mine), _CHUNK):
-                part = mine[start : start + _CHUNK]
-                e = encoded[part]
-                d = (e**2).sum(1)[:, None] + p_norm - 2 * e @ p.T
-                if len(theirs) > 2:
-                    order = np.argpartition(d, 1, axis=1)[:, :2]
-                    first = np.take_along_axis(d, order, axis=1)
-                    order = np.take_along_axis(order, np.argsort(first, axis=1), axis=1)
-                else:
-                    order = np.argsort(d, axis=1)[:, :2]
-                best = d[np.arange(len(part)), order[:, 0]]
-                second = d[np.arange(len(part)), order[:, -1]] if len(theirs) > 1 else best + 1
-                for k, row in enumerate(rows[part].tolist()):
-                    guesses[row] = vocab.names[theirs[order[k, 0]]]
-                    confidence[row] = float(second[k] - best[k]) / (float(best[k]) + 1.0)
+        voted = _vote(guesses, codes, index, len(groups)) if round_number >= ROUNDS else []
+        guesses, confidence = _place(encoded, public, rows, groups, allowed, vocab, voted)
         # Frequency seeds whose guess disagrees are dropped; the surest guesses join, one stored name per public one.
         seeds = {p: n for p, n in frozen.items() if guesses.get(p) == n}
         taken = set(seeds.values())
@@ -125,6 +122,68 @@ def graph_match(
                 seeds[row] = guesses[row]
                 taken.add(guesses[row])
     return guesses
+
+
+def _vote(guesses: dict[int, str], codes: Codes, index: dict[str, int], names: int) -> Codes:
+    """Per kind: (code number per stored position, -1 where unsure; public code numbers), by majority of guesses."""
+    out = []
+    positions = np.array(list(guesses), dtype=np.int64)
+    guessed = np.array([index[guesses[p]] for p in positions.tolist()], dtype=np.int64)
+    for tokens, public_codes in codes:
+        votes: dict[int, dict[int, int]] = defaultdict(lambda: defaultdict(int))
+        for token, code in zip(tokens[positions].tolist(), public_codes[guessed].tolist(), strict=True):
+            votes[token][code] += 1
+        meaning = {}
+        for token, tally in votes.items():
+            code, count = max(tally.items(), key=lambda item: item[1])
+            if count >= 2 and count > 0.5 * sum(tally.values()):
+                meaning[token] = code
+        stored = np.array([meaning.get(t, -1) for t in tokens[:names].tolist()], dtype=np.int64)
+        out.append((stored, public_codes))
+    return out
+
+
+def _place(
+    encoded: np.ndarray,
+    public: np.ndarray,
+    rows: np.ndarray,
+    groups: np.ndarray,
+    allowed: dict[int, np.ndarray],
+    vocab: Vocabulary,
+    voted: Codes,
+) -> tuple[dict[int, str], dict[int, float]]:
+    """Each stored name's closest allowed public name, and how much closer it is than the next."""
+    guesses, confidence = {}, {}
+    for group, theirs in allowed.items():
+        mine = np.flatnonzero(groups[rows] == group)
+        if not len(theirs) or not len(mine):
+            continue
+        p = public[theirs]
+        p_norm = (p**2).sum(1)[None, :]
+        for start in range(0, len(mine), _CHUNK):
+            part = mine[start : start + _CHUNK]
+            e = encoded[part]
+            d = (e**2).sum(1)[:, None] + p_norm - 2 * e @ p.T
+            if voted:
+                ok = np.ones(d.shape, dtype=bool)
+                for stored, public_codes in voted:
+                    code = stored[rows[part]][:, None]
+                    ok &= (code < 0) | (code == public_codes[theirs][None, :])
+                ok[~ok.any(axis=1)] = True
+                d[~ok] = np.inf
+            if len(theirs) > 2:
+                order = np.argpartition(d, 1, axis=1)[:, :2]
+                first = np.take_along_axis(d, order, axis=1)
+                order = np.take_along_axis(order, np.argsort(first, axis=1), axis=1)
+            else:
+                order = np.argsort(d, axis=1)[:, :2]
+            best = d[np.arange(len(part)), order[:, 0]]
+            second = d[np.arange(len(part)), order[:, -1]] if len(theirs) > 1 else best + 1
+            margin = np.nan_to_num((second - best) / (best + 1.0), nan=0.0, posinf=1e9)
+            for k, row in enumerate(rows[part].tolist()):
+                guesses[row] = vocab.names[theirs[order[k, 0]]]
+                confidence[row] = float(margin[k])
+    return guesses, confidence
 
 
 def pattern_mining(
@@ -171,6 +230,14 @@ def pattern_mining(
     return out
 
 
+def _soundex(name: str) -> str:
+    return jellyfish.soundex(name.replace("-", ""))
+
+
+def _metaphone(name: str) -> str:
+    return jellyfish.metaphone(name.replace("-", ""))
+
+
 def bloom_graph(view: View, dates: np.ndarray | None = None) -> AttackResult:
     """``dates``: per record, a date of birth (YYYYMMDD) another attack recovered, or None; it sharpens the seeds."""
     result = AttackResult("bloom_graph")
@@ -203,13 +270,22 @@ def bloom_graph(view: View, dates: np.ndarray | None = None) -> AttackResult:
         if lengths is not None:
             mask = mask & (vocab.lengths == size)
         allowed[group] = np.flatnonzero(mask)
-    guesses = graph_match(clk, groups, seeds, vocab, allowed)
+    codes = []
+    for kind, code in (("soundex", _soundex), ("metaphone", _metaphone), ("initial", lambda q: q[0])):
+        tokens = array(view, f"names.{kind}", "u", 1)
+        if tokens is not None and len(tokens) >= names:
+            numbers: dict[str, int] = {}
+            codes.append((tokens, np.array([numbers.setdefault(code(q), len(numbers)) for q in vocab.names])))
+    guesses = graph_match(clk, groups, seeds, vocab, allowed, codes)
     table = np.full(names + 1, None, dtype=object)
     for p, name in guesses.items():
         table[p] = name
     result.guess("family", n)[:] = table[family]
     result.guess("given", n)[:] = table[given]
-    result.notes.append(f"graph matching: {len(guesses):,} filters placed from {len(seeds)} frequency seeds")
+    result.notes.append(
+        f"graph matching: {len(guesses):,} filters placed from {len(seeds)} frequency seeds; "
+        f"{len(codes)} phonetic token kinds voted on"
+    )
     for label, counts, public in (("family", family, families), ("given", given, given_all)):
         mined = pattern_mining(clk, np.bincount(counts[counts >= 0], minlength=names), vocab, public)
         result.notes.append(f"pattern mining, {label} names: {len(mined):,} filters spelled out")
