@@ -1,5 +1,5 @@
 """``python -m benchmarks.attacks --index DIR --population POP.parquet [--other-index DIR2 --other-population
-POP2.parquet] [--memory] [--json OUT]``: attack an index without its key and print what came out."""
+POP2.parquet] [--view files|memory|unmasked] [--json OUT]``: attack an index without its key and print what came out."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ import json
 import sys
 from pathlib import Path
 
-from benchmarks.attacks.run import run_attacks
+from benchmarks.attacks.run import VIEWS, run_attacks
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -18,12 +18,17 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--other-index", type=Path, help="a second index under the same master key, to link")
     parser.add_argument("--other-population", type=Path, help="the second index's population (default: the first)")
     parser.add_argument(
-        "--memory", action="store_true", help="attack the memory-dump view: load with the environment's master key"
+        "--view",
+        choices=VIEWS,
+        default="files",
+        help="files: the thief's; memory: a dump of the loaded index without its keys; unmasked: the same with the "
+        "records unmasked (the attacks' positive control). The environment's master key loads the memory views and "
+        "puts the truth in the index's row order; no attack sees it",
     )
     parser.add_argument("--json", type=Path, help="also write the report as JSON here ('-' for stdout)")
     parser.add_argument("--notes", action="store_true", help="print what each attack could read")
     args = parser.parse_args(argv)
-    report = run_attacks(args.index, args.population, args.other_index, args.other_population, memory=args.memory)
+    report = run_attacks(args.index, args.population, args.other_index, args.other_population, view=args.view)
     print(report.table())
     if args.notes:
         for attack, notes in report.notes.items():

@@ -72,7 +72,7 @@ def frequency_alignment(view: View) -> AttackResult:
     if n is None or family is None or given is None or len(family) != n:
         result.notes.append("skipped: records' name positions not readable")
     else:
-        names = int(max(family.max(initial=-1), given.max(initial=-1))) + 1
+        names = int(max(family.astype(np.int64).max(initial=-1), given.astype(np.int64).max(initial=-1))) + 1
         counts = np.bincount(family[family >= 0], minlength=names)
         guess = align(counts, lengths, public_family_frequencies())
         _assign(result.guess("family", n), family, guess)
@@ -91,7 +91,7 @@ def frequency_alignment(view: View) -> AttackResult:
 
 
 def _assign(column: np.ndarray, positions: np.ndarray, mapping: dict[int, str]) -> None:
-    table = np.full(int(positions.max(initial=-1)) + 2, None, dtype=object)
+    table = np.full(int(positions.astype(np.int64).max(initial=-1)) + 2, None, dtype=object)
     for position, name in mapping.items():
         if position < len(table) - 1:
             table[position] = name

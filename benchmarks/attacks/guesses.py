@@ -64,6 +64,22 @@ def load_truth(path: Path | str) -> Truth:
     )
 
 
+def aligned_to_index(truth: Truth, directory: Path | str, key: object) -> Truth:
+    """The truth in the index's row order: an index shuffles its rows at build, so its row i is found by the
+    person's NHS number token (the scorer holds the key; the attacks never see it)."""
+    from matcher.index import Index
+    from matcher.records.entities import nhs_number_tokens
+
+    index = Index.load(directory, key)
+    tokens = nhs_number_tokens(list(truth.columns["nhs_number"]), index.tokeniser)
+    stored = index.records.nhs_number
+    order = np.argsort(tokens)
+    at = order[np.minimum(np.searchsorted(tokens, stored, sorter=order), len(order) - 1)]
+    if not (tokens[at] == stored).all():
+        raise ValueError("the population is not the index's: some record's NHS number is not in it")
+    return Truth({k: v[at] for k, v in truth.columns.items()}, truth.nhs_number[at])
+
+
 @dataclass
 class FieldScore:
     attack: str

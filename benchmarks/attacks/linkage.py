@@ -3,7 +3,9 @@ link by equal tokens without opening anything. Two extracts (or one population i
 mode) then join into one, and whatever either leaks about a person, both do.
 
 Columns tried, in order: the NHS number token, then the pair of family- and given-name tokens with the date-of-
-birth tokens (or the date) where that combination is unique on both sides.
+birth tokens (or the date) where that combination is unique on both sides; then, needing no key at all, each row's
+shape (how many other given names, previous family names and previous postcodes it lists, and the sizes of the
+blocking groups it is in), which the red team found pairs every row of two indexes of one extract.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from benchmarks.attacks.blocking_groups import groups
 from benchmarks.attacks.views import View, array, records_count
 from matcher.protection.tokens import MISSING, combine
 
@@ -40,7 +43,29 @@ def _keys(view: View) -> list[tuple[str, np.ndarray]]:
         if dob is not None and len(dob) == n:
             out.append(("names + date", combine(7, [*names, dob.astype(np.uint64)])))
         out.append(("names", combine(7, names)))
+    shape = _row_shapes(view, n)
+    if shape is not None:
+        out.append(("row shape (no key)", shape))
     return out
+
+
+def _row_shapes(view: View, n: int | None) -> np.ndarray | None:
+    """Per row, a hash of its list lengths and of the sizes of its blocking groups, where those are readable."""
+    if not n:
+        return None
+    parts = []
+    for name in ("other_given", "previous_family", "previous_postcodes"):
+        offsets = array(view, f"records.{name}.offsets", "iu", 1)
+        if offsets is not None and len(offsets) == n + 1 and (np.diff(offsets.astype(np.int64)) >= 0).all():
+            parts.append(np.diff(offsets.astype(np.int64)).astype(np.uint64) + np.uint64(1))
+    found = groups(view)
+    if found is not None and (found[1] < n).all():
+        group, row = found
+        size = np.bincount(group)[group].astype(np.uint64)
+        # An order-free summary of the row's group sizes: their count, sum and sum of squares.
+        for values in (np.ones_like(size), size, size * size):
+            parts.append(np.bincount(row, weights=values.astype(np.float64), minlength=n).astype(np.uint64) + 1)
+    return combine(11, parts) if parts else None
 
 
 def _unique(keys: np.ndarray) -> dict[int, int]:

@@ -45,7 +45,7 @@ def given_seeds(
     cell_of = {c: k for k, c in enumerate(cells)}
     cell = np.array([cell_of[(int(a), int(s))] for a, s in zip(anchors, sex[known], strict=True)], dtype=np.int64)
     positions = given[known]
-    names = int(given.max(initial=-1)) + 1
+    names = int(given.astype(np.int64).max(initial=-1)) + 1
     counts = np.zeros((names, len(cells)))
     np.add.at(counts, (positions, cell), 1)
     people = np.bincount(cell, minlength=len(cells)).astype(float)

@@ -45,8 +45,9 @@ def _name_columns(view: View, n: int, result: AttackResult) -> None:
             continue
         table = np.array([*values, None], dtype=object)  # position -1: missing
         for field, positions in (("family", "records.family"), ("given", "records.given")):
+            result.found.setdefault(field, set()).update(v for v in values if v)  # in clear, if attached to no row
             rows = array(view, positions, ndim=1)
-            if rows is None or len(rows) != n or rows.max(initial=-1) >= len(values):
+            if rows is None or len(rows) != n or rows.astype(np.int64).max(initial=-1) >= len(values):
                 continue
             result.guess(field, n)[:] = table[rows]
             result.notes.append(f"{field} names in clear: {column} at {positions}")

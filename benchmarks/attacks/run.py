@@ -12,13 +12,23 @@ from pathlib import Path
 import numpy as np
 
 from benchmarks.attacks.blocking_dictionary import blocking_dictionary
+from benchmarks.attacks.blocking_groups import blocking_groups
 from benchmarks.attacks.bloom_graph import bloom_graph
 from benchmarks.attacks.frequency_alignment import frequency_alignment
-from benchmarks.attacks.guesses import AttackResult, FieldScore, Truth, combine, compare, load_truth, score
+from benchmarks.attacks.guesses import (
+    AttackResult,
+    FieldScore,
+    Truth,
+    aligned_to_index,
+    combine,
+    compare,
+    load_truth,
+    score,
+)
 from benchmarks.attacks.linkage import linkage, score_links
 from benchmarks.attacks.plaintext_scan import plaintext_scan
 from benchmarks.attacks.side_data import side_data
-from benchmarks.attacks.views import View, files_view, memory_view
+from benchmarks.attacks.views import View, files_view, memory_view, unmasked_view
 
 
 @dataclass
@@ -90,21 +100,22 @@ class AttackReport:
         return "\n".join(lines)
 
 
-def load_view(directory: Path | str, memory: bool, key: object = None) -> View:
-    if not memory:
-        return files_view(directory)
-    if key is None:
-        from matcher.protection.keys import load_master_key
+VIEWS = ("files", "memory", "unmasked")
 
-        key = load_master_key()
-    return memory_view(directory, key)
+
+def load_view(directory: Path | str, kind: str, key: object) -> View:
+    """The thief's files, the memory dump without keys, or (the attacks' positive control) the memory with the
+    records unmasked: what a dump that also yielded the keys would give, and what memory held before masking."""
+    if kind == "files":
+        return files_view(directory)
+    return memory_view(directory, key) if kind == "memory" else unmasked_view(directory, key)
 
 
 def attack_view(view: View) -> tuple[list[AttackResult], dict[str, float]]:
     """Every single-index attack, in the order an attacker trusts them; the dates of birth found by the first ones
     feed the name attack's seeds."""
     results, seconds = [], {}
-    for attack in (plaintext_scan, blocking_dictionary):
+    for attack in (plaintext_scan, blocking_dictionary, blocking_groups):
         start = time.perf_counter()
         results.append(attack(view))
         seconds[results[-1].attack] = time.perf_counter() - start
@@ -125,21 +136,28 @@ def run_attacks(
     population: Path | str,
     other_index: Path | str | None = None,
     other_population: Path | str | None = None,
-    memory: bool = False,
+    view: str = "files",
     key: object = None,
 ) -> AttackReport:
-    """Attack ``index`` (its files, or with ``memory`` its loaded arrays under ``key`` or the environment's key) and
-    score against ``population``; with ``other_index``, also link the two."""
-    truth = load_truth(population)
-    view = load_view(index, memory, key)
+    """Attack one ``view`` of ``index`` (one of VIEWS) and score against ``population``; with
+    ``other_index``, also link the two. ``key`` (by default the environment's) is what the scorer uses to put the
+    truth in each index's row order, and what the memory view is loaded with; no attack is given it."""
+    if key is None:
+        from matcher.protection.keys import load_master_key
+
+        key = load_master_key()
+    truth = aligned_to_index(load_truth(population), index, key)
+    if view not in VIEWS:
+        raise ValueError(f"a view is one of {VIEWS}")
+    kind, view = view, load_view(index, view, key)
     results, seconds = attack_view(view)
     combined = combine(results, len(truth))
-    report = _report("memory" if memory else "files", truth, results, combined)
+    report = _report(kind, truth, results, combined)
     report.seconds = seconds
     if other_index is not None:
         start = time.perf_counter()
-        other_view = load_view(other_index, memory, key)
-        other_truth = load_truth(other_population or population)
+        other_view = load_view(other_index, kind, key)
+        other_truth = aligned_to_index(load_truth(other_population or population), other_index, key)
         links = linkage(view, other_view)
         report.linkage = Linkage(*score_links(links, truth.nhs_number, other_truth.nhs_number))
         report.notes["linkage"] = links.notes

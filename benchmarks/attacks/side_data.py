@@ -20,10 +20,13 @@ def side_data(view: View) -> AttackResult:
     if n is None:
         result.notes.append("skipped: no per-record array readable")
         return result
-    restricted = array(view, "restricted", "b", 1)
+    restricted = array(view, "restricted", "bu", 1)
     if restricted is not None and len(restricted) == n:
+        if restricted.dtype.kind == "u":  # not booleans: masked, or so they look; the low bit is a guess
+            restricted = (restricted & 1).astype(bool)
+            result.notes.append("restricted flags are bytes, not booleans: guessed from their low bit")
         result.guess("restricted", n)[:] = restricted.tolist()
-        result.notes.append(f"restricted flag in clear: {int(restricted.sum()):,} restricted records")
+        result.notes.append(f"restricted flag read: {int(restricted.sum()):,} records flagged")
     sex = array(view, "records.sex", "iu", 1)
     if sex is not None and len(sex) == n:
         column = result.guess("sex", n)
@@ -32,7 +35,12 @@ def side_data(view: View) -> AttackResult:
         result.notes.append(f"sex in clear for {int(known.sum()):,} records")
     lengths = array(view, "names.length", "iu", 1)
     family = array(view, "records.family", "i", 1)
-    if lengths is not None and family is not None and len(family) == n and family.max(initial=-1) < len(lengths):
+    if (
+        lengths is not None
+        and family is not None
+        and len(family) == n
+        and family.astype(np.int64).max(initial=-1) < len(lengths)
+    ):
         known = lengths[family] > 0
         result.notes.append(f"family-name length in clear for {int(known.sum()):,} records")
     for name in (
@@ -41,7 +49,7 @@ def side_data(view: View) -> AttackResult:
         "records.previous_postcodes.offsets",
     ):
         offsets = array(view, name, "iu", 1)
-        if offsets is not None and len(offsets) == n + 1:
+        if offsets is not None and len(offsets) == n + 1 and (np.diff(offsets.astype(np.int64)) >= 0).all():
             result.notes.append(
                 f"{name.split('.')[1]} counts per record in clear ({int((np.diff(offsets) > 0).sum()):,} "
                 "records with some)"
@@ -54,7 +62,9 @@ def side_data(view: View) -> AttackResult:
 def _reference_order(view: View, result: AttackResult) -> None:
     """The public lists are stored in order of first appearance by row: entry 0 is row 0's town and GP practice."""
     towns, practices = view.get("reference.town"), view.get("reference.gp_practice_code")
-    if isinstance(towns, list) and isinstance(practices, list) and towns and practices:
+    if isinstance(towns, list) and towns and towns == sorted(towns, key=lambda town: (town is None, town or "")):
+        result.notes.append("reference lists sorted: their order says nothing of the rows")
+    elif isinstance(towns, list) and isinstance(practices, list) and towns and practices:
         result.notes.append(
             f"reference lists in first-appearance order: row 0 lives in {towns[0]} with practice {practices[0]}, and "
             f"each later entry bounds the first row holding it ({len(practices):,} practices)"

@@ -65,6 +65,22 @@ def memory_view(directory: Path | str, key: Any) -> View:
     return view
 
 
+def unmasked_view(directory: Path | str, key: Any) -> View:
+    """The memory view with every masked array unmasked (records, restricted flags, blocking postings): the positive
+    control of the attacks, showing what they take where the data is there."""
+    from matcher.index import Index
+
+    index = Index.load(directory, key)
+    view = memory_view(directory, key)
+    records = index.records.unmasked()
+    for name, value in records.arrays().items():
+        view[f"records.{name}"] = value
+    view["restricted"] = index.restricted_at(np.arange(len(index)))
+    positions = np.arange(len(index.blocking.rows))
+    view["blocking.rows"] = index.blocking.mask.unmask("blocking.rows", index.blocking.rows, np.uint32, positions)
+    return view
+
+
 def array(view: View, name: str, kind: str = "biuf", ndim: int | None = None) -> np.ndarray | None:
     """The named array if the view has it as a numeric ndarray (its dtype of one of the ``kind`` letters, ``ndim``
     dimensions), else None: attacks call this and skip what they cannot read."""
