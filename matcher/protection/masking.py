@@ -11,6 +11,7 @@ rows point into, which without the masked pointers belong to nobody.
 
 from __future__ import annotations
 
+import functools
 import zlib
 
 import numpy as np
@@ -20,9 +21,17 @@ from matcher.protection.tokens import KeyedHash
 _POSITION_BITS = 40
 
 
+_POSITIONS = np.uint64((1 << _POSITION_BITS) - 1)
+
+
 def column_number(name: str) -> int:
     """A column's number in the pads' input, from its name: stable across builds, distinct per column."""
     return zlib.crc32(name.encode()) & 0xFFFFFF
+
+
+@functools.cache
+def _column_bits(name: str) -> np.uint64:
+    return np.uint64(column_number(name) << _POSITION_BITS)
 
 
 class RowMask:
@@ -32,10 +41,20 @@ class RowMask:
         self._hash = KeyedHash(key)
 
     def pads(self, column: str, positions: np.ndarray) -> np.ndarray:
-        positions = np.asarray(positions, dtype=np.uint64)
-        if len(positions) and int(positions.max()) >> _POSITION_BITS:
+        return self.pads_of([(column, positions)])[0]
+
+    def pads_of(self, wanted: list[tuple[str, np.ndarray]]) -> list[np.ndarray]:
+        """The pads of several (column, positions) at once: one pass of the cipher, which is what a trace's dozen
+        columns of a few hundred candidates cost."""
+        if not wanted:
+            return []
+        inputs = [_column_bits(column) | np.asarray(positions, dtype=np.uint64) for column, positions in wanted]
+        flat = np.concatenate(inputs)
+        if len(flat) and int(flat.max() & _POSITIONS) >= _POSITIONS:  # never, below a trillion records
             raise ValueError(f"positions are below 2**{_POSITION_BITS}")
-        return self._hash(np.uint64(column_number(column) << _POSITION_BITS) | positions)
+        pads = self._hash(flat)
+        ends = np.cumsum([len(i) for i in inputs]).tolist()
+        return [pads[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
     def mask(self, column: str, values: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
         """``values`` (at ``positions``, by default 0..n-1) masked, as unsigned integers of the same width."""
@@ -46,13 +65,17 @@ class RowMask:
         self, column: str, masked: np.ndarray, dtype: np.dtype, positions: np.ndarray | None = None
     ) -> np.ndarray:
         """The values of ``dtype`` back from ``mask``'s output (read at ``positions``)."""
-        plain = masked ^ self._pads_like(column, masked, positions)
-        return plain.view(np.dtype(dtype))
+        return with_pads(masked, self._pads_like(column, masked, positions), dtype)
 
     def _pads_like(self, column: str, values: np.ndarray, positions: np.ndarray | None) -> np.ndarray:
         if positions is None:
             positions = np.arange(len(values), dtype=np.uint64)
         return self.pads(column, positions).astype(values.dtype)
+
+
+def with_pads(masked: np.ndarray, pads: np.ndarray, dtype: np.dtype) -> np.ndarray:
+    """Masked values unmasked with pads from ``pads_of``."""
+    return (masked ^ pads.astype(masked.dtype)).view(np.dtype(dtype))
 
 
 def _unsigned(values: np.ndarray) -> np.ndarray:

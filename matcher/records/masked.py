@@ -16,7 +16,7 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from matcher.protection.masking import RowMask
+from matcher.protection.masking import RowMask, with_pads
 from matcher.records.entities import Entities, NameTable, PostcodeTable
 from matcher.records.ragged import Ragged, expand_ranges
 
@@ -116,47 +116,51 @@ class MaskedEntities:
     def take(self, rows: np.ndarray) -> Entities:
         """These rows, unmasked, as ``Entities`` of ``len(rows)`` rows over the same name and postcode tables."""
         rows = np.asarray(rows, dtype=np.int64)
-        values = {}
-        for name, masked in self.columns.items():
-            values[name] = self.mask.unmask(name, masked[rows], self.dtypes[name], rows)
-        for name, ragged in self.lists.items():
-            values[name] = self._take_list(name, ragged, rows)
-        features = {}
+        # Every masked array by the name its pads are made under: per-record columns, and lists (offsets, values).
+        columns = {name: masked for name, masked in self.columns.items()}
+        lists = {name: ragged for name, ragged in self.lists.items()}
         for feature, parts in self.features.items():
-            features[feature] = {}
             for part, array in parts.items():
-                if part.endswith(".offsets"):
-                    continue
-                name = f"features.{feature}.{part}"
                 if part.endswith(".values"):
                     stem = part[: -len(".values")]
-                    taken = self._take_list(f"features.{feature}.{stem}", Ragged(parts[f"{stem}.offsets"], array), rows)
-                    features[feature][f"{stem}.offsets"] = taken.offsets
-                    features[feature][part] = taken.values
-                else:
-                    features[feature][part] = self.mask.unmask(name, array[rows], self.dtypes[name], rows)
+                    lists[f"features.{feature}.{stem}"] = Ragged(parts[f"{stem}.offsets"], array)
+                elif not part.endswith(".offsets"):
+                    columns[f"features.{feature}.{part}"] = array
+        # Two passes of the cipher: the columns and the lists' bounds, then the lists' values.
+        wanted = [(name, rows) for name in columns]
+        wanted += [item for name in lists for item in ((f"{name}.offsets", rows), (f"{name}.offsets", rows + 1))]
+        pads = iter(self.mask.pads_of(wanted))
+        plain = {name: with_pads(masked[rows], next(pads), self.dtypes[name]) for name, masked in columns.items()}
+        bounds = {}
+        for name, ragged in lists.items():
+            kind = self.dtypes[f"{name}.offsets"]
+            starts = with_pads(ragged.offsets[rows], next(pads), kind).astype(np.int64)
+            ends = with_pads(ragged.offsets[rows + 1], next(pads), kind).astype(np.int64)
+            offsets = np.zeros(len(rows) + 1, dtype=kind)
+            np.cumsum(ends - starts, out=offsets[1:])
+            bounds[name] = offsets, expand_ranges(starts, ends - starts)[1]
+        pads = iter(self.mask.pads_of([(f"{name}.values", positions) for name, (_, positions) in bounds.items()]))
+        for name, (offsets, positions) in bounds.items():
+            values = with_pads(lists[name].values[positions], next(pads), self.dtypes[f"{name}.values"])
+            plain[name] = Ragged(offsets, values)
+        features: dict[str, dict[str, np.ndarray]] = {feature: {} for feature in self.features}
+        for name in [n for n in plain if n.startswith("features.")]:
+            value = plain.pop(name)
+            feature, part = name[len("features.") :].split(".", 1)
+            if isinstance(value, Ragged):
+                features[feature][f"{part}.offsets"], features[feature][f"{part}.values"] = value.offsets, value.values
+            else:
+                features[feature][part] = value
         return Entities(
             names=self.names,
             postcodes=self.postcodes,
             nhs_number=self.nhs_number[rows],
             malformed=self.malformed,
             features=features,
-            **values,
+            **plain,
         )
 
     def unmasked(self) -> Entities:
         """All rows unmasked: for training on an index already built (it holds the whole index in clear while it
         runs, as building does)."""
         return self.take(np.arange(len(self)))
-
-    def _take_list(self, name: str, ragged: Ragged, rows: np.ndarray) -> Ragged:
-        """Rows of the list column ``name`` (its arrays masked as "<name>.offsets" and "<name>.values")."""
-        offsets_type = self.dtypes[f"{name}.offsets"]
-        starts = self.mask.unmask(f"{name}.offsets", ragged.offsets[rows], offsets_type, rows).astype(np.int64)
-        ends = self.mask.unmask(f"{name}.offsets", ragged.offsets[rows + 1], offsets_type, rows + 1)
-        lengths = ends.astype(np.int64) - starts
-        _, positions = expand_ranges(starts, lengths)
-        offsets = np.zeros(len(rows) + 1, dtype=offsets_type)
-        np.cumsum(lengths, out=offsets[1:])
-        values = self.mask.unmask(f"{name}.values", ragged.values[positions], self.dtypes[f"{name}.values"], positions)
-        return Ragged(offsets, values)
