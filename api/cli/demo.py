@@ -13,6 +13,7 @@ from api.cli.common import add_listen_arguments, migrated_engine, settings_of
 from api.cli.serve import run as serve
 from api.http.examples import IMMIGRATION_REQUEST
 from matcher.build import BUILD_ERRORS, build_index
+from matcher.index import FORMAT_VERSION
 from matcher.protection.keys import load_master_key
 
 DEMO_RECORDS = 50_000
@@ -32,7 +33,7 @@ def run(args: argparse.Namespace) -> int:
 
     settings = settings_of(args)
     population = settings.index_dir.parent / "population.parquet"
-    if not (settings.index_dir / "manifest.json").exists():
+    if _needs_building(settings.index_dir):
         write_population(population, args.records, seed=1)
         print(f"generated {args.records:,} synthetic records in {population}")
         try:
@@ -54,6 +55,21 @@ def run(args: argparse.Namespace) -> int:
         f"API documentation: http://{settings.host}:{settings.port}/docs\n"
     )
     return serve(args, banner)
+
+
+def _needs_building(index_dir: Path) -> bool:
+    """No demo index yet, or one of an older format (the demo's own, so it is rebuilt rather than refused)."""
+    manifest = index_dir / "manifest.json"
+    if not manifest.exists():
+        return True
+    try:
+        version = json.loads(manifest.read_text()).get("format_version")
+    except (json.JSONDecodeError, UnicodeDecodeError, AttributeError):
+        return False  # damaged: loading says so
+    if version != FORMAT_VERSION:
+        print(f"the demo index at {index_dir} is in format {version}, not {FORMAT_VERSION}: building it again")
+        return True
+    return False
 
 
 def _demo_request(population: Path) -> dict:
