@@ -119,5 +119,5 @@ def _raw_bytes(view: View, result: AttackResult) -> None:
         found["postcode"] |= {m.decode() for m in _POSTCODE.findall(blob)}
     for field, values in found.items():
         if values:
-            result.found[field] = values
+            result.found.setdefault(field, set()).update(values)
     result.notes.append(f"scanned {len(blobs)} byte blobs, {sum(map(len, blobs)):,} bytes")
