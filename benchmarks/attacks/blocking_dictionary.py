@@ -7,8 +7,8 @@ candidate year (a hundred-odd) and then every month and day (372) can be folded 
 that the index holds *for that record's row* is its date of birth. The index's 56-bit key prefixes (bucket +
 residual) beside each row are all that is needed.
 
-Once some dates are known, the per-record date tokens of encoded mode (``records.date_of_birth_tokens``: year,
-month, day) are a dictionary too: a token seen with a recovered year is that year wherever it appears.
+Once some dates are known, the per-record date tokens of format 4's encoded mode (``records.date_of_birth_tokens``:
+year, month, day) are a dictionary too: a token seen with a recovered year is that year wherever it appears.
 """
 
 from __future__ import annotations

@@ -73,6 +73,8 @@ def aligned_to_index(truth: Truth, directory: Path | str, key: object) -> Truth:
     index = Index.load(directory, key)
     tokens = nhs_number_tokens(list(truth.columns["nhs_number"]), index.tokeniser)
     stored = index.records.nhs_number
+    if len(np.unique(stored)) != len(stored):
+        raise ValueError("records without a unique NHS number cannot be put in the index's order")
     order = np.argsort(tokens)
     at = order[np.minimum(np.searchsorted(tokens, stored, sorter=order), len(order) - 1)]
     if not (tokens[at] == stored).all():

@@ -8,6 +8,7 @@ file is read anywhere here.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Sequence
 from dataclasses import dataclass
 
@@ -18,6 +19,7 @@ from matcher.comparison import Comparison, comparison_vectors, default_compariso
 from matcher.contract.request import Requests
 from matcher.estimation.em import estimate_m, estimate_u
 from matcher.index import Index
+from matcher.protection.masking import RowMask
 from matcher.records.entities import Entities
 from matcher.scoring import ComparisonParameters, FellegiSunterModel, check_term_frequencies, score
 
@@ -76,12 +78,14 @@ class FellegiSunterEstimator:
         entities, _ = Entities.from_requests(requests, index.tokeniser, index.encoder, derived_columns(comparisons))
         u_pairs = min(self.u_pairs, max(len(index) * 4, 10_000))
         records = index.records.unmasked()
+        # Training's own blocking indexes get masks of their own: the index's would be a second use of its pads.
+        training_mask = RowMask(os.urandom(32))
         u = estimate_u(records, comparisons, pairs=u_pairs, seed=self.seed)
 
         estimates: list[list[np.ndarray]] = [[] for _ in comparisons]
         rounds = []
         for rule in self.training_rules:
-            blocking = BlockingIndex.build(records, (rule.blocking,), index.blocking.keyed, index.blocking.mask)
+            blocking = BlockingIndex.build(records, (rule.blocking,), index.blocking.keyed, training_mask)
             req, rec = candidate_pairs(blocking, (rule.blocking,), entities, self.max_block_size, max_candidates=1_000)
             gamma = comparison_vectors(comparisons, entities, records, req, rec)
             active = [name not in rule.fixed for name in names]

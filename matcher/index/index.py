@@ -9,7 +9,6 @@ token. How an index is laid out on disk, every file sealed, is ``matcher.index.s
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -74,7 +73,7 @@ class Index:
         tokeniser = Tokeniser(keys.tokens)
         cipher = PayloadCipher(keys)
         encoder = BloomEncoder(keys.names) if encoded else None
-        rng = _fresh_rng()
+        rng = np.random.default_rng()  # seeded from the operating system's entropy
         # Rows in a random order: the order of an extract may mean something (by NHS number, by area), and two
         # indexes of one extract would otherwise pair up row by row.
         population = population.take(rng.permutation(population.num_rows))
@@ -88,9 +87,14 @@ class Index:
         }
         mask = RowMask(keys.rows)
         restricted = population.column("restricted").fill_null(False).to_numpy(zero_copy_only=False)
+        blocking = BlockingIndex.build(records, rules, KeyedHash(keys.blocking), mask)
+        if encoded:  # the spelling was needed to build the filters and keys; it is not kept, in memory either
+            records = replace(
+                records, names=replace(records.names, strings=[]), postcodes=replace(records.postcodes, strings=[])
+            )
         return cls(
             records=MaskedEntities.of(records, mask),
-            blocking=BlockingIndex.build(records, rules, KeyedHash(keys.blocking), mask),
+            blocking=blocking,
             term_frequency={k: v.astype(np.float32) for k, v in frequency.items()},
             restricted=mask.mask(RESTRICTED, restricted.astype(bool)),
             sealed=sealed,
@@ -143,10 +147,6 @@ class Index:
         ``key`` is the key it was built (or last rotated) with, DamagedIndexError if a file is missing, truncated,
         altered, or from another index."""
         return cls(**read_index(Path(directory), key))
-
-
-def _fresh_rng() -> np.random.Generator:
-    return np.random.default_rng(int.from_bytes(os.urandom(16), "little"))
 
 
 def _at(values: np.ndarray, positions: np.ndarray) -> np.ndarray:

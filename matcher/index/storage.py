@@ -24,7 +24,7 @@ import pyarrow.ipc as ipc
 
 from matcher.blocking import BlockingIndex, BlockingRule
 from matcher.protection.bloom import BloomEncoder
-from matcher.protection.keys import IndexKeys, MasterKey
+from matcher.protection.keys import INDEX_ID, IndexKeys, MasterKey
 from matcher.protection.masking import RowMask
 from matcher.protection.payload import PayloadCipher, ReferenceLists, check_key
 from matcher.protection.sealing import FileSealer, UnsealError
@@ -61,7 +61,11 @@ def save_index(index: Index, directory: Path) -> None:
     staging = directory.with_name(f".{directory.name}.{os.getpid()}.new")
     if staging.exists():
         shutil.rmtree(staging)
-    _write(index, staging)
+    try:
+        _write(index, staging)
+    except BaseException:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     if directory.exists():
         retired = directory.with_name(f".{directory.name}.{os.getpid()}.old")
         directory.rename(retired)
@@ -86,17 +90,19 @@ def _write(index: Index, directory: Path) -> None:
     description = {
         "mode": "encoded" if index.encoded else "plaintext",
         "records": len(index),
-        "names": len(index.records.names.strings),
+        "names": len(index.records.names.token) - 1,
         "rules": [
-            {"name": r.name, "components": list(r.components), "max_block_size": r.max_block_size}
-            for r in index.rules
+            {"name": r.name, "components": list(r.components), "max_block_size": r.max_block_size} for r in index.rules
         ],
         "malformed": dict(index.records.malformed),
         "masked_types": {name: dtype.str for name, dtype in index.records.dtypes.items()},
     }
-    sealer.write_bytes(directory / _DESCRIPTION, _DESCRIPTION, json.dumps(description).encode())
     if index.model is not None:
         sealer.write_bytes(directory / _MODEL, _MODEL, index.model.to_json().encode())
+    # The files, inside a sealed file too: the manifest's list is checked against it, so that no file can be left
+    # out of the index (the model, a feature's part) by editing the manifest.
+    description["files"] = sorted(str(f.relative_to(directory)) for f in directory.rglob("*") if f.is_file())
+    sealer.write_bytes(directory / _DESCRIPTION, _DESCRIPTION, json.dumps(description).encode())
     manifest = {"format_version": FORMAT_VERSION, "key_id": index.key_id, "index_id": index.keys.index_id}
     # Every file's size, so that a truncated file is named at load before anything is decrypted.
     manifest["files"] = {
@@ -135,15 +141,17 @@ def read_index(directory: Path, key: MasterKey) -> dict:
         manifest = json.loads(manifest_path.read_text())
     except (json.JSONDecodeError, UnicodeDecodeError):
         raise DamagedIndexError(directory, "manifest.json is not readable JSON") from None
+    if not isinstance(manifest, dict):
+        raise DamagedIndexError(directory, "manifest.json is not an index manifest")
     version = manifest.get("format_version")
     if version != FORMAT_VERSION:
         raise OldIndexFormatError(
             f"the index at {directory} is in format {version}, this code reads format {FORMAT_VERSION} (every file "
             "sealed, keys of its own): rebuild it with `python -m matcher build`"
         )
+    if not _well_formed(manifest):
+        raise DamagedIndexError(directory, "manifest.json does not give the index's key id, id and files")
     check_key(manifest["key_id"], key)
-    if not isinstance(manifest.get("files"), dict) or not isinstance(manifest.get("index_id"), str):
-        raise DamagedIndexError(directory, "manifest.json does not list the index's id and files")
     for name, size in manifest["files"].items():
         path = directory / name
         if not path.is_file():
@@ -152,13 +160,24 @@ def read_index(directory: Path, key: MasterKey) -> dict:
             raise DamagedIndexError(directory, f"{name} has {path.stat().st_size:,} bytes, not {size:,}")
     try:
         keys = key.for_index(manifest["index_id"])
-        parts = _read(directory, keys, set(manifest["files"]))
+        parts = _read(directory, keys, set(manifest["files"]) - {_DESCRIPTION})
     except UnsealError as error:
         raise DamagedIndexError(directory, str(error)) from error
     except (OSError, ValueError, KeyError, pa.ArrowException) as error:
         raise DamagedIndexError(directory, f"{type(error).__name__} while reading it") from error
     _check_shapes(parts, directory, parts.pop("description")["records"])
     return parts
+
+
+def _well_formed(manifest: dict) -> bool:
+    files = manifest.get("files")
+    return (
+        isinstance(manifest.get("key_id"), str)
+        and isinstance(manifest.get("index_id"), str)
+        and INDEX_ID.fullmatch(manifest["index_id"]) is not None
+        and isinstance(files, dict)
+        and all(isinstance(name, str) and type(size) is int for name, size in files.items())
+    )
 
 
 def _check_shapes(parts: dict, directory: Path, records: int) -> None:
@@ -175,6 +194,8 @@ def _read(directory: Path, keys: IndexKeys, files: set[str]) -> dict:
     sealer = FileSealer(keys.files, keys.index_id)
     # Only the files the manifest lists: a file dropped in beside them is never read.
     description = json.loads(bytes(sealer.read_bytes(directory / _DESCRIPTION, _DESCRIPTION)))
+    if set(description["files"]) != files:
+        raise UnsealError("the manifest's list of files is not the index's")
     arrays = {
         name[len("arrays/") : -len(".npy")]: sealer.read_array(directory / name, name)
         for name in sorted(files)

@@ -65,7 +65,7 @@ class MasterKey:
 
     def for_index(self, index_id: str) -> IndexKeys:
         """The subkeys of one index, from its id (``new_index_id()`` at build, then read from its manifest)."""
-        if not _INDEX_ID.fullmatch(index_id):
+        if not INDEX_ID.fullmatch(index_id):
             raise InvalidKeyError("an index id is 32 hexadecimal digits")
         return IndexKeys(
             index_id=index_id,
@@ -130,7 +130,7 @@ class IndexKeys:
 
 
 _INDEX_PURPOSES = ("tokens", "names", "blocking", "payload", "files", "rows")
-_INDEX_ID = re.compile(r"[0-9a-f]{32}")
+INDEX_ID = re.compile(r"[0-9a-f]{32}")
 
 
 def new_index_id() -> str:

@@ -5,8 +5,8 @@ Keyed tokens there still form frequency tables (which rows share a name, a date,
 or a restricted flag is plain. So the records' columns stay masked in memory: the value at position ``i`` of
 column ``c`` is stored XOR ``PRF(key, c, i)`` (``KeyedHash``, AES), which without the key is indistinguishable
 from random: no two rows' values can even be compared. A trace unmasks only the candidate rows it scores. What a
-mask does not hide: how many values a row's lists hold, and the tables of distinct values (names, postcodes) the
-rows point into, which without the masked pointers belong to nobody.
+mask does not hide: the tables of distinct values (names, postcodes) the rows point into, which without the masked
+pointers belong to nobody, and the total length of each list column.
 """
 
 from __future__ import annotations
@@ -21,7 +21,7 @@ from matcher.protection.tokens import KeyedHash
 _POSITION_BITS = 40
 
 
-_POSITIONS = np.uint64((1 << _POSITION_BITS) - 1)
+_ONE_PASS = 1 << 22  # positions hashed in one pass; more (a whole column) go column by column
 
 
 def column_number(name: str) -> int:
@@ -48,13 +48,15 @@ class RowMask:
         columns of a few hundred candidates cost."""
         if not wanted:
             return []
-        inputs = [_column_bits(column) | np.asarray(positions, dtype=np.uint64) for column, positions in wanted]
-        flat = np.concatenate(inputs)
-        if len(flat) and int(flat.max() & _POSITIONS) >= _POSITIONS:  # never, below a trillion records
-            raise ValueError(f"positions are below 2**{_POSITION_BITS}")
-        pads = self._hash(flat)
+        if sum(len(positions) for _, positions in wanted) > _ONE_PASS:  # whole columns: one at a time
+            return [self._pads(column, positions) for column, positions in wanted]
+        inputs = [_column_bits(column) | _checked(positions) for column, positions in wanted]
+        pads = self._hash(np.concatenate(inputs))
         ends = np.cumsum([len(i) for i in inputs]).tolist()
         return [pads[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
+
+    def _pads(self, column: str, positions: np.ndarray) -> np.ndarray:
+        return self._hash(_column_bits(column) | _checked(positions))
 
     def mask(self, column: str, values: np.ndarray, positions: np.ndarray | None = None) -> np.ndarray:
         """``values`` (at ``positions``, by default 0..n-1) masked, as unsigned integers of the same width."""
@@ -71,6 +73,13 @@ class RowMask:
         if positions is None:
             positions = np.arange(len(values), dtype=np.uint64)
         return self.pads(column, positions).astype(values.dtype)
+
+
+def _checked(positions: np.ndarray) -> np.ndarray:
+    positions = np.asarray(positions)
+    if len(positions) and (int(positions.min()) < 0 or int(positions.max()) >= 1 << _POSITION_BITS):
+        raise ValueError(f"a position is outside 0..2**{_POSITION_BITS}: it would share another column's pads")
+    return positions.astype(np.uint64)
 
 
 def with_pads(masked: np.ndarray, pads: np.ndarray, dtype: np.dtype) -> np.ndarray:

@@ -110,6 +110,7 @@ class _SealedWriter(io.RawIOBase):
     def __init__(self, path: Path, nonce_and_encryptor: tuple) -> None:
         super().__init__()
         nonce, self._encryptor = nonce_and_encryptor
+        self._path = path
         self._file = path.open("wb")
         self._file.write(MAGIC + nonce)
 
@@ -126,4 +127,13 @@ class _SealedWriter(io.RawIOBase):
         if not self.closed:
             self._file.write(self._encryptor.finalize() + self._encryptor.tag)
             self._file.close()
+        super().close()
+
+    def __exit__(self, kind, error, traceback) -> None:
+        if kind is None:
+            self.close()
+            return
+        # Half written: no tag, so that what is there can never pass as the whole file.
+        self._file.close()
+        self._path.unlink(missing_ok=True)
         super().close()

@@ -16,12 +16,12 @@ from dataclasses import dataclass, field, fields
 
 import numpy as np
 
-from matcher.protection.masking import RowMask, with_pads
+from matcher.protection.masking import RowMask, column_number, with_pads
 from matcher.records.entities import Entities, NameTable, PostcodeTable
 from matcher.records.ragged import Ragged, expand_ranges
 
 _UNMASKED = ("names", "postcodes", "nhs_number", "malformed", "features")
-_COLUMN_TYPES = {f.name: f.type for f in fields(Entities) if f.name not in _UNMASKED}
+_MASKED_FIELDS = tuple(f.name for f in fields(Entities) if f.name not in _UNMASKED)
 
 
 @dataclass
@@ -42,7 +42,7 @@ class MaskedEntities:
     @classmethod
     def of(cls, entities: Entities, mask: RowMask) -> MaskedEntities:
         columns, lists, dtypes = {}, {}, {}
-        for name in _COLUMN_TYPES:
+        for name in _MASKED_FIELDS:
             value = getattr(entities, name)
             if isinstance(value, Ragged):
                 lists[name] = Ragged(
@@ -59,6 +59,9 @@ class MaskedEntities:
                 name = f"features.{feature}.{part}"
                 features[feature][part] = mask.mask(name, array)
                 dtypes[name] = array.dtype
+        numbers = [column_number(name) for name in dtypes]
+        if len(set(numbers)) != len(numbers):  # two columns under one pad would XOR to their values
+            raise ValueError(f"two of the columns {sorted(dtypes)} share a mask number: rename one")
         return cls(
             names=entities.names,
             postcodes=entities.postcodes,
@@ -83,7 +86,7 @@ class MaskedEntities:
     ) -> MaskedEntities:
         """From what ``arrays()`` gave (the masked arrays as saved) and the types ``dtypes`` recorded."""
         columns, lists, features = {}, {}, {}
-        for name in _COLUMN_TYPES:
+        for name in _MASKED_FIELDS:
             if f"{name}.offsets" in arrays:
                 lists[name] = Ragged(arrays[f"{name}.offsets"], arrays[f"{name}.values"])
             else:

@@ -52,6 +52,15 @@ def _take_a_file_from_another_index(other: Path):
     return harm
 
 
+def _edit_manifest(change):
+    def harm(index: Path) -> None:
+        manifest = json.loads((index / "manifest.json").read_text())
+        change(manifest)
+        (index / "manifest.json").write_text(json.dumps(manifest))
+
+    return harm
+
+
 def _drop_the_file_list(index: Path) -> None:
     manifest = json.loads((index / "manifest.json").read_text())
     del manifest["files"]
@@ -64,7 +73,23 @@ DAMAGE = {
     "missing payloads": (lambda i: (i / "sealed.arrow").unlink(), "sealed.arrow is missing"),
     "a flipped byte": (_flip_a_byte, "arrays/records.family.npy does not authenticate"),
     "two arrays of one size swapped": (_swap_two_arrays_of_one_size, "does not authenticate"),
-    "a manifest without its file list": (_drop_the_file_list, "does not list the index's id and files"),
+    "a manifest without its file list": (_drop_the_file_list, "does not give the index's key id, id and files"),
+    "a file left out of the manifest": (
+        _edit_manifest(lambda m: m["files"].pop("arrays/records.given.npy")),
+        "the manifest's list of files is not the index's",
+    ),
+    "a size that is not a number": (
+        _edit_manifest(lambda m: m["files"].update({"sealed.arrow": "many"})),
+        "does not give the index's key id, id and files",
+    ),
+    "an index id that is not one": (
+        _edit_manifest(lambda m: m.update(index_id="not-an-id")),
+        "does not give the index's key id, id and files",
+    ),
+    "a manifest that is a list": (
+        lambda i: (i / "manifest.json").write_text("[1, 2]"),
+        "manifest.json is not an index manifest",
+    ),
 }
 
 

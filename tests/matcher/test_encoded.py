@@ -97,3 +97,9 @@ def test_rotation_keeps_an_index_encoded(population, encoded_key):
     rotated = rotate_index(index, small, new_key)
     assert rotated.encoded and rotated.key_id == new_key.key_id
     assert not np.array_equal(rotated.records.names.clk, index.records.names.clk)  # filters re-keyed too
+
+
+def test_an_encoded_index_holds_no_spelling_even_before_it_is_saved(population, encoded_key):
+    index = Index.build(population.slice(0, 2_000), encoded_key, encoded=True)
+    assert index.records.names.strings == [] and index.records.postcodes.strings == []
+    assert len(index.records.names.token) > 1_000  # the names are all there, as tokens and filters
