@@ -50,9 +50,10 @@ class RowMask:
             return []
         if sum(len(positions) for _, positions in wanted) > _ONE_PASS:  # whole columns: one at a time
             return [self._pads(column, positions) for column, positions in wanted]
-        inputs = [_column_bits(column) | _checked(positions) for column, positions in wanted]
-        pads = self._hash(np.concatenate(inputs))
-        ends = np.cumsum([len(i) for i in inputs]).tolist()
+        lengths = [len(positions) for _, positions in wanted]
+        columns = np.repeat(np.array([_column_bits(column) for column, _ in wanted], dtype=np.uint64), lengths)
+        pads = self._hash(columns | _checked(np.concatenate([positions for _, positions in wanted])))
+        ends = np.cumsum(lengths).tolist()
         return [pads[start:end] for start, end in zip([0, *ends[:-1]], ends, strict=True)]
 
     def _pads(self, column: str, positions: np.ndarray) -> np.ndarray:
