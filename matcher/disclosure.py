@@ -2,8 +2,9 @@
 
 A trace discloses the last known address, the GP registration date and the GP practice: never the NHS number, a
 score or another candidate. The fields come from the record's sealed payload (``matcher.protection.payload``),
-opened only for the record being disclosed. A restricted record's payload is never opened at all, so nothing that
-leaves the core carries a restricted person's details, whichever caller asks.
+opened only for the record being disclosed. A restricted record's payload is never opened at all, nor that of
+anyone at a restricted person's address (``matcher.index.households``), so nothing that leaves the core carries a
+restricted person's details, whichever caller asks.
 """
 
 from __future__ import annotations
@@ -32,12 +33,12 @@ GP_PRACTICE_FIELDS = DISCLOSURE_FIELDS[5:]
 
 
 def disclose(index: Index, records: np.ndarray) -> list[dict | None]:
-    """The disclosable fields of these index rows, each payload decrypted on its own; None for a restricted
-    record, whose payload is not opened."""
+    """The disclosable fields of these index rows, each payload decrypted on its own; None for a withheld record
+    (restricted, or in a restricted person's household), whose payload is not opened."""
     records = np.asarray(records, dtype=np.int64)
-    restricted = index.restricted_at(records)
-    opened = iter(index.open_payloads(records[~restricted]))
+    withheld = index.withheld_at(records)
+    opened = iter(index.open_payloads(records[~withheld]))
     return [
-        None if is_restricted else {f: v for f, v in next(opened).items() if f in DISCLOSURE_FIELDS}
-        for is_restricted in restricted.tolist()
+        None if is_withheld else {f: v for f, v in next(opened).items() if f in DISCLOSURE_FIELDS}
+        for is_withheld in withheld.tolist()
     ]

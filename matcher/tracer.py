@@ -135,7 +135,7 @@ class Tracer:
             batch.pair_request,
             batch.scores.match_weight,
             eligible,
-            self.index.restricted_at(batch.pair_record),
+            self.index.withheld_at(batch.pair_record),
             decision,
         )
         return replace(batch, decisions=decisions, eligible=eligible)

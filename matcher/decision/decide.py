@@ -21,7 +21,7 @@ class Outcome(StrEnum):
     MATCHED = "matched"
     NO_MATCH = "no_match"
     AMBIGUOUS = "ambiguous"
-    RESTRICTED = "restricted"
+    RESTRICTED = "restricted"  # a certain match, withheld: restricted, or at a restricted person's address
 
 
 OUTCOMES = (Outcome.MATCHED, Outcome.NO_MATCH, Outcome.AMBIGUOUS, Outcome.RESTRICTED)

@@ -17,10 +17,11 @@ import numpy as np
 import pyarrow as pa
 
 from matcher.blocking import DEFAULT_RULES, BlockingIndex, BlockingRule
+from matcher.index.households import shares_a_restricted_address
 from matcher.index.storage import index_arrays, read_index, save_index
 from matcher.protection.bloom import BloomEncoder
 from matcher.protection.keys import IndexKeys, MasterKey, new_index_id
-from matcher.protection.masking import RowMask
+from matcher.protection.masking import RowMask, with_pads
 from matcher.protection.payload import SOURCE_COLUMNS, PayloadCipher, ReferenceLists
 from matcher.protection.tokens import KeyedHash, Tokeniser
 from matcher.records.entities import Entities, FeatureBuilder
@@ -30,6 +31,7 @@ from matcher.scoring.model import FellegiSunterModel
 
 _PAGE = 4096
 RESTRICTED = "restricted"
+HOUSEHOLD = "restricted_household"
 
 
 @dataclass
@@ -38,6 +40,7 @@ class Index:
     blocking: BlockingIndex
     term_frequency: dict[str, np.ndarray]  # per name position: share of records with it as given/family name
     restricted: np.ndarray  # per record, masked: read it with restricted_at
+    household: np.ndarray  # per record, masked: at a restricted person's address (households.py)
     sealed: pa.BinaryArray  # per record: the payload, encrypted (see matcher.protection.payload)
     reference: ReferenceLists
     rules: tuple[BlockingRule, ...]
@@ -87,6 +90,7 @@ class Index:
         }
         mask = RowMask(keys.rows)
         restricted = population.column("restricted").fill_null(False).to_numpy(zero_copy_only=False)
+        household = shares_a_restricted_address(population)
         blocking = BlockingIndex.build(records, rules, KeyedHash(keys.blocking), mask)
         if encoded:  # the spelling was needed to build the filters and keys; it is not kept, in memory either
             records = replace(
@@ -97,6 +101,7 @@ class Index:
             blocking=blocking,
             term_frequency={k: v.astype(np.float32) for k, v in frequency.items()},
             restricted=mask.mask(RESTRICTED, restricted.astype(bool)),
+            household=mask.mask(HOUSEHOLD, household),
             sealed=sealed,
             reference=reference,
             rules=rules,
@@ -115,6 +120,14 @@ class Index:
         """Whether each of these rows is a restricted record."""
         rows = np.asarray(rows, dtype=np.int64)
         return self.records.mask.unmask(RESTRICTED, self.restricted[rows], np.dtype(bool), rows)
+
+    def withheld_at(self, rows: np.ndarray) -> np.ndarray:
+        """Whether each of these rows is never disclosed automatically: restricted, or at a restricted person's
+        address (their household would give it away)."""
+        rows = np.asarray(rows, dtype=np.int64)
+        restricted, household = self.records.mask.pads_of([(RESTRICTED, rows), (HOUSEHOLD, rows)])
+        restricted = with_pads(self.restricted[rows], restricted, np.dtype(bool))
+        return restricted | with_pads(self.household[rows], household, np.dtype(bool))
 
     def term_frequencies_for(self, records: Entities, rows: np.ndarray) -> dict[str, np.ndarray]:
         """Per row of ``records`` (unmasked, as ``self.records.take`` gives them): the index share of its given

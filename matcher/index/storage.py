@@ -126,6 +126,7 @@ def index_arrays(index: Index) -> dict[str, np.ndarray]:
     out["blocking.residuals"] = index.blocking.residuals
     out["blocking.rows"] = index.blocking.rows
     out["restricted"] = index.restricted
+    out["restricted_household"] = index.household
     for name, frequency in index.term_frequency.items():
         out[f"term_frequency.{name}"] = frequency
     return out
@@ -182,7 +183,11 @@ def _well_formed(manifest: dict) -> bool:
 
 def _check_shapes(parts: dict, directory: Path, records: int) -> None:
     """Per-record arrays of one length, the manifest's: a file from another index fails here."""
-    per_record = {"restricted": parts["restricted"], "sealed payloads": parts["sealed"]}
+    per_record = {
+        "restricted": parts["restricted"],
+        "household": parts["household"],
+        "sealed payloads": parts["sealed"],
+    }
     per_record |= {f"records.{k}": v for k, v in parts["records"].arrays().items() if not k.endswith(".values")}
     for name, values in per_record.items():
         expected = records + 1 if name.endswith(".offsets") else records
@@ -248,6 +253,7 @@ def _read(directory: Path, keys: IndexKeys, files: set[str]) -> dict:
         "blocking": blocking,
         "term_frequency": {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("term_frequency.")},
         "restricted": arrays["restricted"],
+        "household": arrays["restricted_household"],
         "sealed": table("sealed.arrow").column("sealed").chunk(0),
         "reference": ReferenceLists.from_table(table("reference.arrow")),
         "rules": tuple(

@@ -81,3 +81,29 @@ def test_no_request_reviewed_or_collected_ever_carries_a_restricted_record(api, 
             assert not [value for value in forbidden if value in text], response.request.url
 
     check()
+
+
+def test_a_restricted_persons_household_is_protected_like_them(api, requester_key, population):
+    """Someone at a restricted person's address is traced but held, and an approval releases nothing: their
+    address is the restricted person's."""
+    from matcher.index.households import shares_a_restricted_address
+
+    api.clock.now = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
+    reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
+    alive = pc.is_null(population.column("date_of_death")).to_numpy(zero_copy_only=False)
+    rows = np.flatnonzero(shares_a_restricted_address(population) & alive)[:5]
+    held = 0
+    for person in population.take(rows).to_pylist():
+        answer = api.trace(trace_body(person), requester_key).json()
+        assert answer["disclosure"] is None and answer["status"] in ("pending_review", "not_found")
+        if answer["status"] != "pending_review":
+            continue
+        held += 1
+        trace_id = answer["trace_id"]
+        decision = {"decision": "approve", "reason": "lawful and necessary", "candidate": 0}
+        api.http.post(f"/v1/reviews/{trace_id}", json=decision, headers={"Authorization": f"Bearer {reviewer}"})
+        collected = api.http.get(f"/v1/traces/{trace_id}", headers={"Authorization": f"Bearer {requester_key}"})
+        assert collected.status_code < 500
+        text = str(collected.json())
+        assert person["address_line_1"] not in text and person["postcode"] not in text
+    assert held >= 3

@@ -176,3 +176,17 @@ def test_explanation_names_each_comparisons_level_and_its_weights_add_up(tracer,
     assert [e.match_weight for e in result.explanation] == sorted(
         (e.match_weight for e in result.explanation), reverse=True
     )
+
+
+def test_a_restricted_persons_housemate_is_withheld_like_them(tracer, population):
+    from matcher.index.households import shares_a_restricted_address
+
+    housemates = np.flatnonzero(shares_a_restricted_address(population))
+    assert len(housemates) > 100  # households share addresses in the synthetic index
+    people = population.take(pa.array(housemates[:40])).to_pylist()
+    results = tracer.trace_many([request_for(person) for person in people])
+    assert all(r.disclosure is None for r in results)
+    assert sum(r.outcome is Outcome.RESTRICTED for r in results) >= 0.9 * len(results)  # held, as the person is
+    rows = [index_row(tracer.index, person["nhs_number"]) for person in people]
+    assert tracer.disclosures(np.array(rows)) == [None] * len(rows)
+    assert not tracer.index.restricted_at(np.array(rows)).any()  # withheld, not themselves restricted
