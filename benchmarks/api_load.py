@@ -35,7 +35,7 @@ from load_clients import drive_httpx, drive_wrk
 GROUNDS = {
     "basis": {"category": 1, "offence": "s24(1)(b)(i)", "serious_crime": "conviction_deportation_considered"},
     "investigation": {
-        "reference": "HO-BENCH-1",
+        "reference": "HO-2026-1",
         "last_contact": "2026-01-05",
         "channels_tried": ["last known address visited"],
         "no_known_explanation": True,

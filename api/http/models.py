@@ -34,7 +34,14 @@ Offence = Literal[tuple(OFFENCES)]
 
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
 ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=200)]
-Identifier = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+# Identifiers in their own formats, so that no free text (a subject's name and date of birth, say) can ride in an
+# identifier into the register, where auditors read it verbatim: an issuing office (2-4 letters), for an officer
+# an optional grade code, then a number; a case reference is an office, a year from 2000 and a number.
+OFFICER_ID_PATTERN = r"^[A-Z]{2,4}(-[A-Z]{2,4})?-[0-9]{1,6}$"
+CASE_REFERENCE_PATTERN = r"^[A-Z]{2,4}-20[0-9]{2}-[0-9]{1,8}$"
+OfficerId = Annotated[str, StringConstraints(pattern=OFFICER_ID_PATTERN)]
+CaseReference = Annotated[str, StringConstraints(pattern=CASE_REFERENCE_PATTERN)]
+EARLIEST_DATE = dt.date(1900, 1, 1)
 
 _STRICT = ConfigDict(extra="forbid")
 
@@ -67,8 +74,8 @@ class Subject(BaseModel):
     @field_validator("date_of_birth")
     @classmethod
     def _plausible_birth(cls, value: dt.date) -> dt.date:
-        if value.year < 1890 or value > dt.date.today():
-            raise ValueError("must be a date between 1890-01-01 and today")
+        if value < EARLIEST_DATE or value > dt.date.today():
+            raise ValueError(f"must be a date between {EARLIEST_DATE} and today")
         return value
 
 
@@ -86,8 +93,12 @@ class BasisModel(BaseModel):
 
 class InvestigationModel(BaseModel):
     model_config = _STRICT
-    reference: Identifier = Field(description="the Home Office case reference")
-    last_contact: IsoDate = Field(description="when the Home Office last had contact with the subject")
+    reference: CaseReference = Field(
+        description="the Home Office case reference: office, year, number (HO-2026-004217)", examples=["HO-2026-004217"]
+    )
+    last_contact: IsoDate = Field(
+        description="when the Home Office last had contact with the subject: from 1900, and not before their birth"
+    )
     channels_tried: list[ShortText] = Field(max_length=20, description="other ways of finding them already tried")
     # Strict: an attestation is true or false, not 1, "yes" or "on" (which pydantic would otherwise take for true).
     no_known_explanation: StrictBool = Field(
@@ -97,7 +108,9 @@ class InvestigationModel(BaseModel):
 
 class OfficerModel(BaseModel):
     model_config = _STRICT
-    id: Identifier
+    id: OfficerId = Field(
+        description="the officer's staff id: office, optional grade code, number (HO-EO-1182)", examples=["HO-EO-1182"]
+    )
     grade: Grade
 
 
@@ -113,6 +126,13 @@ class TraceRequestBody(BaseModel):
     basis: BasisModel
     investigation: InvestigationModel
     officers: Officers
+
+    @model_validator(mode="after")
+    def _contact_after_birth(self) -> TraceRequestBody:
+        last_contact = self.investigation.last_contact
+        if last_contact < EARLIEST_DATE or last_contact < self.subject.date_of_birth:
+            raise ValueError(f"investigation.last_contact must be from {EARLIEST_DATE}, not before the subject's birth")
+        return self
 
     @model_validator(mode="after")
     def _category_fields(self) -> TraceRequestBody:

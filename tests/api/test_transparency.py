@@ -59,7 +59,7 @@ def test_auditors_read_the_summary_for_a_period_and_each_read_is_recorded(api, r
     api.trace(trace_body(people["ordinary"]), requester_key)
     api.clock.now = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
     api.trace(trace_body(people["ordinary"]), requester_key)
-    api.trace(trace_body(people["ordinary"], officers__authorising={"id": "X", "grade": "AO"}), requester_key)
+    api.trace(trace_body(people["ordinary"], officers__authorising={"id": "HO-AO-1", "grade": "AO"}), requester_key)
     auditor = api.add_client("auditor")
 
     whole = _auditor_get(api, auditor, "/v1/register/summary").json()

@@ -104,6 +104,9 @@ def trace_body(person: dict | None = None, **changes) -> dict:
             "sex": person["sex"] if person["sex"] in ("female", "male") else None,
             "postcode": person["postcode"],
         }
+        # Contact cannot have been lost before the person was born (a 422): the youngest were last seen at birth.
+        born = person["date_of_birth"].isoformat()
+        body["investigation"]["last_contact"] = max(body["investigation"]["last_contact"], born)
     for path, value in changes.items():
         *parents, leaf = path.split("__")
         node = body
