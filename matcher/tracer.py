@@ -3,7 +3,7 @@
 ``Tracer(index, config).trace(request)`` for one request and ``trace_many(requests)`` for a batch share one
 vectorised path: normalise the requests (``records``), look their blocking keys up (``blocking``), compare every
 candidate pair (``comparison``), score (``scoring``), decide (``decision``), and read the disclosure payload only
-for records that are matched and not restricted (``disclosure``).
+for records that are matched, not withheld and alive (``disclosure``).
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from matcher.blocking import candidate_pairs
 from matcher.comparison import NULL_LABEL, Comparison, comparison_vectors, derived_columns
 from matcher.comparison.library import comparisons_named
 from matcher.contract.request import Requests, TraceRequest
-from matcher.decision import OUTCOMES, DecisionConfig, Decisions, Outcome, RequirementCheck, decide
+from matcher.decision import CERTAIN, OUTCOMES, DecisionConfig, Decisions, Outcome, RequirementCheck, decide
 from matcher.disclosure import disclose
 from matcher.index import Index
 from matcher.records.entities import Entities
@@ -135,7 +135,7 @@ class Tracer:
             batch.pair_request,
             batch.scores.match_weight,
             eligible,
-            self.index.withheld_at(batch.pair_record),
+            self.index.standing_at(batch.pair_record),
             decision,
         )
         return replace(batch, decisions=decisions, eligible=eligible)
@@ -162,7 +162,7 @@ class Tracer:
         for i, request_id in enumerate(batch.request_ids):
             best = int(d.best_pair[i])
             outcome = OUTCOMES[d.outcome[i]]
-            decided = outcome in (Outcome.MATCHED, Outcome.RESTRICTED)
+            decided = outcome in CERTAIN
             out.append(
                 TraceResult(
                     request_id=request_id,
@@ -183,7 +183,7 @@ class Tracer:
         has_best = d.best_pair >= 0
         best_nhs = np.full(len(d.outcome), None, dtype=object)
         best_nhs[has_best] = self.nhs_numbers(batch.pair_record[d.best_pair[has_best]])
-        decided = np.isin(d.outcome, [OUTCOMES.index(Outcome.MATCHED), OUTCOMES.index(Outcome.RESTRICTED)])
+        decided = np.isin(d.outcome, [OUTCOMES.index(o) for o in CERTAIN])
         columns = {
             "request_id": pa.array(batch.request_ids, pa.string()),
             "outcome": pa.array([OUTCOMES[o].value for o in d.outcome], pa.string()),

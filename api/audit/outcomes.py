@@ -17,6 +17,7 @@ class RegisterOutcome(StrEnum):
     AMBIGUOUS = "ambiguous"
     REFUSED = "refused"  # by the policy (or, when collected, by the reviewer)
     PENDING_REVIEW = "pending_review"
+    DECEASED = "deceased"  # the person has died: nothing disclosed (when the policy answers so)
     # Refused untraced: one too many near-identical requests about one person.
     PROBE_SUSPECTED = "probe_suspected"
     # Turned away before the policy judged it, or failed.
@@ -45,6 +46,7 @@ class Status(StrEnum):
     AMBIGUOUS = RegisterOutcome.AMBIGUOUS.value
     REFUSED = RegisterOutcome.REFUSED.value
     PENDING_REVIEW = RegisterOutcome.PENDING_REVIEW.value
+    DECEASED = RegisterOutcome.DECEASED.value
 
 
 ANSWERED = frozenset(RegisterOutcome(status) for status in Status)

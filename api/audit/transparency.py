@@ -29,6 +29,7 @@ class SummaryRow:
     not_found: int = 0
     ambiguous: int = 0
     pending_review: int = 0
+    deceased: int = 0
     refused: int = 0
     rejected: int = 0
     probe_suspected: int = 0

@@ -96,7 +96,10 @@ def _problem(status: int, slug: str, title: str, detail: str, **extra) -> dict:
 
 TRACE_RESPONSES = {
     200: {
-        "description": "The answer: traced (with the disclosure), not_found, ambiguous, refused or pending_review",
+        "description": (
+            "The answer: traced (with the disclosure), not_found, ambiguous, refused, pending_review, or deceased (a "
+            "certain match to someone who has died: nothing disclosed)"
+        ),
         "content": {
             "application/json": {
                 "examples": {
@@ -137,6 +140,7 @@ TRACE_RESPONSES = {
                         }
                     },
                     "pending_review": {"value": {**_ANSWER_BASE, "status": "pending_review"}},
+                    "deceased": {"value": {**_ANSWER_BASE, "status": "deceased"}},
                     "not_found": {"value": {**_ANSWER_BASE, "status": "not_found"}},
                 }
             }

@@ -216,6 +216,7 @@ class SummaryRowModel(BaseModel):
     not_found: int
     ambiguous: int
     pending_review: int
+    deceased: int = Field(description="certain matches to someone who has died, answered without an address")
     refused: int
     rejected: int = Field(description="malformed, wrong role, over the rate, or failed: never judged")
     probe_suspected: int = Field(

@@ -16,6 +16,8 @@ from pathlib import Path
 
 from api.policy.grounds import GRADES, OFFENCES, Basis, Category, TraceGrounds
 
+DECEASED_ANSWERS = ("deceased", "not_found")
+
 
 @dataclass(frozen=True)
 class Refusal:
@@ -52,6 +54,9 @@ class PolicyVersion:
     review_near_threshold: float | None = 0.9
     # Days after a review's decision that its disclosure and the subject's details are kept; the entries stay.
     retention_days: int = 30
+    # What a certain match to someone who has died answers: "deceased" (that status, nothing disclosed) or
+    # "not_found". Never their last address, as if they lived there.
+    deceased_answer: str = "deceased"
 
     @classmethod
     def from_json(cls, text: str) -> PolicyVersion:
@@ -62,6 +67,8 @@ class PolicyVersion:
         floor = raw.get("review_near_threshold")
         if floor is not None and not 0.0 < floor < 1.0:
             raise ValueError(f"policy {raw['version']}: review_near_threshold must be between 0 and 1")
+        if raw.get("deceased_answer", "deceased") not in DECEASED_ANSWERS:
+            raise ValueError(f"policy {raw['version']}: deceased_answer must be one of {DECEASED_ANSWERS}")
         unknown = set(raw["eligible_offences"]) - set(OFFENCES)
         if unknown:
             raise ValueError(f"policy {raw['version']}: unknown offences {sorted(unknown)}")

@@ -242,6 +242,8 @@ class Admission:
                 arrival.status = Status.REFUSED
             elif arrival.hold is not None:
                 arrival.status = Status.PENDING_REVIEW
+            elif result.outcome is Outcome.DECEASED:
+                arrival.status = Status(policy.deceased_answer)  # nothing disclosed, whichever
             else:
                 arrival.status = _STATUS_OF_OUTCOME[result.outcome]
                 if arrival.status is Status.TRACED:

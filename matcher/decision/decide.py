@@ -22,9 +22,21 @@ class Outcome(StrEnum):
     NO_MATCH = "no_match"
     AMBIGUOUS = "ambiguous"
     RESTRICTED = "restricted"  # a certain match, withheld: restricted, or at a restricted person's address
+    DECEASED = "deceased"  # a certain match to someone who has died: never answered with an address
 
 
-OUTCOMES = (Outcome.MATCHED, Outcome.NO_MATCH, Outcome.AMBIGUOUS, Outcome.RESTRICTED)
+OUTCOMES = (Outcome.MATCHED, Outcome.NO_MATCH, Outcome.AMBIGUOUS, Outcome.RESTRICTED, Outcome.DECEASED)
+CERTAIN = (Outcome.MATCHED, Outcome.RESTRICTED, Outcome.DECEASED)
+"""The outcomes of a certain match: which one depends on the record (its standing)."""
+
+
+def standing(withheld: np.ndarray, deceased: np.ndarray) -> np.ndarray:
+    """Per record: the outcome a certain match to it is (an index of OUTCOMES). Withheld comes first: a restricted
+    person who has died is still never disclosed, nor are their household."""
+    out = np.full(len(withheld), OUTCOMES.index(Outcome.MATCHED), dtype=np.int8)
+    out[deceased] = OUTCOMES.index(Outcome.DECEASED)
+    out[withheld] = OUTCOMES.index(Outcome.RESTRICTED)
+    return out
 
 
 @dataclass(frozen=True)
@@ -50,12 +62,13 @@ def decide(
     pair_request: np.ndarray,
     match_weight: np.ndarray,
     eligible: np.ndarray,
-    restricted: np.ndarray,
+    standings: np.ndarray,
     config: DecisionConfig,
 ) -> Decisions:
-    """``pair_request`` must be sorted; ``match_weight`` is log2 posterior odds of each pair against no match."""
+    """``pair_request`` must be sorted; ``match_weight`` is log2 posterior odds of each pair against no match;
+    ``standings``, per pair, what a certain match to its record is (``standing``)."""
     if n_requests == 1:
-        return _decide_one(match_weight, eligible, restricted, config)
+        return _decide_one(match_weight, eligible, standings, config)
     candidates = np.bincount(pair_request, minlength=n_requests)
     weight = np.where(eligible, match_weight, -np.inf)
     order = np.lexsort((-weight, pair_request))
@@ -85,17 +98,14 @@ def decide(
     clear = (probability >= config.threshold) & (gap >= config.margin_bits)
     outcome = np.full(n_requests, OUTCOMES.index(Outcome.NO_MATCH), dtype=np.int8)
     outcome[(alone >= config.threshold) & ~clear] = OUTCOMES.index(Outcome.AMBIGUOUS)
-    outcome[clear] = OUTCOMES.index(Outcome.MATCHED)
-    is_restricted = clear.copy()
-    is_restricted[clear] = restricted[best_pair[clear]]
-    outcome[is_restricted] = OUTCOMES.index(Outcome.RESTRICTED)
+    outcome[clear] = standings[best_pair[clear]]
     best_pair[~np.isfinite(best_weight)] = -1
     probability = np.nan_to_num(probability, nan=0.0)
     return Decisions(outcome, probability, best_pair, runner_up, candidates)
 
 
 def _decide_one(
-    match_weight: np.ndarray, eligible: np.ndarray, restricted: np.ndarray, config: DecisionConfig
+    match_weight: np.ndarray, eligible: np.ndarray, standings: np.ndarray, config: DecisionConfig
 ) -> Decisions:
     """``decide`` for a single request (one trace), in plain floats: a few candidates cost less this way than
     through forty array operations. Same decisions."""
@@ -115,7 +125,7 @@ def _decide_one(
     alone = 1.0 / (1.0 + 2.0**-best_weight) if math.isfinite(best_weight) else 0.0
     clear = probability >= config.threshold and gap >= config.margin_bits
     if clear:
-        outcome = Outcome.RESTRICTED if restricted[best] else Outcome.MATCHED
+        outcome = OUTCOMES[standings[best]]
     else:
         outcome = Outcome.AMBIGUOUS if alone >= config.threshold else Outcome.NO_MATCH
     return Decisions(

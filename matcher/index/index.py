@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from matcher.blocking import DEFAULT_RULES, BlockingIndex, BlockingRule
+from matcher.decision.decide import standing
 from matcher.index.households import shares_a_restricted_address
 from matcher.index.storage import index_arrays, read_index, save_index
 from matcher.protection.bloom import BloomEncoder
@@ -32,6 +33,7 @@ from matcher.scoring.model import FellegiSunterModel
 _PAGE = 4096
 RESTRICTED = "restricted"
 HOUSEHOLD = "restricted_household"
+DECEASED = "deceased"
 
 
 @dataclass
@@ -41,6 +43,7 @@ class Index:
     term_frequency: dict[str, np.ndarray]  # per name position: share of records with it as given/family name
     restricted: np.ndarray  # per record, masked: read it with restricted_at
     household: np.ndarray  # per record, masked: at a restricted person's address (households.py)
+    deceased: np.ndarray  # per record, masked: has a date of death
     sealed: pa.BinaryArray  # per record: the payload, encrypted (see matcher.protection.payload)
     reference: ReferenceLists
     rules: tuple[BlockingRule, ...]
@@ -91,6 +94,7 @@ class Index:
         mask = RowMask(keys.rows)
         restricted = population.column("restricted").fill_null(False).to_numpy(zero_copy_only=False)
         household = shares_a_restricted_address(population)
+        deceased = population.column("date_of_death").is_valid().to_numpy(zero_copy_only=False)
         blocking = BlockingIndex.build(records, rules, KeyedHash(keys.blocking), mask)
         if encoded:  # the spelling was needed to build the filters and keys; it is not kept, in memory either
             records = replace(
@@ -102,6 +106,7 @@ class Index:
             term_frequency={k: v.astype(np.float32) for k, v in frequency.items()},
             restricted=mask.mask(RESTRICTED, restricted.astype(bool)),
             household=mask.mask(HOUSEHOLD, household),
+            deceased=mask.mask(DECEASED, deceased.astype(bool)),
             sealed=sealed,
             reference=reference,
             rules=rules,
@@ -121,13 +126,17 @@ class Index:
         rows = np.asarray(rows, dtype=np.int64)
         return self.records.mask.unmask(RESTRICTED, self.restricted[rows], np.dtype(bool), rows)
 
-    def withheld_at(self, rows: np.ndarray) -> np.ndarray:
-        """Whether each of these rows is never disclosed automatically: restricted, or at a restricted person's
-        address (their household would give it away)."""
+    def standing_at(self, rows: np.ndarray) -> np.ndarray:
+        """Per row, the outcome a certain match to it is (``matcher.decision.standing``): matched; restricted if the
+        record is withheld (restricted, or at a restricted person's address: their household would give it away);
+        deceased if the person has died."""
         rows = np.asarray(rows, dtype=np.int64)
-        restricted, household = self.records.mask.pads_of([(RESTRICTED, rows), (HOUSEHOLD, rows)])
-        restricted = with_pads(self.restricted[rows], restricted, np.dtype(bool))
-        return restricted | with_pads(self.household[rows], household, np.dtype(bool))
+        pads = self.records.mask.pads_of([(RESTRICTED, rows), (HOUSEHOLD, rows), (DECEASED, rows)])
+        flags = [
+            with_pads(column[rows], pad, np.dtype(bool))
+            for column, pad in zip((self.restricted, self.household, self.deceased), pads, strict=True)
+        ]
+        return standing(flags[0] | flags[1], flags[2])
 
     def term_frequencies_for(self, records: Entities, rows: np.ndarray) -> dict[str, np.ndarray]:
         """Per row of ``records`` (unmasked, as ``self.records.take`` gives them): the index share of its given

@@ -127,6 +127,7 @@ def index_arrays(index: Index) -> dict[str, np.ndarray]:
     out["blocking.rows"] = index.blocking.rows
     out["restricted"] = index.restricted
     out["restricted_household"] = index.household
+    out["deceased"] = index.deceased
     for name, frequency in index.term_frequency.items():
         out[f"term_frequency.{name}"] = frequency
     return out
@@ -182,10 +183,12 @@ def _well_formed(manifest: dict) -> bool:
 
 
 def _check_shapes(parts: dict, directory: Path, records: int) -> None:
-    """Per-record arrays of one length, the manifest's: a file from another index fails here."""
+    """Per-record arrays of one length, the description's (every file is authenticated, and the list of them:
+    this catches an index written wrongly rather than one altered)."""
     per_record = {
         "restricted": parts["restricted"],
         "household": parts["household"],
+        "deceased": parts["deceased"],
         "sealed payloads": parts["sealed"],
     }
     per_record |= {f"records.{k}": v for k, v in parts["records"].arrays().items() if not k.endswith(".values")}
@@ -254,6 +257,7 @@ def _read(directory: Path, keys: IndexKeys, files: set[str]) -> dict:
         "term_frequency": {k.split(".", 1)[1]: v for k, v in arrays.items() if k.startswith("term_frequency.")},
         "restricted": arrays["restricted"],
         "household": arrays["restricted_household"],
+        "deceased": arrays["deceased"],
         "sealed": table("sealed.arrow").column("sealed").chunk(0),
         "reference": ReferenceLists.from_table(table("reference.arrow")),
         "rules": tuple(

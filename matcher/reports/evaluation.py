@@ -1,8 +1,9 @@
 """Match quality of a results file against the generator's truth: the analyst's view.
 
-A request is *found* when its outcome is matched or restricted and the matched NHS number is the true one. A
-*wrong-person disclosure* is a matched (disclosed) outcome whose NHS number is not the true one, including any match
-for a person who is not in the index; restricted outcomes disclose nothing and are counted apart.
+A request is *found* when its outcome is a certain match (matched, restricted or deceased) and the matched NHS number
+is the true one. A *wrong-person disclosure* is a matched (disclosed) outcome whose NHS number is not the true one,
+including any match for a person who is not in the index; restricted and deceased outcomes disclose nothing and
+are counted apart (as "wrong-person restricted").
 """
 
 from __future__ import annotations
@@ -14,14 +15,17 @@ from pathlib import Path
 import numpy as np
 import pyarrow as pa
 
+from matcher.decision.decide import CERTAIN
+
 RESULT_COLUMNS = ("request_id", "outcome", "probability", "matched_nhs_number", "candidates")
+_CERTAIN = frozenset(outcome.value for outcome in CERTAIN)
 
 
 @dataclass(frozen=True)
 class Evaluation:
     requests: int
     members: int
-    matched: int  # matched or restricted
+    matched: int  # a certain match: matched, restricted or deceased
     correct: int
     wrong_person_disclosures: int
     wrong_person_restricted: int
@@ -90,7 +94,7 @@ def evaluate(results: pa.Table, truth: pa.Table) -> Evaluation:
         t = truth_by_id[row["request_id"]]
         true_nhs = t["nhs_number"]
         outcome = row["outcome"]
-        found = outcome in ("matched", "restricted") and row["matched_nhs_number"] == true_nhs and true_nhs
+        found = outcome in _CERTAIN and row["matched_nhs_number"] == true_nhs and true_nhs
         probability[i] = row["probability"] or 0.0
         best = row.get("best_nhs_number", row["matched_nhs_number"])
         best_correct[i] = bool(true_nhs) and best == true_nhs
@@ -106,7 +110,7 @@ def evaluate(results: pa.Table, truth: pa.Table) -> Evaluation:
             kind = t.get("non_member_kind") or "non_member"
             per_kind[kind] += 1
             per_kind_false[kind] += outcome == "matched"
-        if outcome in ("matched", "restricted"):
+        if outcome in _CERTAIN:
             matched += 1
             correct += bool(found)
             if not found:

@@ -9,10 +9,18 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from matcher.comparison import NULL, default_comparisons
-from matcher.decision import DEFAULT_REQUIREMENTS, DecisionConfig, Outcome, Requirement, RequirementCheck, decide
+from matcher.decision import (
+    CERTAIN,
+    DEFAULT_REQUIREMENTS,
+    OUTCOMES,
+    DecisionConfig,
+    Outcome,
+    Requirement,
+    RequirementCheck,
+    decide,
+)
 from matcher.protection.tokens import Tokeniser
 from matcher.reports.thresholds import SweepPoint, choose_threshold, threshold_sweep
-from matcher.tracer import OUTCOMES
 
 COMPARISONS = default_comparisons(Tokeniser(os.urandom(32)))
 
@@ -88,7 +96,8 @@ def test_a_higher_threshold_only_ever_withdraws_matches(tracer, request_sets):
 def test_single_request_decision_is_the_batch_decision(weights, data):
     n = len(weights)
     eligible = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
-    restricted = np.array(data.draw(st.lists(st.booleans(), min_size=n, max_size=n)), dtype=bool)
+    codes = [OUTCOMES.index(o) for o in CERTAIN]
+    restricted = np.array(data.draw(st.lists(st.sampled_from(codes), min_size=n, max_size=n)), dtype=np.int8)
     weight = np.array(weights, dtype=np.float64)
     config = DecisionConfig()
     # the same request twice: the batch path, and its first half is the single path's answer
