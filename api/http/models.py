@@ -37,10 +37,10 @@ ShortText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1
 # Identifiers in their own formats, so that no free text (a subject's name and date of birth, say) can ride in an
 # identifier into the register, where auditors read it verbatim: an issuing office (2-4 letters), for an officer
 # an optional grade code, then a number; a case reference is an office, a year from 2000 and a number.
-OFFICER_ID_PATTERN = r"^[A-Z]{2,4}(-[A-Z]{2,4})?-[0-9]{1,6}$"
+OFFICER_ID_PATTERN = r"^[A-Z]{2,4}(-[A-Z0-9]{2,4})?-[0-9]{1,6}$"
 CASE_REFERENCE_PATTERN = r"^[A-Z]{2,4}-20[0-9]{2}-[0-9]{1,8}$"
-OfficerId = Annotated[str, StringConstraints(pattern=OFFICER_ID_PATTERN)]
-CaseReference = Annotated[str, StringConstraints(pattern=CASE_REFERENCE_PATTERN)]
+OfficerId = Annotated[str, StringConstraints(strip_whitespace=True, pattern=OFFICER_ID_PATTERN)]
+CaseReference = Annotated[str, StringConstraints(strip_whitespace=True, pattern=CASE_REFERENCE_PATTERN)]
 EARLIEST_DATE = dt.date(1900, 1, 1)
 
 _STRICT = ConfigDict(extra="forbid")

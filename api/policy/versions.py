@@ -58,6 +58,10 @@ class PolicyVersion:
     # "not_found". Never their last address, as if they lived there.
     deceased_answer: str = "deceased"
 
+    def __post_init__(self) -> None:
+        if self.deceased_answer not in DECEASED_ANSWERS:
+            raise ValueError(f"policy {self.version}: deceased_answer must be one of {DECEASED_ANSWERS}")
+
     @classmethod
     def from_json(cls, text: str) -> PolicyVersion:
         raw = json.loads(text)
@@ -67,8 +71,6 @@ class PolicyVersion:
         floor = raw.get("review_near_threshold")
         if floor is not None and not 0.0 < floor < 1.0:
             raise ValueError(f"policy {raw['version']}: review_near_threshold must be between 0 and 1")
-        if raw.get("deceased_answer", "deceased") not in DECEASED_ANSWERS:
-            raise ValueError(f"policy {raw['version']}: deceased_answer must be one of {DECEASED_ANSWERS}")
         unknown = set(raw["eligible_offences"]) - set(OFFENCES)
         if unknown:
             raise ValueError(f"policy {raw['version']}: unknown offences {sorted(unknown)}")

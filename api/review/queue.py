@@ -171,7 +171,11 @@ class ReviewStore:
             if disclosures:
                 disclosure = disclosures[candidate or 0]
                 if disclosure is None:
-                    raise ReviewError(409, "this request matched a restricted record: nothing in it is ever disclosed")
+                    raise ReviewError(
+                        409,
+                        "that candidate's record is never disclosed (restricted, at a restricted person's address, "
+                        "or of someone who has died); with a restricted one, nothing in the request is",
+                    )
         state = ReviewState.APPROVED if approve else ReviewState.REFUSED
         connection.execute(
             update(reviews)

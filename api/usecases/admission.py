@@ -44,7 +44,7 @@ from api.usecases.request import TraceApplication
 from api.usecases.results import Answer, Disclosure
 from api.usecases.service import UK, TraceService
 from matcher.contract.request import TraceRequest
-from matcher.decision import Outcome
+from matcher.decision import OUTCOMES, Outcome
 from matcher.tracer import TraceResult
 
 # The core's batch path has a fixed cost of about 2.5 single traces: measured on the 1M index, 1.6 ms for one,
@@ -56,6 +56,7 @@ _STATUS_OF_OUTCOME = {
     Outcome.NO_MATCH: Status.NOT_FOUND,
     Outcome.AMBIGUOUS: Status.AMBIGUOUS,
 }
+_STATUS_OF_DEATH = {"deceased": Status.DECEASED, "not_found": Status.NOT_FOUND}
 _PROBING = (
     "too many near-identical requests about one person from this client: the request was not traced and is "
     "recorded as a suspected enumeration; retry after the time given"
@@ -243,7 +244,7 @@ class Admission:
             elif arrival.hold is not None:
                 arrival.status = Status.PENDING_REVIEW
             elif result.outcome is Outcome.DECEASED:
-                arrival.status = Status(policy.deceased_answer)  # nothing disclosed, whichever
+                arrival.status = _STATUS_OF_DEATH[policy.deceased_answer]  # nothing disclosed, whichever
             else:
                 arrival.status = _STATUS_OF_OUTCOME[result.outcome]
                 if arrival.status is Status.TRACED:
@@ -283,9 +284,10 @@ class Admission:
         holds = []
         for arrival, result in zip(held, explained, strict=True):
             candidates = result.explanation
-            payloads = tracer.disclosures(np.array([c.record for c in candidates], dtype=np.int64))
-            if None in payloads:
-                # A restricted candidate (never opened): the others may be its household, whose address is its
+            records = np.array([c.record for c in candidates], dtype=np.int64)
+            payloads = tracer.disclosures(records)  # None for a withheld or deceased candidate
+            if (tracer.index.standing_at(records) == OUTCOMES.index(Outcome.RESTRICTED)).any():
+                # A withheld candidate (never opened): the others may be its household, whose address is its
                 # whereabouts, so nothing in this request is ever released.
                 payloads = [None] * len(payloads)
             holds.append(
@@ -314,6 +316,8 @@ class Admission:
 
 def _hold_reason(result: TraceResult, decision: PolicyDecision, policy: PolicyVersion) -> ReviewReason | None:
     """Why a request is held for review instead of answered, or None (the routes are the policy's)."""
+    if result.outcome is Outcome.DECEASED:
+        return None  # answered as the policy says, with nothing to disclose: there is nothing for a reviewer to do
     if decision.requires_review:
         return ReviewReason.WELFARE  # whatever the match: a clinician decides
     if result.outcome is Outcome.RESTRICTED:

@@ -1,4 +1,5 @@
-"""Rows grouped by the blocking index itself, without recomputing any key (the red team's attack on format 5).
+"""Rows grouped by the blocking index itself, without recomputing any key (the red team's attack, before postings
+were masked).
 
 An inverted index lists, per key, the rows holding it. Keys of the exact-family rules (family + birthday, family +
 given, family + initial + district) make most of its groups of two or more, so rows that share two groups or more

@@ -41,6 +41,14 @@ def test_a_deceased_person_is_answered_as_the_policy_says_and_counted(api, reque
     assert sum(row["deceased"] for row in summary["rows"]) == sum(a["status"] == "deceased" for a in answers)
 
 
+def test_a_welfare_request_about_someone_who_has_died_is_answered_not_held(api, requester_key, deceased):
+    api.clock.now = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
+    welfare = {"category": 2, "welfare_description": "vulnerable adult missing from care"}
+    answers = [api.trace(trace_body(person, basis=welfare), requester_key).json() for person in deceased[:5]]
+    assert all(a["disclosure"] is None for a in answers)
+    assert sum(a["status"] == "deceased" for a in answers) >= 4  # nothing for a clinician to release
+
+
 def test_a_policy_may_answer_not_found_instead(api, requester_key, deceased):
     api.clock.now = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
     service = api.components.service
@@ -61,3 +69,5 @@ def test_a_policy_cannot_answer_a_deceased_persons_trace_with_an_address():
     raw = json.loads((resources.files("api.policy") / "policies" / "mou-2018-05.json").read_text())
     with pytest.raises(ValueError, match="deceased_answer must be one of"):
         PolicyVersion.from_json(json.dumps({**raw, "deceased_answer": "traced"}))
+    with pytest.raises(ValueError, match="deceased_answer must be one of"):
+        replace(PolicyVersion.from_json(json.dumps(raw)), deceased_answer="traced")

@@ -43,3 +43,5 @@ def test_the_documented_formats_are_accepted(api, requester_key):
         investigation__reference="HOIE-2026-00004217",
     )
     assert api.trace(body, requester_key).status_code == 200
+    senior = trace_body(officers__authorising={"id": " HO-G7-1234 ", "grade": "G7"})  # a grade code with a digit
+    assert api.trace(senior, requester_key).status_code == 200

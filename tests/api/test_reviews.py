@@ -58,7 +58,7 @@ def test_a_restricted_record_is_never_released_even_by_a_reviewer(api, requester
     reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
     approve = {"decision": "approve", "reason": "lawful and necessary"}
     refused = api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=bearer(reviewer))
-    assert refused.status_code == 409 and "restricted record" in refused.json()["detail"]
+    assert refused.status_code == 409 and "never disclosed" in refused.json()["detail"]
     assert api.components.service.reviews.case(trace_id).state == "pending"
     assert (api.entries()[-1].draft.outcome, api.entries()[-1].draft.http_status) == ("invalid", 409)
     answer = api.http.get(f"/v1/traces/{trace_id}", headers=bearer(requester_key)).json()

@@ -136,7 +136,7 @@ def test_ciphertext_files_are_opaque_and_attacks_skip_them(tmp_path, suffixes):
     for name in ("records.family", "records.sex", "names.clk", "blocking.rows", "restricted"):
         for suffix in suffixes:
             (tmp_path / "arrays" / f"{name}{suffix}").write_bytes(rng.bytes(4096))
-    (tmp_path / "manifest.json").write_bytes(os.urandom(64) if ".json" in suffixes else b'{"format_version": 5}')
+    (tmp_path / "manifest.json").write_bytes(os.urandom(64) if ".json" in suffixes else b'{"format_version": 6}')
     view = files_view(tmp_path)
     assert all(key.startswith("raw:") for key in view if key != "manifest")
     for attack in (plaintext_scan, blocking_dictionary, frequency_alignment, side_data, bloom_graph):
