@@ -66,3 +66,25 @@ reviews = Table(
     Column("expired_at", String(32), nullable=True),
     Index("reviews_state", "state", "created_at"),
 )
+
+
+# Enumeration (``api.access.probing``): per organisation and keyed record token, the keyed variants of the requests
+# that landed on it. The record row is what concurrent requests about one record lock.
+probe_records = Table(
+    "probe_records",
+    metadata,
+    Column("organisation", String(100), primary_key=True),
+    Column("record_token", String(32), primary_key=True),
+    Column("seen_at", String(32), nullable=False),
+)
+
+probe_variants = Table(
+    "probe_variants",
+    metadata,
+    Column("organisation", String(100), primary_key=True),
+    Column("record_token", String(32), primary_key=True),
+    Column("variant_token", String(32), primary_key=True),
+    Column("trace_id", String(36), nullable=False),
+    Column("seen_at", String(32), nullable=False),
+    Index("probe_variants_seen", "seen_at"),
+)
