@@ -37,9 +37,10 @@ class Settings:
     # Per client, unless the client was added with its own rate: sustained requests per minute and burst size.
     rate_per_minute: int = field(default=60, metadata=_env("TRACING_RATE_PER_MINUTE", 1, 1_000_000))
     rate_burst: int = field(default=10, metadata=_env("TRACING_RATE_BURST", 1, 1_000_000))
-    # Enumeration: near-identical requests (same blocking key) one client may send about a person in a window.
+    # Enumeration: distinct variants of a request an organisation's clients may send about one record (or one name
+    # with any date of birth) in a window; past them, each is held for review (``api.access.probing``).
     probe_limit: int = field(default=3, metadata=_env("TRACING_PROBE_LIMIT", 1, 1_000))
-    probe_window_minutes: int = field(default=60, metadata=_env("TRACING_PROBE_WINDOW_MINUTES", 1, 10_080))
+    probe_window_minutes: int = field(default=1_440, metadata=_env("TRACING_PROBE_WINDOW_MINUTES", 1, 10_080))
     # Every trace answer leaves no sooner than this after its request arrived: whether a person was found, held or
     # not found then shows in the body the requester is meant to see, not in the time an observer can measure.
     response_floor_ms: int = field(default=25, metadata=_env("TRACING_RESPONSE_FLOOR_MS", 0, 10_000))
@@ -69,7 +70,8 @@ class Settings:
             "database": make_url(self.database_url).render_as_string(hide_password=True),
             "listen": f"{self.host}:{self.port}",
             "rate limit": f"{self.rate_per_minute}/min per client, burst {self.rate_burst}",
-            "enumeration": f"{self.probe_limit} near-identical requests per {self.probe_window_minutes} min",
+            "enumeration": f"{self.probe_limit} variants about one record per {self.probe_window_minutes} min "
+            "per organisation",
             "response floor": f"{self.response_floor_ms} ms per trace answer",
             "policies": str(self.policy_dir or "shipped (api/policy/policies)"),
         }

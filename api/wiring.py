@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from sqlalchemy import Engine
 
 from api.access.clients import ClientStore
-from api.access.probing import ProbeDetector
+from api.access.probing import ProbeCounter, ProbeTokens
 from api.access.ratelimit import RateLimiter
 from api.audit.register import AuditRegister
 from api.audit.subjects import SubjectTokens
@@ -41,7 +41,7 @@ class Components:
     service: TraceService
     clients: ClientStore
     limiter: RateLimiter
-    probes: ProbeDetector
+    probes: ProbeCounter
     engine: Engine
     recorder: Recorder
     gate: Gate
@@ -93,7 +93,7 @@ def build_components(
     clients = ClientStore(engine)
     limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst)
     # On the service's clock: a simulated year's windows are in simulated time.
-    probes = ProbeDetector(key, settings.probe_limit, settings.probe_window_minutes * 60.0, lambda: clock().timestamp())
+    probes = ProbeCounter(engine, settings.probe_limit, dt.timedelta(minutes=settings.probe_window_minutes), clock)
     recorder = Recorder(service)
     gate = Gate(clients, limiter, recorder)
     return Components(
@@ -104,7 +104,7 @@ def build_components(
         engine=engine,
         recorder=recorder,
         gate=gate,
-        admission=Admission(service, gate, probes, recorder),
+        admission=Admission(service, gate, probes, ProbeTokens(key), recorder),
         reviewing=Reviewing(service, recorder),
         collection=Collection(service, recorder),
         register_reads=RegisterReads(service, clients, recorder),

@@ -8,6 +8,7 @@ for records that are matched, not withheld and alive (``disclosure``).
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass, field, replace
 from typing import NamedTuple
 
@@ -35,6 +36,9 @@ class TraceConfig:
     # Names rarer than this are weighed as if this common, so one rare spelling cannot carry a match alone.
     tf_floor: float = 1e-5
     explain_top: int = 3
+    # The records a request landed on (its best-scoring candidates, matched or not): what the service counts
+    # requests about, to tell a search for one person from requests about many.
+    nearest_records: int = 2
 
 
 class ComparisonExplanation(NamedTuple):
@@ -62,6 +66,7 @@ class TraceResult:
     record: int | None  # internal: row of the matched record in the index; never for the requester
     disclosure: dict | None  # only when matched and not restricted
     explanation: tuple[CandidateExplanation, ...] = ()  # for audit and review, never for the requester
+    nearest: tuple[int, ...] = ()  # internal: rows of the best-scoring candidates, whatever the outcome
 
 
 @dataclass
@@ -158,6 +163,7 @@ class Tracer:
         disclosures = dict(
             zip(disclose.tolist(), self.disclosures(batch.pair_record[d.best_pair[disclose]]), strict=True)
         )
+        nearest = self.nearest(batch)
         out = []
         for i, request_id in enumerate(batch.request_ids):
             best = int(d.best_pair[i])
@@ -172,9 +178,20 @@ class Tracer:
                     record=int(batch.pair_record[best]) if decided else None,
                     disclosure=disclosures.get(i),
                     explanation=self.explain(batch, i) if explain else (),
+                    nearest=nearest[i],
                 )
             )
         return out
+
+    def nearest(self, batch: BatchTrace) -> list[tuple[int, ...]]:
+        """Per request, the rows of its ``nearest_records`` best-scoring candidates by match weight, eligible or
+        not, best first."""
+        order = np.lexsort((-batch.scores.match_weight, batch.pair_request))
+        requests = batch.pair_request[order]
+        records = batch.pair_record[order].tolist()
+        starts = np.searchsorted(requests, np.arange(len(batch.request_ids) + 1)).tolist()
+        top = self.config.nearest_records
+        return [tuple(records[start : min(end, start + top)]) for start, end in itertools.pairwise(starts)]
 
     def results_table(self, batch: BatchTrace, with_candidates: bool = False) -> pa.Table:
         """The ``trace`` command's output: one row per request. NHS numbers here are the data holder's internal
@@ -204,7 +221,8 @@ class Tracer:
         return disclose(self.index, records)
 
     def nhs_numbers(self, records: np.ndarray) -> list[str]:
-        """Internal evaluation output only: the NHS numbers of index rows (decrypted from their payloads)."""
+        """Internal only (evaluation output, and what the service's keyed enumeration tokens are made from): the
+        NHS numbers of index rows (decrypted from their payloads)."""
         return [payload["nhs_number"] for payload in self.index.open_payloads(records)]
 
     def explain(self, batch: BatchTrace, request: int) -> tuple[CandidateExplanation, ...]:

@@ -1,19 +1,21 @@
-"""Enumeration detection: a client sending many near-identical requests is probing for a person.
+"""Enumeration detection: an organisation sending many variants of a request about one person is searching.
 
-A requester who does not know a subject's date of birth, or the spelling of their name, could send the variants
-one after another until one is traced. Each variant is a lawful-looking request on its own; together they are a
-search of the index. Two requests count as near-identical when they share a key: the same Soundex family name
-and date of birth, the same Soundex given name and date of birth (the first two blocking rules of
-``matcher.blocking``), or the same Metaphone family name and Soundex given name whatever the date of birth; a
-request without a given name is keyed on its family name with its year of birth and with its day and month. A client
-may send ``limit`` requests sharing a key within ``window`` seconds; the next is refused (429) before it is traced,
-and recorded as ``probe_suspected`` with the trace id of the first request of the group, so that an auditor
-sees the whole probe.
+A requester who lacks a subject's date of birth or the spelling of their name could send variants one after
+another until one is traced; each is a lawful-looking request, together they search the index. Spellings are no
+way to tell: any respelling the core still traces is a fresh probe. So requests are counted on what the core found:
+each traced request lands on its best-scoring candidate records, matched or not (``Tracer.nearest``), and also
+falls in the spelling groups of a name searched with any date of birth (below), so that a search for someone the
+index does not hold is counted like a search for someone it does. A group is counted per organisation, whichever
+of its clients asks, and per distinct variant: the same details sent again are not a new variant.
 
-The keys are held as keyed hashes (a subkey of the master key), never as names or dates, and only for the window.
-Like the rate limiter, the memory is this process's: a restart forgets it (the register does not). It holds about
-1.1 KiB per request in the window (20,000 synthetic requests: 21.5 MiB), so at most clients x rate x window of
-them: 3,600 requests an hour per client at the default rate.
+Past ``limit`` variants in a group within ``window``, every request in it is held for review rather than refused
+(``ReviewReason.ENUMERATION``): an honest caseworker's next try reaches a person, and an attacker gets the same
+``pending_review`` whatever the variant, so the answers say nothing more of the person.
+
+The state is in the database (``probe_records``, ``probe_variants``), shared by every client and process and kept
+across restarts, as keyed tokens only (a subkey of the master key): never a name, a date or an NHS number. Two
+processes counting requests about one record at once are counted one after the other: each locks the record's row
+before counting its variants.
 """
 
 from __future__ import annotations
@@ -21,99 +23,169 @@ from __future__ import annotations
 import datetime as dt
 import hashlib
 import hmac
-import threading
-import time
-import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
 
 import jellyfish
+from sqlalchemy import Connection, Engine, delete, select, tuple_
+from sqlalchemy.dialects import postgresql, sqlite
 
+from api.storage.tables import probe_records, probe_variants
 from matcher.contract.normalise import normalise_name
+from matcher.contract.request import TraceRequest
 from matcher.protection.keys import MasterKey
 
 
-class Person(Protocol):
-    """What the detector reads of a request's subject: the names and the date of birth, nothing else."""
+@dataclass(frozen=True)
+class Landing:
+    """What one traced request is counted as."""
 
-    @property
-    def family_name(self) -> str: ...
-
-    @property
-    def given_name(self) -> str | None: ...
-
-    @property
-    def date_of_birth(self) -> dt.date: ...
+    organisation: str
+    trace_id: str
+    variant: str  # keyed token of the request's details
+    groups: tuple[str, ...]  # keyed tokens: the records it landed on, its spelling groups
 
 
 @dataclass(frozen=True)
 class Probe:
-    """A request one too many in a group of near-identical ones."""
+    """A request one variant too many in a group."""
 
-    first_trace_id: str  # the oldest of the group's newest ``limit`` requests (the first of the probe, at first)
-    retry_after: float  # seconds until that request leaves the window
+    first_trace_id: str  # the group's oldest request in the window: where an auditor starts reading the probe
 
 
-class ProbeDetector:
+class ProbeTokens:
+    """Keyed tokens (HMAC-SHA-256 under a subkey of the master key, 128 bits) of requests and records."""
+
+    def __init__(self, key: MasterKey) -> None:
+        self._key = key.derive("probe-tokens")
+
+    def landing(
+        self, organisation: str, trace_id: str, request: TraceRequest, nhs_numbers: Sequence[str]
+    ) -> Landing:
+        """``nhs_numbers``: of the records the request landed on."""
+        groups = [f"record:{n}" for n in nhs_numbers] + _spelling_groups(request)
+        return Landing(organisation, trace_id, self._token(_variant(request)), tuple(map(self._token, groups)))
+
+    def _token(self, text: str) -> str:
+        return hmac.new(self._key, text.encode(), hashlib.sha256).hexdigest()[:32]
+
+
+def _variant(request: TraceRequest) -> str:
+    """The details that make one request another's variant (normalised: case and spacing are not a variant)."""
+    fields = (
+        normalise_name(request.family_name),
+        normalise_name(request.given_name),
+        normalise_name(request.other_given_names),
+        request.date_of_birth,
+        (request.sex or "").lower(),
+        "".join((request.postcode or "").upper().split()),
+        " ".join((request.address_line_1 or "").upper().split()),
+    )
+    return "variant:" + "\x1f".join(f or "" for f in fields)
+
+
+def _spelling_groups(request: TraceRequest) -> list[str]:
+    """A name searched with any date of birth: the family name's Metaphone with the given name's Soundex; without
+    a given name, the family name's Metaphone with the year of birth."""
+    family = (normalise_name(request.family_name) or "").replace("-", "").replace(" ", "")
+    given = (normalise_name(request.given_name) or "").replace("-", "").replace(" ", "")
+    if not family:
+        return []
+    if not given:
+        return [f"family:{jellyfish.metaphone(family)}:{request.date_of_birth[:4]}"]
+    return [f"names:{jellyfish.metaphone(family)}:{jellyfish.soundex(given)}"]
+
+
+class ProbeCounter:
     def __init__(
-        self, key: MasterKey, limit: int, window: float, clock: Callable[[], float] = time.time
+        self, engine: Engine, limit: int, window: dt.timedelta, clock: Callable[[], dt.datetime]
     ) -> None:
-        """``window`` in seconds; ``clock`` gives seconds (the service passes its own clock's)."""
-        if limit < 1 or window <= 0:
+        if limit < 1 or window <= dt.timedelta(0):
             raise ValueError("enumeration detection needs a limit of at least 1 and a positive window")
+        self.engine = engine
         self.limit = limit
         self.window = window
         self.clock = clock
-        self._key = key.derive("probe-keys")
-        self._seen: dict[tuple[int, bytes], list[tuple[float, bytes]]] = {}
-        self._next_sweep = clock() + window
-        self._lock = threading.Lock()
 
-    def observe(self, client_id: int, subject: Person, trace_id: str) -> Probe | None:
-        """Count this request (refused ones too: a prober who carries on stays refused) and say whether it is one
-        too many: None if not, else the group it belongs to."""
+    def count(self, landings: list[Landing]) -> list[Probe | None]:
+        """Count these requests (in order, as if one after another) and say of each whether it is one variant too
+        many in any of its groups. Raises SQLAlchemyError if the database cannot count them."""
+        if not landings:
+            return []
         now = self.clock()
-        first: tuple[float, bytes] | None = None
-        with self._lock:
-            self._sweep(now)
-            for key in self._keys(subject):
-                # The newest ``limit`` requests of the group (time, trace id) are all that decide the next one.
-                seen = self._seen.setdefault((client_id, key), [])
-                while seen and seen[0][0] <= now - self.window:
-                    del seen[0]
-                if len(seen) >= self.limit and first is None:
-                    first = seen[0]
-                seen.append((now, uuid.UUID(trace_id).bytes))
-                if len(seen) > self.limit:
-                    del seen[0]
-        if first is None:
-            return None
-        return Probe(str(uuid.UUID(bytes=first[1])), max(0.0, first[0] + self.window - now))
+        seen_at, cutoff = _stamp(now), _stamp(now - self.window)
+        groups = sorted({(landing.organisation, group) for landing in landings for group in landing.groups})
+        with self.engine.begin() as connection:
+            connection.execute(delete(probe_variants).where(probe_variants.c.seen_at < cutoff))
+            connection.execute(delete(probe_records).where(probe_records.c.seen_at < cutoff))
+            if groups:
+                self._lock(connection, groups, seen_at)
+            earlier = self._variants(connection, groups, cutoff)
+            probes = self._judge(landings, earlier)
+            rows = [
+                {"organisation": landing.organisation, "record_token": group, "variant_token": landing.variant,
+                 "trace_id": landing.trace_id, "seen_at": seen_at}
+                for landing in landings
+                for group in landing.groups
+            ]
+            if rows:
+                connection.execute(_insert(connection, probe_variants).on_conflict_do_nothing(), rows)
+        return probes
 
-    @property
-    def groups(self) -> int:
-        """Groups of near-identical requests held now (each a keyed hash and its requests' times and trace ids)."""
-        return len(self._seen)
+    def _judge(
+        self, landings: list[Landing], earlier: dict[tuple[str, str], tuple[set[str], str]]
+    ) -> list[Probe | None]:
+        """Each request against its groups' variants so far: the window's, then this batch's before it."""
+        groups = {key: (set(variants), first) for key, (variants, first) in earlier.items()}
+        probes: list[Probe | None] = []
+        for landing in landings:
+            probe = None
+            for group in landing.groups:
+                variants, first = groups.setdefault((landing.organisation, group), (set(), landing.trace_id))
+                variants.add(landing.variant)
+                if len(variants) > self.limit and probe is None:
+                    probe = Probe(first)
+            probes.append(probe)
+        return probes
 
-    def _keys(self, subject: Person) -> list[bytes]:
-        family = (normalise_name(subject.family_name) or "").replace("-", "")
-        given = (normalise_name(subject.given_name) or "").replace("-", "")
-        born = subject.date_of_birth.isoformat()
-        family_sound = f"{jellyfish.metaphone(family)}" if family else ""
-        keys = [f"family:{jellyfish.soundex(family)}:{born}"] if family else []
-        if given:
-            keys.append(f"given:{jellyfish.soundex(given)}:{born}")
-            if family:  # any date of birth: probing for the date with the name fixed
-                keys.append(f"names:{family_sound}:{jellyfish.soundex(given)}")
-        elif family:  # no given name: the date is probed one part at a time
-            keys += [f"year:{family_sound}:{born[:4]}", f"day:{family_sound}:{born[5:]}"]
-        return [hmac.new(self._key, k.encode(), hashlib.sha256).digest()[:16] for k in keys]
+    @staticmethod
+    def _lock(connection: Connection, groups: list[tuple[str, str]], seen_at: str) -> None:
+        """Touch each group's row, in one order (no deadlock): a concurrent count of the same group waits for
+        this one's commit, then sees its variants."""
+        statement = _insert(connection, probe_records)
+        connection.execute(
+            statement.on_conflict_do_update(
+                index_elements=[probe_records.c.organisation, probe_records.c.record_token],
+                set_={"seen_at": statement.excluded.seen_at},
+            ),
+            [{"organisation": o, "record_token": g, "seen_at": seen_at} for o, g in groups],
+        )
 
-    def _sweep(self, now: float) -> None:
-        """Forget groups whose newest request has left the window, once a window: memory stays bounded by the
-        requests of one window."""
-        if now < self._next_sweep:
-            return
-        self._seen = {k: v for k, v in self._seen.items() if v and v[-1][0] > now - self.window}
-        self._next_sweep = now + self.window
+    @staticmethod
+    def _variants(
+        connection: Connection, groups: list[tuple[str, str]], cutoff: str
+    ) -> dict[tuple[str, str], tuple[set[str], str]]:
+        """Per group, the variants seen in the window and the trace id of its oldest request."""
+        out: dict[tuple[str, str], tuple[set[str], str]] = {}
+        key = tuple_(probe_variants.c.organisation, probe_variants.c.record_token)
+        for start in range(0, len(groups), 400):  # bound the statement's parameters (SQLite: 32,766)
+            rows = connection.execute(
+                select(probe_variants.c.organisation, probe_variants.c.record_token,
+                       probe_variants.c.variant_token, probe_variants.c.trace_id)
+                .where(key.in_(groups[start : start + 400]), probe_variants.c.seen_at >= cutoff)
+                .order_by(probe_variants.c.seen_at)
+            )
+            for organisation, group, variant, trace_id in rows:
+                variants, _ = out.setdefault((organisation, group), (set(), trace_id))
+                variants.add(variant)
+        return out
+
+
+def _insert(connection: Connection, table):
+    """An INSERT that can say what to do on conflict, in this database's dialect."""
+    dialect = postgresql if connection.dialect.name == "postgresql" else sqlite
+    return dialect.insert(table)
+
+
+def _stamp(moment: dt.datetime) -> str:
+    return moment.astimezone(dt.UTC).isoformat(timespec="microseconds")

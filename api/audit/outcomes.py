@@ -18,7 +18,10 @@ class RegisterOutcome(StrEnum):
     REFUSED = "refused"  # by the policy (or, when collected, by the reviewer)
     PENDING_REVIEW = "pending_review"
     DECEASED = "deceased"  # the person has died: nothing disclosed (when the policy answers so)
-    # Refused untraced: one too many near-identical requests about one person.
+    # Answered not_found: a certain match to a restricted record, or to someone at a restricted person's address.
+    WITHHELD = "withheld"
+    # Held for review (answered pending_review): one variant too many about one record from one organisation.
+    # (Before the count moved to the records, such requests were refused untraced with a 429.)
     PROBE_SUSPECTED = "probe_suspected"
     # Turned away before the policy judged it, or failed.
     RATE_LIMITED = "rate_limited"
@@ -49,13 +52,16 @@ class Status(StrEnum):
     DECEASED = RegisterOutcome.DECEASED.value
 
 
-ANSWERED = frozenset(RegisterOutcome(status) for status in Status)
+ANSWERED = frozenset(RegisterOutcome(status) for status in Status) | {RegisterOutcome.WITHHELD}
 REJECTED = frozenset(
     {RegisterOutcome.INVALID, RegisterOutcome.FORBIDDEN, RegisterOutcome.RATE_LIMITED, RegisterOutcome.ERROR}
 )
 """Requests turned away before the policy judged them (malformed, wrong role, over the rate) or that failed."""
 PROBED = frozenset({RegisterOutcome.PROBE_SUSPECTED})
-"""Requests refused untraced as one too many of a client's near-identical requests about one person."""
+"""Requests held as one variant too many of an organisation's requests about one record."""
+ANSWERED_AS = {RegisterOutcome.WITHHELD: RegisterOutcome.NOT_FOUND}
+"""What the requester was answered, where the register records more: the published summary counts what was
+answered, so that it tells no one how many restricted people were asked about."""
 REVIEWED = frozenset({RegisterOutcome.REVIEW_APPROVED, RegisterOutcome.REVIEW_REFUSED})
 READS = frozenset(
     {

@@ -16,7 +16,7 @@ from pathlib import Path
 from typing import TextIO
 
 from api.audit.entry import LISTED_FIELDS, RECORD_FIELDS, RegisterEntry, draft_values
-from api.audit.outcomes import ANSWERED, PROBED, READS, REJECTED, REVIEWED, RegisterOutcome
+from api.audit.outcomes import ANSWERED, ANSWERED_AS, PROBED, READS, REJECTED, REVIEWED, RegisterOutcome
 
 
 @dataclass
@@ -60,7 +60,8 @@ def summarise(entries: Iterable[RegisterEntry], organisations: Mapping[int, str]
         if outcome in PROBED:
             row.probe_suspected += 1
         elif outcome in ANSWERED:
-            setattr(row, outcome, getattr(row, outcome) + 1)
+            answered = ANSWERED_AS.get(outcome, outcome)
+            setattr(row, answered, getattr(row, answered) + 1)
             if outcome == RegisterOutcome.REFUSED:
                 reasons.setdefault(key, Counter()).update(entry.draft.refusal_codes)
         else:

@@ -25,9 +25,10 @@ _NONCE = 12
 
 class ReviewReason(StrEnum):
     WELFARE = "welfare"  # a welfare concern goes to a clinician (the Caldicott Guardian)
-    RESTRICTED = "restricted"  # a restricted record is never disclosed automatically
+    RESTRICTED = "restricted"  # held before restricted records were answered not_found (older cases only)
     AMBIGUOUS = "ambiguous"  # more than one candidate could be the person
     NEAR_THRESHOLD = "near_threshold"  # the best candidate scored just under the threshold
+    ENUMERATION = "enumeration"  # one variant too many about one record from one organisation (a probe)
 
 
 class ReviewState(StrEnum):

@@ -4,18 +4,23 @@
     rate    the client's rate (429 with Retry-After), before its role: see ``api.usecases.gate``
     role    the requester role (403)
     body    is it a request (413 or 415 from reading it, 422 with the fields at fault)
-    probe   is it one too many near-identical requests about one person (429, recorded as ``probe_suspected``)
     policy  the policy in force on the UK day of arrival judges the grounds; a refused request is never matched
     trace   the allowed requests are matched as one batch of the tracing core
-    hold    a welfare concern, a restricted record, an ambiguous or near-threshold match goes to a reviewer
-    record  the register entries, written before anything is returned: the refusals in one transaction, the probes
-            in another, the answers (with the held cases) in a third
+    probe   each traced request is counted on the records it landed on, for its organisation
+            (``api.access.probing``): one variant too many about a record is held (``probe_suspected``)
+    hold    a probe, a welfare concern, an ambiguous or near-threshold match goes to a reviewer; a certain match
+            to a restricted record or its household is answered not_found (recorded as ``withheld``)
+    record  the register entries, written before anything is returned: the refusals in one transaction, the
+            answers (with the held cases) in another
     answer  only then the answers
 
 Requests that arrived together (``api.http.dispatch``) go through each stage together: one query for their keys,
-one batch through the core, one transaction for their answers. A match is disclosed only if it is certain,
-unrestricted and not held. If an entry cannot be written, its request is answered 503 and nothing is disclosed. If
-the core fails on a batch, its requests are answered one by one, so that only the one at fault gets a 500.
+one batch through the core, one count of their probes, one transaction for their answers. A match is disclosed
+only if it is certain, unrestricted and not held. Whatever a requester sends about a restricted person, the answer
+is one an ordinary person's request could get: not_found for the certain match (as PDS answers nothing for a
+restricted record), held for the same reasons as anyone's otherwise. If an entry cannot be written, its request is
+answered 503 and nothing is disclosed. If the core fails on a batch, its requests are answered one by one, so that
+only the one at fault gets a 500.
 """
 
 from __future__ import annotations
@@ -25,9 +30,10 @@ import uuid
 from dataclasses import dataclass
 
 import numpy as np
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.access.clients import Client, Role
-from api.access.probing import Probe, ProbeDetector
+from api.access.probing import Probe, ProbeCounter, ProbeTokens
 from api.audit.outcomes import RegisterOutcome, Status
 from api.policy.versions import PolicyDecision, PolicyVersion
 from api.review.queue import Hold, ReviewReason
@@ -57,10 +63,6 @@ _STATUS_OF_OUTCOME = {
     Outcome.AMBIGUOUS: Status.AMBIGUOUS,
 }
 _STATUS_OF_DEATH = {"deceased": Status.DECEASED, "not_found": Status.NOT_FOUND}
-_PROBING = (
-    "too many near-identical requests about one person from this client: the request was not traced and is "
-    "recorded as a suspected enumeration; retry after the time given"
-)
 
 
 @dataclass(frozen=True)
@@ -87,13 +89,14 @@ class Arrival:
     decision: PolicyDecision | None = None
     result: TraceResult | None = None  # the core's, if the policy allowed the request
     hold: ReviewReason | None = None
-    status: Status | None = None
+    status: Status | None = None  # what the requester is answered
+    recorded_as: RegisterOutcome | None = None  # what the register says of it (the status, or more)
     disclosure: Disclosure | None = None
     answer: Answer | None = None
 
     @property
     def going(self) -> bool:
-        return self.denied is None and self.probe is None
+        return self.denied is None
 
     def turn_away(self, denied: Denied, refusal: RegisterOutcome | None = None) -> None:
         self.denied, self.refusal = denied, refusal
@@ -103,10 +106,13 @@ class Arrival:
 
 
 class Admission:
-    def __init__(self, service: TraceService, gate: Gate, probes: ProbeDetector, recorder: Recorder) -> None:
+    def __init__(
+        self, service: TraceService, gate: Gate, probes: ProbeCounter, tokens: ProbeTokens, recorder: Recorder
+    ) -> None:
         self.service = service
         self.gate = gate
         self.probes = probes
+        self.tokens = tokens
         self.recorder = recorder
 
     def handle(self, calls: list[TraceCall]) -> list[Answer | Denied]:
@@ -120,12 +126,11 @@ class Admission:
             arrival.client = client
             if client is None:
                 arrival.turn_away(unauthenticated())
-        for stage in (self._rate_and_role, self._body, self._probe):
+        for stage in (self._rate_and_role, self._body):
             for arrival in arrivals:
                 if arrival.going:
                     stage(arrival)
         self._record_refusals([a for a in arrivals if a.refusal is not None])
-        self._record_probes([a for a in arrivals if a.probe is not None])
         self._answer([a for a in arrivals if a.going])
         return [a.outcome() for a in arrivals]
 
@@ -142,41 +147,13 @@ class Admission:
             arrival.request = self.service.requests.parse(arrival.call.body)
         except Denied as invalid:
             arrival.turn_away(invalid, RegisterOutcome.INVALID)
-
-    def _probe(self, arrival: Arrival) -> None:
-        # Named now: the detector remembers the request by its trace id, and a probe's entry names the first.
-        arrival.trace_id = str(uuid.uuid4())
-        arrival.probe = self.probes.observe(arrival.client.id, arrival.request.subject, arrival.trace_id)
+            return
+        arrival.trace_id = str(uuid.uuid4())  # named now: a probe's entry names the first request of its group
 
     def _record_refusals(self, refused: list[Arrival]) -> None:
         denials = self.recorder.refusals([(a.client, a.refusal, a.denied) for a in refused])
         for arrival, denied in zip(refused, denials, strict=True):
             arrival.denied = denied
-
-    def _record_probes(self, probed: list[Arrival]) -> None:
-        """The probes' entries, flagged, with who asked, on what grounds, about whom (the keyed token), and which
-        request began the probe; then their 429s."""
-        if not probed:
-            return
-        drafts = [
-            self.service.request_draft(
-                a.client,
-                a.request,
-                a.trace_id,
-                RegisterOutcome.PROBE_SUSPECTED,
-                http_status=429,
-                concerns=a.probe.first_trace_id,
-            )
-            for a in probed
-        ]
-        try:
-            self.recorder.write(drafts)
-        except Denied:
-            for arrival in probed:
-                arrival.denied = register_unavailable()
-            return
-        for arrival in probed:
-            arrival.denied = Denied(429, _PROBING, retry_after=arrival.probe.retry_after, trace_id=arrival.trace_id)
 
     def _answer(self, admitted: list[Arrival]) -> None:
         """Policy, trace, hold, record and answer for the admitted requests; one failure fails only its own."""
@@ -205,6 +182,7 @@ class Admission:
         policy = service.policies.in_force(today)
         self._judge(batch, policy, today)
         self._trace(batch)
+        self._count_probes(batch)
         self._hold(batch, policy)
         sequences = self._record(batch, policy, now)
         for arrival, sequence in zip(batch, sequences, strict=True):
@@ -226,6 +204,31 @@ class Admission:
         for arrival, result in zip(allowed, results, strict=True):
             arrival.result = result
 
+    def _count_probes(self, batch: list[Arrival]) -> None:
+        """Each traced request counted on the records it landed on, for its organisation; a 503 if the count
+        cannot be kept (a probe must not pass because the database failed)."""
+        traced = [a for a in batch if a.result is not None]
+        tracer = self.service.tracer
+        landings = []
+        for arrival in traced:
+            nearest = np.array(arrival.result.nearest, dtype=np.int64)
+            landings.append(
+                self.tokens.landing(
+                    arrival.client.organisation,
+                    arrival.trace_id,
+                    arrival.request.subject.trace_request(),
+                    tracer.nhs_numbers(nearest) if len(nearest) else [],
+                )
+            )
+        try:
+            probes = self.probes.count(landings)
+        except SQLAlchemyError:
+            raise register_unavailable() from None
+        for arrival in batch:
+            arrival.probe = None
+        for arrival, probe in zip(traced, probes, strict=True):
+            arrival.probe = probe
+
     def _trace_batch(self, requests: list[TraceRequest]) -> list[TraceResult]:
         tracer = self.service.tracer
         if len(requests) < SMALLEST_BATCH:
@@ -237,18 +240,26 @@ class Admission:
         """Held or not; if not, the status the match gives, and the disclosure only when traced."""
         for arrival in batch:
             result = arrival.result
-            arrival.hold = None if result is None else _hold_reason(result, arrival.decision, policy)
+            arrival.hold = None if result is None else _hold_reason(result, arrival, policy)
             arrival.disclosure = None
+            recorded_as = None
             if result is None:
                 arrival.status = Status.REFUSED
             elif arrival.hold is not None:
                 arrival.status = Status.PENDING_REVIEW
+                if arrival.hold is ReviewReason.ENUMERATION:
+                    recorded_as = RegisterOutcome.PROBE_SUSPECTED
+            elif result.outcome is Outcome.RESTRICTED:
+                # Answered as if the index held no such person: a hold, a refusal or any answer of its own would
+                # tell the requester that the person exists and is restricted. The auditor reads ``withheld``.
+                arrival.status, recorded_as = Status.NOT_FOUND, RegisterOutcome.WITHHELD
             elif result.outcome is Outcome.DECEASED:
                 arrival.status = _STATUS_OF_DEATH[policy.deceased_answer]  # nothing disclosed, whichever
             else:
                 arrival.status = _STATUS_OF_OUTCOME[result.outcome]
                 if arrival.status is Status.TRACED:
                     arrival.disclosure = Disclosure.from_payload(result.disclosure)
+            arrival.recorded_as = recorded_as or RegisterOutcome(arrival.status)
 
     def _record(self, batch: list[Arrival], policy: PolicyVersion, now: dt.datetime) -> list[int]:
         """The answers' entries and the held cases in one transaction, after the first request under a new policy
@@ -259,10 +270,11 @@ class Admission:
                 a.client,
                 a.request,
                 a.trace_id,
-                RegisterOutcome(a.status),
+                a.recorded_as,
                 a.decision.version,
                 tuple(r.code for r in a.decision.refusals),
                 disclosed=a.disclosure is not None,
+                concerns=a.probe.first_trace_id if a.probe is not None else None,
             )
             for a in batch
         ]
@@ -314,14 +326,17 @@ class Admission:
         return holds
 
 
-def _hold_reason(result: TraceResult, decision: PolicyDecision, policy: PolicyVersion) -> ReviewReason | None:
+def _hold_reason(result: TraceResult, arrival: Arrival, policy: PolicyVersion) -> ReviewReason | None:
     """Why a request is held for review instead of answered, or None (the routes are the policy's)."""
+    if arrival.probe is not None:
+        # Whatever the core found, deceased and restricted alike: past the limit, every variant gets the same.
+        return ReviewReason.ENUMERATION
     if result.outcome is Outcome.DECEASED:
         return None  # answered as the policy says, with nothing to disclose: there is nothing for a reviewer to do
-    if decision.requires_review:
+    if arrival.decision.requires_review:
         return ReviewReason.WELFARE  # whatever the match: a clinician decides
     if result.outcome is Outcome.RESTRICTED:
-        return ReviewReason.RESTRICTED  # always: a restricted record is never disclosed automatically
+        return None  # answered not_found: a restricted record is never disclosed, so there is nothing to review
     if result.outcome is Outcome.AMBIGUOUS and policy.review_ambiguous:
         return ReviewReason.AMBIGUOUS
     floor = policy.review_near_threshold

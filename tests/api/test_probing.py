@@ -1,26 +1,32 @@
-"""Enumeration: near-identical requests about one person are refused past a limit and flagged in the register."""
+"""Enumeration: past a limit, an organisation's variants of a request about one record are held, not answered."""
 
 from __future__ import annotations
 
 import datetime as dt
-import pickle
-import uuid
+import threading
 
 import pytest
+from sqlalchemy import select
+from sqlalchemy.exc import OperationalError
 
-from api.access.probing import ProbeDetector
+from api.access.probing import Landing, ProbeCounter
 from api.audit.transparency import summarise
 from api.settings import Settings
-from api.usecases.request import Subject
+from api.storage.engine import make_engine
+from api.storage.tables import probe_records, probe_variants
 from tests.support.api import ApiHarness, trace_body
 
 
 @pytest.fixture
 def api(database_url, tracer, master_key):
-    """The service with the default limit on near-identical requests."""
+    """The service with the default limit on variants."""
     harness = ApiHarness(database_url, tracer, master_key, probe_limit=Settings.probe_limit)
     yield harness
     harness.close()
+
+
+def _client(api: ApiHarness, name: str, organisation: str) -> str:
+    return api.components.clients.add(name, "requester", organisation=organisation)[1]
 
 
 def _born_on(body: dict, day: dt.date) -> dict:
@@ -28,106 +34,141 @@ def _born_on(body: dict, day: dt.date) -> dict:
     return body
 
 
-def test_a_fourth_near_identical_request_is_refused_untraced_and_flagged(api, requester_key, people, monkeypatch):
+def _trace(api: ApiHarness, body: dict, key: str):
+    api.clock.now += dt.timedelta(seconds=1)  # requests one after another, as a client sends them
+    return api.trace(body, key)
+
+
+def _statuses(api: ApiHarness, bodies: list[dict], key: str) -> list[str]:
+    answers = [_trace(api, body, key) for body in bodies]
+    assert {a.status_code for a in answers} == {200}, [a.text for a in answers]
+    return [a.json()["status"] for a in answers]
+
+
+def test_past_the_limit_every_variant_is_held_even_the_right_one(api, requester_key, people):
     person = people["ordinary"]
     born = person["date_of_birth"]
-    # Probing for the date of birth: the same name, the day moved each time.
-    bodies = [_born_on(trace_body(person), born + dt.timedelta(days=d)) for d in (-1, 1, 2, 0)]
-    answers = [api.trace(body, requester_key) for body in bodies[:3]]
-    assert [a.status_code for a in answers] == [200, 200, 200]
+    # Searching for the date of birth: the same name, the day moved each time, then the right day.
+    bodies = [_born_on(trace_body(person), born + dt.timedelta(days=d)) for d in (-40, 40, 80, 0)]
+    first = _trace(api, bodies[0], requester_key).json()
+    assert [first["status"], *_statuses(api, bodies[1:3], requester_key)] == ["not_found"] * 3
 
-    traced = []
-    monkeypatch.setattr(api.components.service.tracer, "trace_many", lambda *a, **k: traced.append(a) or [])
-    refused = api.trace(bodies[3], requester_key)
-
-    assert refused.status_code == 429 and not traced  # the one that would have found them is never traced
-    assert refused.headers["content-type"] == "application/problem+json"
-    assert 3500 <= int(refused.headers["retry-after"]) <= 3600  # until the first of the group leaves the hour
-    problem = refused.json()
-    assert "near-identical" in problem["detail"] and "disclosure" not in problem
-    assert person["family_name"] not in refused.text and born.isoformat() not in refused.text
+    held = _trace(api, bodies[3], requester_key)
+    assert held.status_code == 200
+    answer = held.json()
+    assert answer["status"] == "pending_review" and answer["disclosure"] is None  # the right one, held
     entry = api.entries()[-1].draft
-    assert (entry.trace_id, entry.outcome, entry.http_status) == (problem["trace_id"], "probe_suspected", 429)
-    assert entry.concerns == answers[0].json()["trace_id"]  # the auditor is pointed at the start of the probe
-    assert entry.subject_token and entry.category == 1 and entry.requesting_officer
+    assert (entry.trace_id, entry.outcome, entry.http_status) == (answer["trace_id"], "probe_suspected", 200)
+    assert entry.concerns == first["trace_id"]  # the auditor is pointed at the start of the probe
     assert entry.fields_disclosed == ()
+    [case] = api.components.service.reviews.pending()
+    assert (case.trace_id, case.reason) == (answer["trace_id"], "enumeration")
 
 
-def test_spelling_variants_of_one_name_are_one_probe(api, requester_key, people):
+def test_respellings_that_change_every_phonetic_code_are_counted_on_the_record_they_land_on(
+    api, requester_key, people
+):
     person = people["ordinary"]
-    given = person["given_name"]
-    variants = [given, given + "E", given[:-1] + given[-1] * 2, given + "H"]  # one Soundex code
-    statuses = [api.trace(trace_body(person, subject__given_name=v, subject__family_name="Zzyxq"), requester_key)
-                for v in variants]
-    assert [s.status_code for s in statuses] == [200, 200, 200, 429]
+    given, family = person["given_name"], person["family_name"]
+    respelt = [
+        {"subject__given_name": "U" + given[1:]},  # the first letter of the given name changed
+        {"subject__family_name": family + "-RNAS"},  # an appended part
+        {"subject__given_name": given + "X", "subject__family_name": family[:-1] + "Q"},
+        {},  # then as they are
+    ]
+    statuses = _statuses(api, [trace_body(person, **changes) for changes in respelt], requester_key)
+    assert statuses[3] == "pending_review"
+    assert statuses.count("pending_review") >= 1 and "traced" not in statuses[3:]
 
 
-def test_requests_about_different_people_are_never_flagged(api, requester_key, population):
-    rows = population.slice(5_000, 60).to_pylist()
-    statuses = {api.trace(trace_body(row), requester_key).status_code for row in rows}
-    assert statuses == {200}
+def test_the_same_details_again_are_not_a_variant(api, requester_key, people):
+    body = trace_body(people["ordinary"])
+    assert _statuses(api, [body] * 6, requester_key) == ["traced"] * 6
+
+
+def test_the_count_is_the_organisations_across_its_clients_and_restarts(api, database_url, tracer, master_key, people):
+    person, born = people["ordinary"], people["ordinary"]["date_of_birth"]
+    bodies = [_born_on(trace_body(person), born + dt.timedelta(days=d)) for d in (-50, 50, 100, 0)]
+    one, two = _client(api, "ice-east", "HO-ICE"), _client(api, "ice-west", "HO-ICE")
+    other = _client(api, "police", "MET")
+    assert _statuses(api, bodies[:2], one) == ["not_found"] * 2
+    assert _statuses(api, bodies[2:3], two) == ["not_found"]
+    restarted = ApiHarness(database_url, tracer, master_key, probe_limit=Settings.probe_limit)
+    try:
+        restarted.clock.now = api.clock.now
+        assert _statuses(restarted, bodies[3:], two) == ["pending_review"]  # another client, after a restart
+        assert _statuses(restarted, bodies[3:], other) == ["traced"]  # another organisation's first
+        restarted.clock.now += dt.timedelta(days=1, minutes=1)  # the window has passed
+        assert _statuses(restarted, bodies[3:], one) == ["traced"]
+    finally:
+        restarted.close()
+
+
+def test_a_search_for_someone_the_index_does_not_hold_is_held_too(api, requester_key, people):
+    person = people["ordinary"]
+    bodies = [
+        _born_on(trace_body(person, subject__family_name="ZZYXQUOR"), dt.date(1971, 3, day)) for day in (1, 2, 3, 4)
+    ]
+    assert _statuses(api, bodies, requester_key) == ["not_found"] * 3 + ["pending_review"]
+
+
+def test_requests_about_different_people_are_never_held_as_a_probe(api, requester_key, population):
+    rows = population.slice(5_000, 80).to_pylist()
+    _statuses(api, [trace_body(row) for row in rows], requester_key)
     assert not [e for e in api.entries() if e.draft.outcome == "probe_suspected"]
 
 
-def test_the_limit_is_per_client_and_lapses_after_the_window(api, requester_key, people):
-    body = trace_body(people["ordinary"])
-    assert [api.trace(body, requester_key).status_code for _ in range(4)] == [200, 200, 200, 429]
-    other = api.add_client("requester")
-    assert api.trace(body, other).status_code == 200  # another client's requests are not this one's probe
-    api.clock.now += dt.timedelta(minutes=61)
-    assert api.trace(body, requester_key).status_code == 200
-
-
-def test_the_published_summary_counts_suspected_probes(api, requester_key, people):
-    body = trace_body(people["ordinary"])
-    for _ in range(5):
-        api.trace(body, requester_key)
+def test_the_published_summary_counts_probe_holds(api, requester_key, people):
+    person, born = people["ordinary"], people["ordinary"]["date_of_birth"]
+    for days in range(5):
+        api.trace(_born_on(trace_body(person), born + dt.timedelta(days=100 * (days + 1))), requester_key)
     [row] = summarise(api.entries())
-    assert (row.requests, row.probe_suspected, row.rejected) == (5, 2, 0)
+    assert (row.requests, row.probe_suspected, row.not_found, row.rejected) == (5, 2, 3, 0)
 
 
-@pytest.fixture
-def detector(master_key):
-    clock = [1_000.0]
-    detector = ProbeDetector(master_key, limit=2, window=60.0, clock=lambda: clock[0])
-    return detector, clock
+def test_the_state_holds_keyed_tokens_only(api, requester_key, people):
+    person = people["ordinary"]
+    for days in (1, 2, 3, 4):
+        api.trace(_born_on(trace_body(person), person["date_of_birth"] + dt.timedelta(days=days)), requester_key)
+    with api.components.engine.connect() as connection:
+        rows = [*connection.execute(select(probe_variants)), *connection.execute(select(probe_records))]
+    assert len(rows) > 4
+    stored = repr(rows).upper()
+    for value in (person["family_name"], person["given_name"], person["nhs_number"], str(person["date_of_birth"].year)):
+        assert value.upper() not in stored
 
 
-def _id(name: str) -> str:
-    """A trace id (the detector keeps them as UUIDs) that names the request in the test."""
-    return str(uuid.uuid5(uuid.NAMESPACE_URL, name))
+def test_a_count_that_cannot_be_kept_discloses_nothing(api, requester_key, people, monkeypatch):
+    def fail(landings):
+        raise OperationalError("count", {}, Exception("database gone"))
+
+    monkeypatch.setattr(api.components.probes, "count", fail)
+    response = api.trace(trace_body(people["ordinary"]), requester_key)
+    assert response.status_code == 503 and "disclosure" not in response.json()
 
 
-def _subject(given: str | None, family: str, born: str) -> Subject:
-    return Subject(given_name=given, family_name=family, date_of_birth=dt.date.fromisoformat(born))
+def test_counts_made_at_once_by_two_processes_are_made_one_after_the_other(database_url, api):
+    """Eight requests about one record, each counted by its own engine (a process) at the same moment: exactly
+    the ones past the limit are probes."""
+    now = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    barrier, probes, errors = threading.Barrier(8), [], []
 
+    def count(i: int) -> None:
+        engine = make_engine(database_url)
+        try:
+            counter = ProbeCounter(engine, 3, dt.timedelta(days=1), lambda: now)
+            barrier.wait()
+            landing = Landing("HO-ICE", f"00000000-0000-4000-8000-00000000000{i}", f"v{i}", ("r",))
+            probes.extend(counter.count([landing]))
+        except Exception as error:
+            errors.append(error)
+        finally:
+            engine.dispose()
 
-def test_the_detector_holds_keyed_hashes_and_forgets_them_after_the_window(detector):
-    probes, clock = detector
-    subject = _subject("Amara", "Okonkwo", "1990-04-12")
-    assert probes.observe(1, subject, _id("t1")) is None
-    assert probes.observe(1, subject, _id("t2")) is None
-    probe = probes.observe(1, subject, _id("t3"))
-    assert probe is not None and probe.first_trace_id == _id("t1") and probe.retry_after == 60.0
-    held = pickle.dumps(probes._seen)
-    assert b"OKONKWO" not in held.upper() and b"1990" not in held and b"O252" not in held
-    clock[0] += 61  # past the window: the next observation sweeps everything out
-    assert probes.observe(2, _subject(None, "Smith", "1950-01-01"), _id("t4")) is None
-    assert probes.groups == 3  # the new request's own keys only (family and date; year; day and month)
-
-
-def test_each_way_of_probing_shares_a_key_with_the_requests_before(detector):
-    probes, _ = detector
-    for trace_id in ("a", "b"):  # no given name: the family name with the year, and with the day and month
-        assert probes.observe(1, _subject(None, "Okonkwo", "1990-04-12"), _id(trace_id)) is None
-    # Then the same year, and the same day and month:
-    assert probes.observe(1, _subject(None, "Okonkwo", "1990-07-01"), _id("c")).first_trace_id == _id("a")
-    assert probes.observe(1, _subject(None, "Okonkwo", "1971-04-12"), _id("d")).first_trace_id == _id("a")
-    # With a given name: the names, whatever the date; a respelt family name with the same date.
-    assert probes.observe(2, _subject("Amara", "Okonqwo", "1990-04-12"), _id("e")) is None
-    assert probes.observe(2, _subject("Amara", "Okonkwo", "1985-01-30"), _id("f")) is None
-    assert probes.observe(2, _subject("Amara", "Okonkwo", "1962-11-02"), _id("g")).first_trace_id == _id("e")
-    assert probes.observe(3, _subject("Amara", "Okonkwo", "1990-04-12"), _id("h")) is None
-    assert probes.observe(3, _subject("Amarah", "Okonkwo", "1990-04-12"), _id("i")) is None
-    # The given name and the date of birth, with another family name:
-    assert probes.observe(3, _subject("Amarah", "Oakes", "1990-04-12"), _id("j")).first_trace_id == _id("h")
+    threads = [threading.Thread(target=count, args=(i,)) for i in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sum(p is not None for p in probes) == 5
