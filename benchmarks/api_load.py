@@ -92,8 +92,8 @@ def _fresh_database(url: str | None, workdir: Path) -> tuple[str, callable]:
     return f"{url}{separator}options=-csearch_path%3D{schema}", drop
 
 
-# The service's enumeration detector (TRACING_PROBE_LIMIT: by default 3 near-identical requests about one person
-# an hour) refuses with a 429 what a benchmark has to send: a finite request file cycled for minutes, whose
+# The service's enumeration detection (TRACING_PROBE_LIMIT: by default 3 variants about one record a day per
+# organisation) holds for review what a benchmark has to send: a finite request file cycled for minutes, whose
 # synthetic people share blocking keys (twin-like non-members share a member's family name and date of birth).
 # Loosened rather than off, so that its memory (one window's requests) is still exercised; a service without
 # the detector ignores the variables, and a value exported in the environment wins.

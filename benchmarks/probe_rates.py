@@ -1,101 +1,117 @@
-"""How often the enumeration detector refuses an honest client, and how soon it stops a prober.
+"""How often enumeration detection holds an honest organisation's requests, and for which group.
 
-Honest traffic: a synthetic request file sent by one client at a steady rate (requests about different people,
-with the generator's corruptions). Probers: for members of the file, the variants a requester who lacks the date of
-birth or the spelling would send (the day moved, the month moved, the year moved, the given name respelt), counted
-until the first refusal.
+Honest traffic: a synthetic request file (requests about different people, with the generator's corruptions and
+its non-members) sent by one organisation at a steady daily rate, traced by the core on an index, each request
+counted as the service counts it (``api.access.probing``: the records it landed on and its name group), on a
+SQLite database of its own. A share of the requests is followed by the caseworker's correction: the same person
+again with the given name dropped (a second variant about the same record).
 
-    python benchmarks/probe_rates.py --requests data/req1m_typical.parquet --limit 3 --window-minutes 60
+    python -m benchmarks.probe_rates --index data/idx1m --requests data/req1m_typical.parquet --per-day 1000
+
+Prints the share held, overall and by the group that held it (the record landed on, or the name searched with any
+date of birth), with a 95% interval.
 """
 
 from __future__ import annotations
 
 import argparse
 import datetime as dt
+import math
+import tempfile
 import uuid
-from collections.abc import Iterator
+from dataclasses import replace
+from pathlib import Path
 
+import numpy as np
 import pyarrow.parquet as pq
 
-from api.access.probing import ProbeDetector
-from api.http.models import Subject
-from matcher.protection.keys import MasterKey
+from api.access.probing import ProbeCounter, ProbeTokens
+from api.storage.engine import make_engine
+from api.storage.migrate import upgrade
+from matcher.contract.request import TraceRequest
+from matcher.index import Index
+from matcher.protection.keys import load_master_key
+from matcher.tracer import Tracer
 
-HONEST_RATES = (10, 100, 1_000, 3_600)  # requests per hour from one client; 3,600 is the default rate cap
+FIELDS = ("family_name", "given_name", "other_given_names", "sex", "postcode", "address_line_1", "date_of_birth")
 
 
-def subjects(path: str) -> list[Subject]:
+def honest_requests(path: Path, correction_rate: float, seed: int) -> list[TraceRequest]:
+    rng = np.random.default_rng(seed)
     out = []
-    for row in pq.read_table(path, columns=["given_name", "family_name", "date_of_birth"]).to_pylist():
+    for row in pq.read_table(path).to_pylist():
         try:
             born = dt.date.fromisoformat(str(row["date_of_birth"]))
-        except ValueError:  # a corrupted date: the service would refuse it as 422 before the detector
+        except ValueError:  # a corrupted date: the service refuses it as 422 before anything is counted
             continue
-        if row["family_name"]:
-            out.append(Subject.model_construct(given_name=row["given_name"], family_name=row["family_name"],
-                                               date_of_birth=born))
+        if not row["family_name"] or born.year < 1900:
+            continue
+        request = TraceRequest(**{f: row.get(f) for f in FIELDS[:-1]}, date_of_birth=born.isoformat())
+        out.append(request)
+        if request.given_name and rng.random() < correction_rate:
+            out.append(replace(request, given_name=None))
     return out
 
 
-def honest_refusals(people: list[Subject], per_hour: int, limit: int, window: float) -> int:
-    clock = [0.0]
-    detector = ProbeDetector(MasterKey.generate(), limit, window, lambda: clock[0])
-    refused = 0
-    for i, subject in enumerate(people):
-        clock[0] = i * 3600.0 / per_hour
-        refused += detector.observe(1, subject, str(uuid.UUID(int=i))) is not None
-    return refused
+def interval(held: int, total: int) -> tuple[float, float]:
+    """Wilson's 95% interval for a share."""
+    if total == 0:
+        return 0.0, 1.0
+    p, z = held / total, 1.96
+    centre = (p + z * z / (2 * total)) / (1 + z * z / total)
+    half = z * math.sqrt(p * (1 - p) / total + z * z / (4 * total * total)) / (1 + z * z / total)
+    return max(0.0, centre - half), min(1.0, centre + half)
 
 
-def probe_variants(subject: Subject, strategy: str) -> Iterator[Subject]:
-    born = subject.date_of_birth
-    for step in range(1, 400):
-        if strategy == "day":
-            moved = born + dt.timedelta(days=step)
-        elif strategy == "month":
-            moved = born.replace(month=(born.month + step - 1) % 12 + 1, day=min(born.day, 28))
-        elif strategy == "year":
-            moved = born.replace(year=born.year - step, day=min(born.day, 28))
-        else:
-            yield subject.model_copy(update={"given_name": (subject.given_name or "A") + "E" * step})
-            continue
-        yield subject.model_copy(update={"date_of_birth": moved})
-
-
-def requests_until_refused(people: list[Subject], strategy: str, limit: int, window: float) -> list[int]:
-    counts = []
-    for subject in people:
-        detector = ProbeDetector(MasterKey.generate(), limit, window, lambda: 0.0)
-        for sent, variant in enumerate(probe_variants(subject, strategy), start=1):
-            if detector.observe(1, variant, str(uuid.UUID(int=sent))) is not None:
-                counts.append(sent)
-                break
-        else:
-            counts.append(0)  # never refused within 400 variants
-    return counts
-
-
-def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--requests", required=True)
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index", type=Path, required=True)
+    parser.add_argument("--requests", type=Path, required=True)
+    parser.add_argument("--per-day", type=int, default=1_000)
     parser.add_argument("--limit", type=int, default=3)
-    parser.add_argument("--window-minutes", type=int, default=60)
-    parser.add_argument("--probers", type=int, default=200)
-    args = parser.parse_args(argv)
-    people, window = subjects(args.requests), args.window_minutes * 60.0
-    print(f"limit {args.limit} near-identical requests per {args.window_minutes} min; {len(people):,} requests")
-    for per_hour in HONEST_RATES:
-        refused = honest_refusals(people, per_hour, args.limit, window)
-        share = refused / len(people)
-        print(f"honest client at {per_hour:>5}/hour: {refused:,} of {len(people):,} refused ({share:.4%})")
-    for strategy in ("day", "month", "year", "given-name"):
-        counts = requests_until_refused(people[: args.probers], strategy, args.limit, window)
-        refused = [c for c in counts if c]
-        span = f"{min(refused)}..{max(refused)}" if refused else "never"
-        print(f"prober varying the {strategy:<10}: refused at request {span}"
-              f" ({counts.count(0)} of {len(counts)} never refused within 400)")
-    return 0
+    parser.add_argument("--window-minutes", type=int, default=1_440)
+    parser.add_argument("--correction-rate", type=float, default=0.05)
+    parser.add_argument("--batch", type=int, default=64)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    key = load_master_key()
+    tracer = Tracer(Index.load(args.index, key).warm())
+    requests = honest_requests(args.requests, args.correction_rate, args.seed)
+    tokens = ProbeTokens(key)
+    start = dt.datetime(2026, 12, 1, tzinfo=dt.UTC)
+    gap = dt.timedelta(days=1) / args.per_day
+    held = {"any": 0, "record": 0, "name": 0}
+    with tempfile.TemporaryDirectory() as scratch:
+        counters = {}
+        for group in held:
+            engine = make_engine(f"sqlite:///{scratch}/{group}.db")
+            upgrade(engine)
+            now = [start]
+            window = dt.timedelta(minutes=args.window_minutes)
+            counters[group] = (ProbeCounter(engine, args.limit, window, lambda now=now: now[0]), now)
+        for first in range(0, len(requests), args.batch):
+            batch = requests[first : first + args.batch]
+            results = tracer.trace_many(batch)
+            landings = []
+            for request, result in zip(batch, results, strict=True):
+                nearest = np.array(result.nearest, dtype=np.int64)
+                numbers = tracer.nhs_numbers(nearest) if len(nearest) else []
+                landings.append(tokens.landing("HONEST", str(uuid.uuid4()), request, numbers))
+            records = [replace(x, groups=x.groups[: len(r.nearest)]) for x, r in zip(landings, results, strict=True)]
+            names = [replace(x, groups=x.groups[len(r.nearest) :]) for x, r in zip(landings, results, strict=True)]
+            for group, batch_landings in (("any", landings), ("record", records), ("name", names)):
+                counter, now = counters[group]
+                now[0] = start + gap * first
+                held[group] += sum(p is not None for p in counter.count(batch_landings))
+    total = len(requests)
+    print(f"{total:,} honest requests at {args.per_day:,} a day (corrections {args.correction_rate:.0%}); "
+          f"limit {args.limit} variants per {args.window_minutes} min; index {len(tracer.index):,} records")
+    for group, count in held.items():
+        low, high = interval(count, total)
+        label = {"any": "held (either group)", "record": "  by a record", "name": "  by a name"}[group]
+        print(f"{label:>22}: {count:,} ({count / total:.3%}, 95% interval {low:.3%}-{high:.3%})")
 
 
 if __name__ == "__main__":
-    raise SystemExit(main())
+    main()

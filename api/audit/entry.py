@@ -61,7 +61,7 @@ class EntryDraft:
     fields_disclosed: tuple[str, ...] = _column(Text, ())  # a JSON list of field names, never their values
     http_status: int = _column(Integer)
     # A review step's, a collection's, or a suspected probe's: the trace id of the request it is about (for a
-    # probe, the first of the near-identical requests).
+    # probe, the oldest request in the window about the same record or name).
     concerns: str | None = _column(
         String(36), None, later=True, description="for a review step or a collection: the trace it is about"
     )

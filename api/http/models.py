@@ -220,7 +220,8 @@ class SummaryRowModel(BaseModel):
     refused: int
     rejected: int = Field(description="malformed, wrong role, over the rate, or failed: never judged")
     probe_suspected: int = Field(
-        description="refused untraced: one too many near-identical requests about one person (a suspected probe)"
+        description="held for review: one variant too many of an organisation's requests about one record (a "
+        "suspected probe); answered pending_review"
     )
     reviewed: int
     refused_by_reason: dict[str, int]

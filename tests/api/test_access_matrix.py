@@ -79,7 +79,8 @@ def world(api, people) -> World:
     store = api.components.clients
     organisations = {Role.REQUESTER: "Home Office", Role.REVIEWER: "NHS England", Role.AUDITOR: "Data Release Audit"}
     keys = {role.value: store.add(f"matrix-{role}", role, None, organisations[role])[1] for role in Role}
-    held = api.trace(trace_body(people["restricted"]), keys["requester"])
+    welfare = {"category": 2, "welfare_description": "vulnerable adult missing from care"}
+    held = api.trace(trace_body(people["restricted"], basis=welfare), keys["requester"])
     assert held.status_code == 200 and held.json()["status"] == "pending_review"
     revoked = {}
     for role in Role:

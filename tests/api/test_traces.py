@@ -65,22 +65,22 @@ def test_an_ambiguous_match_discloses_nothing(api, requester_key, people, monkey
     assert answer["status"] == "ambiguous" and answer["disclosure"] is None
 
 
-def test_a_restricted_record_is_held_and_looks_like_any_held_request(api, requester_key, people):
+def test_a_restricted_record_is_answered_as_someone_the_index_does_not_hold(api, requester_key, people):
     restricted = api.trace(trace_body(people["restricted"]), requester_key)
-    welfare = api.trace(
-        trace_body(people["ordinary"], basis={"category": 2, "welfare_description": "missing vulnerable adult"}),
-        requester_key,
+    stranger = api.trace(
+        trace_body(people["ordinary"], subject__family_name="Qqzzyx", subject__given_name="Wuvvx"), requester_key
     )
-    assert restricted.status_code == welfare.status_code == 200
-    held = [r.json() for r in (restricted, welfare)]
-    assert [h["status"] for h in held] == ["pending_review", "pending_review"]
-    # Same keys, same values but for the ids: nothing tells a restricted record from a welfare hold.
-    for answer in held:
+    assert restricted.status_code == stranger.status_code == 200
+    answers = [r.json() for r in (restricted, stranger)]
+    assert [a["status"] for a in answers] == ["not_found", "not_found"]
+    # Same keys, same values but for the ids: nothing tells a restricted person from nobody.
+    for answer in answers:
         answer.pop("trace_id"), answer.pop("register_sequence")
-    assert held[0] == held[1]
-    assert restricted.headers.keys() == welfare.headers.keys()
+    assert answers[0] == answers[1]
+    assert restricted.headers.keys() == stranger.headers.keys()
     assert people["restricted"]["address_line_1"] not in restricted.text
-    assert [e.draft.fields_disclosed for e in api.entries()] == [(), ()]
+    assert [(e.draft.outcome, e.draft.fields_disclosed) for e in api.entries()] == [("withheld", ()), ("not_found", ())]
+    assert not api.components.service.reviews.pending()  # nothing a reviewer could release
 
 
 def test_a_refused_request_is_never_matched(api, requester_key, people, monkeypatch):
@@ -144,7 +144,9 @@ def test_no_trace_answer_leaves_before_the_response_floor(database_url, tracer, 
         key = harness.add_client("requester")
         stranger = trace_body(people["ordinary"], subject__family_name="Qqzzyx", subject__given_name="Wuvvx")
         refused = trace_body(people["ordinary"], investigation__no_known_explanation=False)
-        bodies = {"traced": trace_body(people["ordinary"]), "pending_review": trace_body(people["restricted"]),
+        welfare = {"category": 2, "welfare_description": "vulnerable adult missing from care"}
+        bodies = {"traced": trace_body(people["ordinary"]),
+                  "pending_review": trace_body(people["ordinary"], basis=welfare),
                   "not_found": stranger, "refused": refused}  # fmt: skip
         for status, body in bodies.items():
             started = time.monotonic()

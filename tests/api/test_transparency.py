@@ -113,13 +113,13 @@ def test_register_export_writes_csv_for_a_period(api, requester_key, people, dat
     api.clock.now = dt.datetime(2026, 10, 15, 12, tzinfo=dt.UTC)
     api.trace(trace_body(people["ordinary"]), requester_key)
     api.clock.now = dt.datetime(2026, 11, 20, 12, tzinfo=dt.UTC)
-    api.trace(trace_body(people["restricted"]), requester_key)
+    api.trace(trace_body(people["restricted"]), requester_key)  # withheld: answered not_found
     out = tmp_path / "register.csv"
     command = [sys.executable, "-m", "api", "register", "export", "--from", "2026-11-01", "--out", str(out)]
     done = subprocess.run(command, env={**os.environ, "DATABASE_URL": database_url}, capture_output=True, text=True)
     assert done.returncode == 0 and "wrote 2 entries" in done.stdout  # the policy noted at start, in November
     [row] = [r for r in csv.DictReader(out.open()) if r["outcome"] != "policy_in_force"]
-    assert row["outcome"] == "pending_review" and row["sequence"] == "3" and row["fields_disclosed"] == ""
+    assert row["outcome"] == "withheld" and row["sequence"] == "3" and row["fields_disclosed"] == ""
     assert people["restricted"]["family_name"].upper() not in out.read_text().upper()
 
 
