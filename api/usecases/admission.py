@@ -91,6 +91,7 @@ class Arrival:
     hold: ReviewReason | None = None
     status: Status | None = None  # what the requester is answered
     recorded_as: RegisterOutcome | None = None  # what the register says of it (the status, or more)
+    withheld_nearby: bool = False  # a withheld record is among those the request landed on
     disclosure: Disclosure | None = None
     answer: Answer | None = None
 
@@ -183,6 +184,7 @@ class Admission:
         self._judge(batch, policy, today)
         self._trace(batch)
         self._count_probes(batch)
+        self._look_for_withheld(batch)
         self._hold(batch, policy)
         sequences = self._record(batch, policy, now)
         for arrival, sequence in zip(batch, sequences, strict=True):
@@ -229,6 +231,23 @@ class Admission:
         for arrival, probe in zip(traced, probes, strict=True):
             arrival.probe = probe
 
+    def _look_for_withheld(self, batch: list[Arrival]) -> None:
+        """Whether each traced request landed near a withheld record. Only a match to someone else may then be
+        answered: a hold for a near miss, an ambiguity, would tell that a restricted person is close to the details
+        sent, where the exact details answer not_found."""
+        traced = [a for a in batch if a.result is not None and a.result.nearest]
+        for arrival in batch:
+            arrival.withheld_nearby = False
+        if not traced:
+            return
+        rows = np.array([r for a in traced for r in a.result.nearest], dtype=np.int64)
+        withheld = self.service.tracer.index.standing_at(rows) == OUTCOMES.index(Outcome.RESTRICTED)
+        start = 0
+        for arrival in traced:
+            end = start + len(arrival.result.nearest)
+            arrival.withheld_nearby = bool(withheld[start:end].any())
+            start = end
+
     def _trace_batch(self, requests: list[TraceRequest]) -> list[TraceResult]:
         tracer = self.service.tracer
         if len(requests) < SMALLEST_BATCH:
@@ -249,7 +268,7 @@ class Admission:
                 arrival.status = Status.PENDING_REVIEW
                 if arrival.hold is ReviewReason.ENUMERATION:
                     recorded_as = RegisterOutcome.PROBE_SUSPECTED
-            elif result.outcome is Outcome.RESTRICTED:
+            elif _withheld(result, arrival):
                 # Answered as if the index held no such person: a hold, a refusal or any answer of its own would
                 # tell the requester that the person exists and is restricted. The auditor reads ``withheld``.
                 arrival.status, recorded_as = Status.NOT_FOUND, RegisterOutcome.WITHHELD
@@ -335,7 +354,7 @@ def _hold_reason(result: TraceResult, arrival: Arrival, policy: PolicyVersion) -
         return None  # answered as the policy says, with nothing to disclose: there is nothing for a reviewer to do
     if arrival.decision.requires_review:
         return ReviewReason.WELFARE  # whatever the match: a clinician decides
-    if result.outcome is Outcome.RESTRICTED:
+    if _withheld(result, arrival):
         return None  # answered not_found: a restricted record is never disclosed, so there is nothing to review
     if result.outcome is Outcome.AMBIGUOUS and policy.review_ambiguous:
         return ReviewReason.AMBIGUOUS
@@ -343,3 +362,8 @@ def _hold_reason(result: TraceResult, arrival: Arrival, policy: PolicyVersion) -
     if result.outcome is Outcome.NO_MATCH and floor is not None and result.probability >= floor:
         return ReviewReason.NEAR_THRESHOLD
     return None
+
+
+def _withheld(result: TraceResult, arrival: Arrival) -> bool:
+    """A certain match to a withheld record, or any answer but a match to someone else near one."""
+    return result.outcome is Outcome.RESTRICTED or (arrival.withheld_nearby and result.outcome is not Outcome.MATCHED)

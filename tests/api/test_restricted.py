@@ -1,9 +1,10 @@
 """Restricted records never leave (hypothesis): not in a trace answer, not through a review, not at collection.
 
 A restricted record (an NHS "S-flag": the person's whereabouts must not be given out) may match a request, and
-the request is then held like any other; but nothing of the record is ever decrypted, so nothing can be stored,
-shown to a reviewer, released by an approval or collected. Nor is anything of the other candidates of such a
-request: they may be the restricted person's household, whose address is theirs (hypothesis found this).
+the request is then answered as if the index did not hold the person, unless it is held as a welfare concern or a
+probe like anyone's; nothing of the record is ever decrypted, so nothing can be stored, shown to a reviewer,
+released by an approval or collected. Nor is anything of the other candidates of such a request: they may be the
+restricted person's household, whose address is theirs (hypothesis found this).
 """
 
 from __future__ import annotations
@@ -110,3 +111,27 @@ def test_a_restricted_persons_household_is_protected_like_them(api, requester_ke
         text = str(collected.json())
         assert person["address_line_1"] not in text and person["postcode"] not in text
     assert held >= 3
+
+
+def _variants(person: dict) -> list[dict]:
+    """The exact request and the near misses a requester would try around it."""
+    born = person["date_of_birth"]
+    return [
+        trace_body(person),
+        trace_body(person, subject__postcode=None),
+        trace_body(person, subject__given_name=None),
+        trace_body(person, subject__postcode=None, subject__sex=None),
+        trace_body(person, subject__date_of_birth=born.replace(day=min(born.day + 1, 28)).isoformat()),
+        trace_body(person, subject__given_name=(person["given_name"] or "A")[:-1] + "X"),
+        trace_body(person, subject__family_name=person["family_name"][:-1] + "X", subject__postcode=None),
+    ]
+
+
+def test_near_misses_about_a_restricted_person_answer_as_about_nobody(api, requester_key, restricted_people, people):
+    """Exact details answer not_found; so must the near misses, or a hold for one of them (a near-threshold or
+    ambiguous match) would tell that a restricted person is close to the details sent."""
+    answers = [api.trace(body, requester_key).json() for p in restricted_people[:20] for body in _variants(p)]
+    assert {a["status"] for a in answers} == {"not_found"}
+    # The same near misses about ordinary people are traced or held: the variants do reach the record.
+    ordinary = [api.trace(body, requester_key).json()["status"] for body in _variants(people["ordinary"])]
+    assert "traced" in ordinary and set(ordinary) - {"not_found"}
