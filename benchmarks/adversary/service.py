@@ -16,10 +16,12 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from fastapi.testclient import TestClient
+from sqlalchemy import select
 
 from api.http.app import create_app
 from api.http.examples import IMMIGRATION_REQUEST, WELFARE_REQUEST
 from api.settings import Settings
+from api.storage.tables import register_entries
 from api.wiring import Components, build_components
 from benchmarks.adversary.world import Person, World
 
@@ -49,6 +51,7 @@ class Observation:
     body_size: int
     headers: tuple[str, ...]  # the header names, sorted
     seconds: float
+    trace_id: str | None
 
     @property
     def disclosed(self) -> bool:
@@ -146,5 +149,15 @@ class Service:
         lines = address.get("lines") or []
         return Observation(
             response.status_code, status, address.get("postcode"), lines[0] if lines else None,
-            len(response.content), tuple(sorted(response.headers.keys())), seconds,
+            len(response.content), tuple(sorted(response.headers.keys())), seconds, answer.get("trace_id"),
         )
+
+    def recorded_as(self, observation: Observation) -> str | None:
+        """What the register says of an answer (``probe_suspected`` for a hold past the probe limit): the
+        benchmark's view, not the attacker's."""
+        if observation.trace_id is None:
+            return None
+        with self._components.engine.connect() as connection:
+            return connection.execute(
+                select(register_entries.c.outcome).where(register_entries.c.trace_id == observation.trace_id)
+            ).scalar()
