@@ -140,7 +140,8 @@ class Service:
     def trace(self, key: str, subject: Subject, welfare: bool = False) -> Observation:
         self.clock.now += self.spacing
         started = time.perf_counter()
-        response = self._http.post("/v1/traces", json=body(subject, welfare), headers={"Authorization": f"Bearer {key}"})
+        headers = {"Authorization": f"Bearer {key}"}
+        response = self._http.post("/v1/traces", json=body(subject, welfare), headers=headers)
         seconds = time.perf_counter() - started
         answer = response.json() if response.headers.get("content-type", "").endswith("json") else {}
         status = answer.get("status", f"problem:{response.status_code}") if response.status_code == 200 else \
