@@ -108,8 +108,10 @@ def side_channels(world: World, floor_service: Service, restricted: list[Person]
     25 ms floor: the answer's time (2 ms bins), body size and header names."""
     key = floor_service.client("timing")
     seen: dict[str, list[Observation]] = {"restricted": [], "absent": []}
-    for group, people in (("restricted", restricted), ("absent", absent)):
-        for person in people:
+    # Interleaved, so that neither group has the later register sequence numbers (the body's length) or the
+    # warmer caches (the time).
+    for pair in zip(restricted, absent, strict=False):
+        for group, person in zip(("restricted", "absent"), pair, strict=True):
             floor_service.next_day()
             seen[group].append(exact(floor_service, key, person)[0])
     out = {}
