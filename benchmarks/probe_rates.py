@@ -2,7 +2,8 @@
 
 Honest traffic: a synthetic request file (requests about different people, with the generator's corruptions and
 its non-members) sent by one organisation at a steady daily rate, traced by the core on an index, each request
-counted as the service counts it (``api.access.probing``: the records it landed on and its name group), on a
+counted as the service counts it (``api.access.probing``: the records it may be about, ``Tracer.records_about``,
+and its name group), on a
 SQLite database of its own. A share of the requests is followed by the caseworker's correction: the same person
 again with the given name dropped (a second variant about the same record).
 
@@ -93,13 +94,13 @@ def main() -> None:
         for first in range(0, len(requests), args.batch):
             batch = requests[first : first + args.batch]
             results = tracer.trace_many(batch)
-            landings = []
-            for request, result in zip(batch, results, strict=True):
-                nearest = np.array(result.nearest, dtype=np.int64)
-                numbers = tracer.nhs_numbers(nearest) if len(nearest) else []
-                landings.append(tokens.landing("HONEST", str(uuid.uuid4()), request, numbers))
-            records = [replace(x, groups=x.groups[: len(r.nearest)]) for x, r in zip(landings, results, strict=True)]
-            names = [replace(x, groups=x.groups[len(r.nearest) :]) for x, r in zip(landings, results, strict=True)]
+            about = tracer.records_about(batch, results)
+            landings = [
+                tokens.landing("HONEST", str(uuid.uuid4()), request, tracer.nhs_numbers(np.array(rows, np.int64)))
+                for request, rows in zip(batch, about, strict=True)
+            ]
+            records = [replace(x, groups=x.groups[: len(rows)]) for x, rows in zip(landings, about, strict=True)]
+            names = [replace(x, groups=x.groups[len(rows) :]) for x, rows in zip(landings, about, strict=True)]
             for group, batch_landings in (("any", landings), ("record", records), ("name", names)):
                 counter, now = counters[group]
                 now[0] = start + gap * first

@@ -39,6 +39,12 @@ class TraceConfig:
     # The records a request landed on (its best-scoring candidates, matched or not): what the service counts
     # requests about, to tell a search for one person from requests about many.
     nearest_records: int = 2
+    # The records a request could be about (``Tracer.could_be``): those that would score at least this probability,
+    # and meet the requirements, had its date of birth been theirs; the best few. Also counted by the service.
+    could_be_probability: float = 0.9
+    could_be_records: int = 4
+    # Wider than ``max_candidates``: a year of birth shares a common given or family name's code with hundreds.
+    could_be_candidates: int = 1_000
 
 
 class ComparisonExplanation(NamedTuple):
@@ -110,6 +116,9 @@ class Tracer:
         # Level labels by level number, with NULL's last so that NULL (-1) reads it.
         self._level_labels = [[*c.labels, NULL_LABEL] for c in self.comparisons]
         self.meets_requirements = RequirementCheck(self.comparisons, self.config.decision.requirements)
+        # ``could_be`` scores the date of birth as agreeing: its comparison's first level, exact agreement.
+        names = self._comparison_names
+        self._date_of_birth = names.index("date_of_birth") if "date_of_birth" in names else None
 
     def trace(self, request: TraceRequest | dict) -> TraceResult:
         return self.trace_many([request], explain=True)[0]
@@ -186,12 +195,55 @@ class Tracer:
     def nearest(self, batch: BatchTrace) -> list[tuple[int, ...]]:
         """Per request, the rows of its ``nearest_records`` best-scoring candidates by match weight, eligible or
         not, best first."""
-        order = np.lexsort((-batch.scores.match_weight, batch.pair_request))
-        requests = batch.pair_request[order]
-        records = batch.pair_record[order].tolist()
-        starts = np.searchsorted(requests, np.arange(len(batch.request_ids) + 1)).tolist()
-        top = self.config.nearest_records
-        return [tuple(records[start : min(end, start + top)]) for start, end in itertools.pairwise(starts)]
+        return _best_per_request(
+            len(batch.request_ids),
+            batch.pair_request,
+            batch.pair_record,
+            batch.scores.match_weight,
+            self.config.nearest_records,
+        )
+
+    def could_be(self, requests: Requests) -> list[tuple[int, ...]]:
+        """Per request, the rows of the records it would have been matched to, or come near, had its date of
+        birth been theirs: found under every blocking rule, the probe-only ones included, and scored with the
+        date of birth taken as agreeing; best first, at most ``could_be_records``; withheld records never.
+
+        A search for a person's date of birth sends one date after another; each wrong date finds other people,
+        or nobody, but each could be about the person the right date will find.
+        """
+        if self._date_of_birth is None:
+            raise ValueError("could_be needs a date_of_birth comparison to take as agreeing")
+        entities, _ = self.request_entities(requests)
+        pair_request, pair_record = candidate_pairs(
+            self.index.blocking,
+            self.index.rules,
+            entities,
+            self.config.max_block_size,
+            self.config.could_be_candidates,
+            including=None,
+        )
+        rows, local = np.unique(pair_record, return_inverse=True)
+        records = self.index.records.take(rows)
+        gamma = comparison_vectors(self.comparisons, entities, records, pair_request, local)
+        gamma[:, self._date_of_birth] = 0  # its first level: exact agreement
+        scores = self.scorer(gamma, self.index.term_frequencies_for(records, local))
+        floor = np.log2(self.config.could_be_probability / (1 - self.config.could_be_probability))
+        # A withheld record is never among them: counted, it would say that the index holds the person.
+        present = self.index.standing_at(pair_record) != OUTCOMES.index(Outcome.RESTRICTED)
+        keep = (scores.match_weight >= floor) & self.meets_requirements(gamma) & present
+        weight, top = scores.match_weight[keep], self.config.could_be_records
+        return _best_per_request(len(entities), pair_request[keep], pair_record[keep], weight, top)
+
+    def records_about(self, requests: Requests, results: list[TraceResult]) -> list[tuple[int, ...]]:
+        """Per request, the rows of every record it may be about: those it landed on (``nearest``) and, unless it
+        was matched to a record that may be disclosed or said to be dead, those it could be about under another
+        date of birth (``could_be``). A match lands on its record already; a request that finds nobody, or someone
+        else, may be one wrong date of a search for a person it never reaches; and one matched to a withheld
+        record is answered as about nobody, so it is counted as about nobody."""
+        landed = (Outcome.MATCHED, Outcome.DECEASED)
+        uncertain = [i for i, result in enumerate(results) if result.outcome not in landed]
+        found = dict(zip(uncertain, self.could_be([requests[i] for i in uncertain]), strict=True)) if uncertain else {}
+        return [tuple(dict.fromkeys((*result.nearest, *found.get(i, ())))) for i, result in enumerate(results)]
 
     def results_table(self, batch: BatchTrace, with_candidates: bool = False) -> pa.Table:
         """The ``trace`` command's output: one row per request. NHS numbers here are the data holder's internal
@@ -223,6 +275,8 @@ class Tracer:
     def nhs_numbers(self, records: np.ndarray) -> list[str]:
         """Internal only (evaluation output, and what the service's keyed enumeration tokens are made from): the
         NHS numbers of index rows (decrypted from their payloads)."""
+        if not len(records):
+            return []
         return [payload["nhs_number"] for payload in self.index.open_payloads(records)]
 
     def explain(self, batch: BatchTrace, request: int) -> tuple[CandidateExplanation, ...]:
@@ -250,3 +304,14 @@ class Tracer:
                 strict=True,
             )
         )
+
+
+def _best_per_request(
+    n_requests: int, pair_request: np.ndarray, pair_record: np.ndarray, weight: np.ndarray, top: int
+) -> list[tuple[int, ...]]:
+    """Per request, the records of its ``top`` pairs by weight, best first."""
+    order = np.lexsort((-weight, pair_request))
+    requests = pair_request[order]
+    records = pair_record[order].tolist()
+    starts = np.searchsorted(requests, np.arange(n_requests + 1)).tolist()
+    return [tuple(records[start : min(end, start + top)]) for start, end in itertools.pairwise(starts)]

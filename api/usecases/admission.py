@@ -6,8 +6,9 @@
     body    is it a request (413 or 415 from reading it, 422 with the fields at fault)
     policy  the policy in force on the UK day of arrival judges the grounds; a refused request is never matched
     trace   the allowed requests are matched as one batch of the tracing core
-    probe   each traced request is counted on the records it landed on, for its organisation
-            (``api.access.probing``): one variant too many about a record is held (``probe_suspected``)
+    probe   each traced request is counted on the records it landed on, and, if not matched, on those it could
+            be about under another date of birth, for its organisation (``api.access.probing``): one variant too
+            many about a record is held (``probe_suspected``)
     hold    a probe, a welfare concern, an ambiguous or near-threshold match goes to a reviewer; a certain match
             to a restricted record or its household is answered not_found (recorded as ``withheld``)
     record  the register entries, written before anything is returned: the refusals in one transaction, the
@@ -62,6 +63,7 @@ _STATUS_OF_OUTCOME = {
     Outcome.NO_MATCH: Status.NOT_FOUND,
     Outcome.AMBIGUOUS: Status.AMBIGUOUS,
 }
+_WITHHELD = OUTCOMES.index(Outcome.RESTRICTED)  # a record's standing when it, or its household, is restricted
 _STATUS_OF_DEATH = {"deceased": Status.DECEASED, "not_found": Status.NOT_FOUND}
 
 
@@ -211,17 +213,17 @@ class Admission:
         cannot be kept (a probe must not pass because the database failed)."""
         traced = [a for a in batch if a.result is not None]
         tracer = self.service.tracer
-        landings = []
-        for arrival in traced:
-            nearest = np.array(arrival.result.nearest, dtype=np.int64)
-            landings.append(
-                self.tokens.landing(
-                    arrival.client.organisation,
-                    arrival.trace_id,
-                    arrival.request.subject.trace_request(),
-                    tracer.nhs_numbers(nearest) if len(nearest) else [],
-                )
+        requests = [a.request.subject.trace_request() for a in traced]
+        about = [self._unwithheld(rows) for rows in tracer.records_about(requests, [a.result for a in traced])]
+        landings = [
+            self.tokens.landing(
+                arrival.client.organisation,
+                arrival.trace_id,
+                request,
+                tracer.nhs_numbers(np.array(rows, dtype=np.int64)),
             )
+            for arrival, request, rows in zip(traced, requests, about, strict=True)
+        ]
         try:
             probes = self.probes.count(landings)
         except SQLAlchemyError:
@@ -230,6 +232,15 @@ class Admission:
             arrival.probe = None
         for arrival, probe in zip(traced, probes, strict=True):
             arrival.probe = probe
+
+    def _unwithheld(self, rows: tuple[int, ...]) -> list[int]:
+        """The records among ``rows`` that are not withheld. A withheld record is counted as if the index did not
+        hold it: a hold for the fourth request about a restricted person, where a stranger's four would not be
+        held, would tell that the person exists."""
+        if not rows:
+            return []
+        standing = self.service.tracer.index.standing_at(np.array(rows, dtype=np.int64))
+        return [row for row, s in zip(rows, standing.tolist(), strict=True) if s != _WITHHELD]
 
     def _look_for_withheld(self, batch: list[Arrival]) -> None:
         """Whether each traced request landed near a withheld record. Only a match to someone else may then be
@@ -241,7 +252,7 @@ class Admission:
         if not traced:
             return
         rows = np.array([r for a in traced for r in a.result.nearest], dtype=np.int64)
-        withheld = self.service.tracer.index.standing_at(rows) == OUTCOMES.index(Outcome.RESTRICTED)
+        withheld = self.service.tracer.index.standing_at(rows) == _WITHHELD
         start = 0
         for arrival in traced:
             end = start + len(arrival.result.nearest)

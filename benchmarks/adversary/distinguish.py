@@ -26,12 +26,21 @@ from synthetic.requests import generate_requests
 Probe = Callable[[Service, str, Person], list[Observation]]
 
 
-def non_members(world: World, count: int, seed: int) -> list[Person]:
+def non_members(world: World, count: int, seed: int, kinds: frozenset[str] | None = None) -> list[Person]:
     """People the index does not hold, made by the project's generator (its non-members: independent people,
-    twin-like siblings, same surname and date of birth, common-name namesakes), as sent without errors."""
-    made = generate_requests(world.population_path, count * 2, PROFILES["clean"], 1.0, seed=seed).requests
+    twin-like siblings, same surname and date of birth, common-name namesakes), as sent without errors; only
+    those of ``kinds`` if given.
+
+    A restricted person is answered as if the index did not hold them, so their answers are to be compared with
+    those an independent person's details get: a namesake's request (same name, same year) lands on the member
+    it was modelled on, which tells that someone of that name and year is there, not that anyone is restricted.
+    """
+    made = generate_requests(world.population_path, count * 8, PROFILES["clean"], 1.0, seed=seed)
+    kind_of = {r["request_id"]: r["non_member_kind"] for r in made.truth.to_pylist()}
     out = []
-    for row in made.to_pylist():
+    for row in made.requests.to_pylist():
+        if kinds is not None and kind_of[row["request_id"]] not in kinds:
+            continue
         if row["given_name"] and row["family_name"] and row["sex"] in ("female", "male") and row["postcode"]:
             out.append(Person(
                 "", row["given_name"], row["other_given_names"], row["family_name"], row["sex"],

@@ -1,6 +1,15 @@
 """The honest caseworker: the generator's typical requests (its errors and its non-members), at 1,000 a day from
 one organisation; a request not traced is corrected up to three times (a respelling of a name each: a phonetic
-variant, a typo, a nickname) and then, for someone the index holds, sent right. How often is it held as a probe?"""
+variant, a typo, a nickname) and then, for someone the index holds, sent right. How often is it held as a probe?
+
+A hold on one of a person's first ``limit`` requests is a false hold: it comes of other people's requests (a
+common name, a shared neighbour). A hold on a later one is the defence working as designed: more variants about one
+person in a day than the limit, which a reviewer then releases. The two are counted apart.
+
+Other people's requests collide in proportion to how many requests a day there are per person in the index, so
+the stream is sent as densely as 1,000 requests a day are on a million-person index (``per_day_at_scale``): on a
+small world at 1,000 a day, a day's requests would touch one person in five, and every common name many times.
+A national index of sixty million is sparser still."""
 
 from __future__ import annotations
 
@@ -24,17 +33,22 @@ class HonestResult:
     streams: int = 0  # first requests (one person each)
     corrected_streams: int = 0  # of which followed by corrections
     enumeration_holds: int = 0
+    beyond_limit_holds: int = 0  # of which on a person's request past the limit: by design
     other_holds: int = 0  # ambiguous, near-threshold: the policy's, not the defence's
     refused: int = 0
     right_ones: int = 0  # the member's details sent right after corrections
     right_ones_held: int = 0
     statuses: dict[str, int] = field(default_factory=dict)
 
+    @property
+    def false_holds(self) -> int:
+        return self.enumeration_holds - self.beyond_limit_holds
+
     def summary(self) -> dict:
-        low, high = wilson(self.enumeration_holds + self.refused, self.requests)
+        low, high = wilson(self.false_holds + self.refused, self.requests)
         return {
             **self.__dict__,
-            "false_hold_or_refusal_rate": (self.enumeration_holds + self.refused) / max(1, self.requests),
+            "false_hold_or_refusal_rate": (self.false_holds + self.refused) / max(1, self.requests),
             "interval_95": [round(low, 5), round(high, 5)],
         }
 
@@ -46,6 +60,14 @@ def wilson(k: int, n: int) -> tuple[float, float]:
     centre = (p + z * z / (2 * n)) / (1 + z * z / n)
     half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
     return max(0.0, centre - half), min(1.0, centre + half)
+
+
+REFERENCE_RATE, REFERENCE_INDEX = 1_000, 1_000_000  # requests a day, on an index of this many people
+
+
+def per_day_at_scale(world: World) -> int:
+    """The honest organisation's rate on this world: as dense as ``REFERENCE_RATE`` on ``REFERENCE_INDEX``."""
+    return max(1, round(REFERENCE_RATE * world.population.num_rows / REFERENCE_INDEX))
 
 
 def _subject(row: dict) -> Subject | None:
@@ -69,19 +91,21 @@ def _respelt(subject: Subject, rnd: random.Random) -> Subject:
     return subject
 
 
-def honest_stream(service: Service, world: World, count: int, seed: int = 21) -> HonestResult:
+def honest_stream(service: Service, world: World, count: int, seed: int = 21, limit: int = 3) -> HonestResult:
     made = generate_requests(world.population_path, count, PROFILES["typical"], 0.3, seed=seed)
     truth = {r["request_id"]: r["nhs_number"] for r in made.truth.to_pylist()}
     people = {r["nhs_number"]: r for r in world.population.to_pylist()} if truth else {}
     key, rnd, result = service.client("honest"), random.Random(seed), HonestResult()
 
-    def send(subject: Subject) -> str:
+    def send(subject: Subject, nth: int) -> str:
+        """``nth``: which of this person's requests it is, from 1."""
         observation = service.trace(key, subject)
         result.requests += 1
         result.statuses[observation.status] = result.statuses.get(observation.status, 0) + 1
         if observation.status == "pending_review":
             if service.recorded_as(observation) == "probe_suspected":
                 result.enumeration_holds += 1
+                result.beyond_limit_holds += nth > limit
                 return "probe"
             result.other_holds += 1
         elif observation.status == "refused" or observation.status.startswith("problem"):
@@ -93,13 +117,13 @@ def honest_stream(service: Service, world: World, count: int, seed: int = 21) ->
         if subject is None:
             continue
         result.streams += 1
-        if send(subject) == "traced":
+        if send(subject, 1) == "traced":
             continue
         result.corrected_streams += 1
-        tried = subject
+        tried, nth = subject, 1
         for _ in range(rnd.randint(1, 3)):
-            tried = _respelt(tried, rnd)
-            if send(tried) == "traced":
+            tried, nth = _respelt(tried, rnd), nth + 1
+            if send(tried, nth) == "traced":
                 break
         else:
             person = people.get(truth[row["request_id"]])
@@ -107,5 +131,5 @@ def honest_stream(service: Service, world: World, count: int, seed: int = 21) ->
                 result.right_ones += 1
                 right = Subject(person["given_name"], person["family_name"], person["date_of_birth"],
                                 person["sex"] if person["sex"] in ("female", "male") else None, person["postcode"])
-                result.right_ones_held += send(right) == "probe"
+                result.right_ones_held += send(right, nth + 1) == "probe"
     return result

@@ -31,8 +31,8 @@ def run(world: World, plan: Plan, scratch: Path | None = None) -> dict:
     with tempfile.TemporaryDirectory(dir=scratch) as folder:
         databases = iter(range(1_000))
 
-        def service(floor_ms: int = 0) -> Service:
-            return Service(world, Path(folder) / f"state-{next(databases)}.db", floor_ms=floor_ms)
+        def service(floor_ms: int = 0, per_day: int = 1_000) -> Service:
+            return Service(world, Path(folder) / f"state-{next(databases)}.db", floor_ms=floor_ms, per_day=per_day)
 
         def wanted(number: str) -> bool:
             return not plan.only or number in plan.only
@@ -50,8 +50,11 @@ def run(world: World, plan: Plan, scratch: Path | None = None) -> dict:
             results.append(distinguish.membership(service(), world.group("ordinary", sample, plan.seed + 1), absent))
         if wanted("6"):
             others = world.group("ordinary", sample, plan.seed + 2)
-            result = distinguish.restricted_status(service(), restricted, others, absent)
-            result.distances.update(distinguish.side_channels(world, service(SHIPPED_FLOOR_MS), restricted, absent))
+            independent = distinguish.non_members(world, sample, plan.seed + 100, frozenset({"independent"}))
+            result = distinguish.restricted_status(service(), restricted, others, independent)
+            result.distances.update(
+                distinguish.side_channels(world, service(SHIPPED_FLOOR_MS), restricted, independent)
+            )
             results.append(result)
         if wanted("7") or wanted("8"):
             results += distinguish.households_and_deceased(
@@ -62,7 +65,8 @@ def run(world: World, plan: Plan, scratch: Path | None = None) -> dict:
             results += [extras.no_given_name(service(), few, plan.budget),
                         extras.welfare_sweep(service(), few, plan.budget),
                         extras.new_year_with_postcode(service(), ordinary)]
-        stream = honest.honest_stream(service(), world, plan.honest_requests) if wanted("honest") else None
+        honest_service = service(per_day=honest.per_day_at_scale(world))
+        stream = honest.honest_stream(honest_service, world, plan.honest_requests) if wanted("honest") else None
     return {
         "population": world.population.num_rows,
         "plan": {**plan.__dict__, "only": sorted(plan.only)},
@@ -96,8 +100,10 @@ def table(report: dict) -> str:
     if report["honest"]:
         h = report["honest"]
         lines += ["", f"honest caseworker: {h['requests']:,} requests ({h['streams']:,} people, "
-                  f"{h['corrected_streams']:,} corrected), enumeration holds {h['enumeration_holds']}, refused "
-                  f"{h['refused']}: {h['false_hold_or_refusal_rate']:.3%} (95% {h['interval_95'][0]:.3%}-"
+                  f"{h['corrected_streams']:,} corrected), enumeration holds {h['enumeration_holds']} "
+                  f"({h['beyond_limit_holds']} on a person's request past the limit, by design), refused "
+                  f"{h['refused']}: false holds and refusals {h['false_hold_or_refusal_rate']:.3%} "
+                  f"(95% {h['interval_95'][0]:.3%}-"
                   f"{h['interval_95'][1]:.3%}); right details after corrections held {h['right_ones_held']} of "
                   f"{h['right_ones']}; other holds (policy's) {h['other_holds']}"]
     return "\n".join(lines)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import itertools
+from collections.abc import Callable
 
 import numpy as np
 
@@ -25,14 +26,15 @@ def _cross(left: Values, right: Values, n: int) -> tuple[np.ndarray, list[np.nda
 
 
 def _all_keys_one_row(
-    rules: tuple[BlockingRule, ...], components: dict[str, Values]
+    rules: tuple[BlockingRule, ...], components: dict[str, Values], chosen: list[int]
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``all_keys`` for a single row (a single trace): the combinations are listed in plain Python and hashed
     together, instead of a dozen array operations per rule. Same keys, same order."""
     values = {name: tokens.tolist() for name, (_, tokens) in components.items()}
-    longest = max(len(rule.components) for rule in rules)
+    longest = max(len(rules[i].components) for i in chosen)
     rule_ids, combos = [], []
-    for i, rule in enumerate(rules):
+    for i in chosen:
+        rule = rules[i]
         padding = (1,) * (longest - len(rule.components))
         for combo in itertools.product(*(values[c] for c in rule.components)):
             rule_ids.append(i)
@@ -85,14 +87,22 @@ def rule_keys(
 
 
 def all_keys(
-    entities: Entities, rules: tuple[BlockingRule, ...], as_request: bool
+    entities: Entities,
+    rules: tuple[BlockingRule, ...],
+    as_request: bool,
+    including: Callable[[BlockingRule], bool] | None = None,
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
-    """(row, key, rule number) over all rules."""
-    components = component_values(entities, dict.fromkeys(c for rule in rules for c in rule.components), as_request)
+    """(row, key, rule number) over all rules, or those ``including`` chooses. A rule's keys depend on its place
+    in ``rules`` (its salt), so a choice of rules is made here, not by passing fewer."""
+    chosen = [i for i, rule in enumerate(rules) if including is None or including(rule)]
+    components = component_values(
+        entities, dict.fromkeys(c for i in chosen for c in rules[i].components), as_request
+    )
     if len(entities) == 1:
-        return _all_keys_one_row(rules, components)
+        return _all_keys_one_row(rules, components, chosen)
     rows, keys, rule_ids = [], [], []
-    for i, rule in enumerate(rules):
+    for i in chosen:
+        rule = rules[i]
         row, key = rule_keys(entities, rule, salt=1000 + i, as_request=as_request, components=components)
         rows.append(row)
         keys.append(key)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -96,16 +97,22 @@ class BlockingIndex:
 _ROWS = "blocking.rows"
 
 
+def scored(rule: BlockingRule) -> bool:
+    """The rules whose candidates the core scores: all but the service's probe-only rules."""
+    return not rule.probe_only
+
+
 def candidate_pairs(
     blocking: BlockingIndex,
     rules: tuple[BlockingRule, ...],
     requests: Entities,
     max_block_size: int,
     max_candidates: int,
+    including: Callable[[BlockingRule], bool] | None = scored,
 ) -> tuple[np.ndarray, np.ndarray]:
-    """Sorted, distinct (request, record) pairs under any rule; at most ``max_candidates`` per request, keeping
-    the records found by most keys."""
-    rows, keys, rule = all_keys(requests, rules, as_request=True)
+    """Sorted, distinct (request, record) pairs under any rule ``including`` chooses (None: every rule); at most
+    ``max_candidates`` per request, keeping the records found by most keys."""
+    rows, keys, rule = all_keys(requests, rules, as_request=True, including=including)
     limits = np.array([r.max_block_size or max_block_size for r in rules], dtype=np.int64)
     key_index, records, _ = blocking.lookup(keys, limits[rule])
     pair = rows[key_index].astype(np.int64) << 32 | records

@@ -10,6 +10,11 @@ The default rules follow the MPS algorithmic trace (Soundex family name with dat
 postcode, which contains its family/given + sex + DOB + postcode keys), add a given-name key for a changed family
 name, and keys that survive a wrong date of birth (names with year of birth, names with postcode district, the two
 names alone, family name with day and month).
+
+Three more rules are kept for the service, not for scoring (``probe_only``): each date-of-birth rule with the year
+of birth in its place. With them a request is looked up among the records it would have been matched to had its
+date of birth been theirs (``Tracer.could_be``): a search for someone's date of birth, one date after another,
+is then counted on that person's record from the first wrong date, whatever spelling each date comes with.
 """
 
 from __future__ import annotations
@@ -30,6 +35,8 @@ class BlockingRule:
     # Blocks larger than this are skipped (None: the tracer's max_block_size). Keys without a date of birth are
     # only worth following for rare values.
     max_block_size: int | None = None
+    # Looked up only by ``Tracer.could_be``: the core never scores the records these keys find.
+    probe_only: bool = False
 
 
 DEFAULT_RULES: tuple[BlockingRule, ...] = (
@@ -41,6 +48,9 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("family+given", ("family", "given"), max_block_size=20),
     BlockingRule("family+birthday", ("family", "birthday"), max_block_size=20),
     BlockingRule("nhs_number", ("nhs_number",)),
+    BlockingRule("family_soundex+year", ("family_soundex", "year_of_birth"), probe_only=True),
+    BlockingRule("given_soundex+year", ("given_soundex", "year_of_birth"), probe_only=True),
+    BlockingRule("postcode+year", ("postcode", "year_of_birth"), probe_only=True),
 )
 
 Values = tuple[np.ndarray, np.ndarray]  # (row, token) pairs: a multi-valued column

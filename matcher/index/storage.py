@@ -37,7 +37,7 @@ from matcher.scoring.model import FellegiSunterModel
 if TYPE_CHECKING:
     from matcher.index.index import Index
 
-FORMAT_VERSION = 6
+FORMAT_VERSION = 7
 _RECORDS = "records."
 _DESCRIPTION = "index.json"
 _MODEL = "model.json"
@@ -92,7 +92,13 @@ def _write(index: Index, directory: Path) -> None:
         "records": len(index),
         "names": len(index.records.names.token) - 1,
         "rules": [
-            {"name": r.name, "components": list(r.components), "max_block_size": r.max_block_size} for r in index.rules
+            {
+                "name": r.name,
+                "components": list(r.components),
+                "max_block_size": r.max_block_size,
+                "probe_only": r.probe_only,
+            }
+            for r in index.rules
         ],
         "malformed": dict(index.records.malformed),
         "masked_types": {name: dtype.str for name, dtype in index.records.dtypes.items()},
@@ -261,7 +267,8 @@ def _read(directory: Path, keys: IndexKeys, files: set[str]) -> dict:
         "sealed": table("sealed.arrow").column("sealed").chunk(0),
         "reference": ReferenceLists.from_table(table("reference.arrow")),
         "rules": tuple(
-            BlockingRule(r["name"], tuple(r["components"]), r.get("max_block_size")) for r in description["rules"]
+            BlockingRule(r["name"], tuple(r["components"]), r["max_block_size"], r["probe_only"])
+            for r in description["rules"]
         ),
         "keys": keys,
         "tokeniser": Tokeniser(keys.tokens),

@@ -52,26 +52,19 @@ def test_spreading_the_sweep_over_clients_and_restarts_changes_nothing(world, se
     assert result.broken == 0 and result.disclosed == 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: a respelling in a fresh spelling group per 3 guesses keeps every "
-                   "group under the limit, and a wrong date keeps the record out of the core's two nearest, so the "
-                   "right date is answered traced (docs/adversary.md, strategy 2)")
 def test_a_sweep_respelt_in_fresh_spelling_groups_discloses_nothing(world, service):
     [result] = [r for r in _sweeps(world, service, "2")]
     assert result.broken == 0
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: four respellings with the right date, each in its own spelling "
-                   "group, are counted only on the record they land on: the fourth is held for a restricted person, "
-                   "answered not_found for a non-member (docs/adversary.md, strategy 6)")
 def test_a_restricted_persons_answers_are_a_non_members(world, service):
     restricted = world.group("restricted", 8, 1)
-    absent = distinguish.non_members(world, 8, seed=5)
+    absent = distinguish.non_members(world, 8, seed=5, kinds=frozenset({"independent"}))
     key = service.client("restricted")
     probes = {"4 respellings": distinguish.four_spellings}
     r = distinguish.run_probes(service, key, restricted, probes)["4 respellings"]
     n = distinguish.run_probes(service, key, absent, probes)["4 respellings"]
-    # The generator's non-members include twin-like siblings and namesakes, whose respellings land on a neighbour's
-    # record: some of them are held too. A quarter is far above what chance differences of 8 and 8 give.
+    # Against independent people: a namesake's requests land on the member it was modelled on (distinguish.py).
     assert total_variation(r, n) <= 0.25
 
 
@@ -91,12 +84,16 @@ def test_the_exact_request_about_a_restricted_person_is_answered_as_a_non_member
         assert distinguish.exact(service, key, person)[0].status == "not_found"
 
 
-@pytest.mark.xfail(strict=True, reason="issue 16: an honest caseworker's stream is held as a probe more than 0.1% "
-                   "of the time: common names share a spelling group (any date of birth), and a person corrected "
-                   "three times is held on the fourth (docs/adversary.md, honest stream)")
-def test_an_honest_caseworker_is_held_less_than_one_in_a_thousand(world, service):
-    result = honest.honest_stream(service, world, 300, seed=4)
-    assert result.enumeration_holds + result.refused <= 0.001 * result.requests
+def test_an_honest_caseworker_is_held_less_than_one_in_a_thousand(world, tmp_path):
+    """Holds within a person's first three requests; a fourth variant about one person in a day is held by design.
+    At the density of 1,000 requests a day on a million people (``honest.per_day_at_scale``)."""
+    service = Service(world, tmp_path / "honest.db", per_day=honest.per_day_at_scale(world))
+    try:
+        result = honest.honest_stream(service, world, 300, seed=4)
+    finally:
+        service.stop()
+    assert result.false_holds + result.refused <= 0.001 * result.requests
+    assert result.beyond_limit_holds > 0  # the stream does go past the limit: the count is working
 
 
 def _sweeps(world: World, service: Service, which: str):

@@ -81,6 +81,37 @@ def test_respellings_that_change_every_phonetic_code_are_counted_on_the_record_t
     assert statuses.count("pending_review") >= 1 and "traced" not in statuses[3:]
 
 
+def _respelt(person: dict, spelling: int) -> dict:
+    """The person's names spelt so that every phonetic code of one of them changes, a new way each time."""
+    given, family = person["given_name"], person["family_name"]
+    return [
+        {"subject__given_name": "U" + given[1:]},
+        {"subject__given_name": "Y" + given[1:]},
+        {"subject__given_name": "I" + given[1:]},
+        {"subject__given_name": "O" + given[1:]},
+        {"subject__family_name": "W" + family[1:]},
+    ][spelling]
+
+
+def test_a_search_for_the_date_of_birth_with_a_new_spelling_for_every_date_is_held_at_the_right_date(
+    api, requester_key, people
+):
+    # Name and year of birth only: with a wrong date and a respelt name the core finds nobody near the person,
+    # though with the right date it matches them. Each wrong date counts on the person's record all the same.
+    person, born = people["ordinary"], people["ordinary"]["date_of_birth"]
+
+    def body(spelling: int, day: dt.date) -> dict:
+        unlocated = trace_body(person, subject__postcode=None, subject__sex=None, **_respelt(person, spelling))
+        return _born_on(unlocated, day)
+
+    right = body(3, born)
+    assert _statuses(api, [right], _client(api, "another", "ANOTHER")) == ["traced"]
+    guesses = [day for day in (dt.date(born.year, month, 15) for month in (2, 5, 8, 11)) if day != born][:3]
+    wrong = [body(spelling, day) for spelling, day in enumerate(guesses)]
+    assert _statuses(api, wrong, requester_key) == ["not_found"] * 3
+    assert _statuses(api, [right], requester_key) == ["pending_review"]
+
+
 def test_the_same_details_again_are_not_a_variant(api, requester_key, people):
     body = trace_body(people["ordinary"])
     assert _statuses(api, [body] * 6, requester_key) == ["traced"] * 6

@@ -17,7 +17,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.support.api import trace_body
+from tests.support.api import ApiHarness, trace_body
 
 
 @pytest.fixture(scope="module")
@@ -135,3 +135,25 @@ def test_near_misses_about_a_restricted_person_answer_as_about_nobody(api, reque
     # The same near misses about ordinary people are traced or held: the variants do reach the record.
     ordinary = [api.trace(body, requester_key).json()["status"] for body in _variants(people["ordinary"])]
     assert "traced" in ordinary and set(ordinary) - {"not_found"}
+
+
+def test_a_near_threshold_match_anyone_else_would_be_held_for_answers_not_found_about_a_restricted_person(
+    database_url, trained_index, master_key, restricted_people, population
+):
+    """With a threshold few matches reach, the best candidate of most requests is just under it: an ordinary
+    person's request is held (near_threshold); a restricted person's must answer not_found all the same."""
+    from matcher.decision import DecisionConfig
+    from matcher.tracer import TraceConfig, Tracer
+
+    exacting = Tracer(trained_index, TraceConfig(decision=DecisionConfig(threshold=1 - 1e-15)))
+    api = ApiHarness(database_url, exacting, master_key)
+    try:
+        key = api.add_client("requester")
+        others = population.filter(pc.invert(population.column("restricted"))).slice(1_000, 10).to_pylist()
+        ordinary = [api.trace(trace_body(p), key).json()["status"] for p in others]
+        assert ordinary.count("pending_review") >= 5
+        answers = [api.trace(trace_body(p), key).json()["status"] for p in restricted_people[:10]]
+        assert answers == ["not_found"] * 10
+        assert [e.draft.outcome for e in api.entries()[-10:]] == ["withheld"] * 10
+    finally:
+        api.close()

@@ -1,0 +1,146 @@
+"""A search for a person's date of birth, one date after another, each with a spelling of its own: how much of it
+enumeration detection counts on the person's record.
+
+The attacker knows a target's given and family name and year of birth, and sends every date of that year until
+one is traced. Spelling each date another way, so that every phonetic code changes (the given name's first letter,
+a consonant of the family name, a part appended to it, the family name cut to three letters), puts each request
+in a name group of its own; only the count on the record can stop it (``api.access.probing``). A wrong date is
+counted on the target when the target is among the records it may be about (``Tracer.records_about``).
+
+For each target, the spellings that trace it on the right date are the attacker's; a sample of the year's wrong
+dates is sent with them in rotation. With ``c`` of the year's wrong dates counted on the record, a sweep in random
+order reaches the right date before the limit with probability min(1, limit / (c + 1)): the chance the attack
+discloses the date and address. Three lawful answers, the limit, give limit / 365.
+
+    python -m benchmarks.dob_search --index data/idx1m --population data/pop1m.parquet --targets 200
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, replace
+
+import numpy as np
+import pyarrow.compute as pc
+import pyarrow.parquet as pq
+
+from matcher.contract.request import TraceRequest
+from matcher.decision import Outcome
+from matcher.index import Index
+from matcher.protection.keys import load_master_key
+from matcher.tracer import Tracer
+
+# Respellings that change a phonetic code of one name and that the core may still trace on the right date.
+RESPELLINGS: dict[str, Callable[[TraceRequest], TraceRequest]] = {
+    "given initial": lambda r: replace(r, given_name=("U" if r.given_name[0] != "U" else "Y") + r.given_name[1:]),
+    "family consonant": lambda r: replace(r, family_name=_change_a_consonant(r.family_name)),
+    "family appended": lambda r: replace(r, family_name=r.family_name + "-RNAS"),
+    "family cut": lambda r: replace(r, family_name=r.family_name[:3]),
+    "family initial": lambda r: replace(r, family_name=("W" if r.family_name[0] != "W" else "V") + r.family_name[1:]),
+    "no given name": lambda r: replace(r, given_name=None),
+}
+
+
+def _change_a_consonant(name: str) -> str:
+    for i in range(len(name) - 1, 0, -1):
+        if name[i].isalpha() and name[i] not in "AEIOUYHW":
+            return name[:i] + ("Q" if name[i] != "Q" else "X") + name[i + 1 :]
+    return name + "Q"
+
+
+@dataclass(frozen=True)
+class TargetResult:
+    spellings: tuple[str, ...]  # those that trace the target on the right date
+    counted: float  # share of the sampled wrong dates counted on the target, spellings in rotation
+    counted_best_spelling: float  # the same for the one spelling least counted
+
+
+def sweep(tracer: Tracer, target: dict, row: int, dates: int, rng: np.random.Generator) -> TargetResult:
+    born: dt.date = target["date_of_birth"]
+    exact = TraceRequest(
+        family_name=target["family_name"], given_name=target["given_name"], date_of_birth=born.isoformat()
+    )
+    usable = []
+    for name, respell in RESPELLINGS.items():
+        request = respell(exact)
+        result = tracer.trace_many([request])[0]
+        if result.outcome is Outcome.MATCHED and result.record == row:
+            usable.append((name, request))
+    if not usable:
+        return TargetResult((), 0.0, 0.0)
+    year = [born.replace(month=1, day=1) + dt.timedelta(days=d) for d in range(366)]
+    wrong = [d for d in year if d.year == born.year and d != born]
+    sample = rng.choice(len(wrong), size=min(dates, len(wrong)), replace=False)
+    requests, spelling_of = [], []
+    for k, i in enumerate(sample):
+        spelling, request = usable[k % len(usable)]
+        requests.append(replace(request, date_of_birth=wrong[i].isoformat()))
+        spelling_of.append(spelling)
+    results = tracer.trace_many(requests)
+    about = tracer.records_about(requests, results)
+    counted = np.array([row in rows for rows in about])
+    by_spelling = {name: counted[[s == name for s in spelling_of]].mean() for name, _ in usable}
+    return TargetResult(tuple(n for n, _ in usable), float(counted.mean()), float(min(by_spelling.values())))
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--index", required=True)
+    parser.add_argument("--population", required=True)
+    parser.add_argument("--targets", type=int, default=200)
+    parser.add_argument("--dates", type=int, default=60, help="wrong dates sampled per target")
+    parser.add_argument("--limit", type=int, default=3)
+    parser.add_argument("--seed", type=int, default=1)
+    args = parser.parse_args()
+
+    key = load_master_key()
+    tracer = Tracer(Index.load(args.index, key).warm())
+    population = pq.read_table(args.population)
+    rng = np.random.default_rng(args.seed)
+    living = np.flatnonzero(
+        pc.and_(pc.is_null(population["date_of_death"]), pc.invert(population["restricted"])).to_numpy(False)
+        & pc.is_valid(population["given_name"]).to_numpy(False)
+    )
+    picked = rng.choice(living, size=args.targets, replace=False)
+    started = time.perf_counter()
+    results = []
+    for i in picked.tolist():
+        target = population.slice(i, 1).to_pylist()[0]
+        [row] = tracer.trace_many(
+            [
+                TraceRequest(
+                    family_name=target["family_name"],
+                    given_name=target["given_name"],
+                    date_of_birth=target["date_of_birth"].isoformat(),
+                )
+            ]
+        )
+        if row.outcome is not Outcome.MATCHED:
+            continue  # not traceable from name and date alone: nothing to search for
+        results.append(sweep(tracer, target, row.record, args.dates, rng))
+    elapsed = time.perf_counter() - started
+    attackable = [r for r in results if r.spellings]
+    print(
+        f"index {len(tracer.index):,} records; {len(picked)} targets, {len(results)} traced from name and date "
+        f"of birth, {len(attackable)} also from a respelling; {args.dates} wrong dates each; {elapsed:.0f} s"
+    )
+    for label, share in (("spellings in rotation", "counted"), ("the least-counted spelling", "counted_best_spelling")):
+        counted = np.array([getattr(r, share) for r in attackable])
+        c = counted * 364
+        success = np.minimum(1.0, args.limit / (c + 1))
+        print(
+            f"{label}: wrong dates counted on the target, median {np.median(counted):.1%}, least "
+            f"{counted.min():.1%}; targets with under 99% counted {int((counted < 0.99).sum())}; "
+            f"attack success probability, mean {success.mean():.2%} (limit {args.limit}; "
+            f"{args.limit} lawful guesses: {args.limit / 365:.2%})"
+        )
+    for name in RESPELLINGS:
+        n = sum(name in r.spellings for r in attackable)
+        print(f"  {name:>18}: traces the target on the right date for {n} of {len(results)}")
+
+
+if __name__ == "__main__":
+    main()
