@@ -23,6 +23,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -63,9 +64,6 @@ class ConnectionGuard:
         self._open[address] -= 1
         if self._open[address] <= 0:
             del self._open[address]  # an address that has gone leaves nothing behind
-
-    def open_from(self, address: str) -> int:
-        return self._open[address]
 
 
 @dataclass(frozen=True)
@@ -161,7 +159,7 @@ class GuardedProtocol(HttpToolsProtocol):
         if not self.transport.is_closing():
             self.transport.close()
 
-    def _arm(self, seconds: float, overdue: Any) -> None:
+    def _arm(self, seconds: float, overdue: Callable[[], None]) -> None:
         self._disarm()
         self._timer = self.loop.call_later(seconds, overdue)
 
