@@ -47,6 +47,13 @@ class Settings:
     # A trace answer not ready by then is a 503 (nothing disclosed): a database that hangs rather than failing (a
     # network partition) must not hold every caller until the operating system gives up on the connection.
     answer_timeout_seconds: int = field(default=10, metadata=_env("TRACING_ANSWER_TIMEOUT_SECONDS", 1, 600))
+    # A slow or stalled client is cut before any key check (``api.http.connections``): a request head not complete
+    # this long after its connection opened (or its previous answer left) closes the connection; a body not
+    # complete this long after its head is answered 408; a client address holding this many connections has the
+    # next one answered 503 and closed. Without them 300 slow bodies held 300 connections past 20 s.
+    header_deadline_seconds: int = field(default=10, metadata=_env("TRACING_HEADER_DEADLINE_SECONDS", 1, 600))
+    body_deadline_seconds: int = field(default=30, metadata=_env("TRACING_BODY_DEADLINE_SECONDS", 1, 600))
+    connections_per_address: int = field(default=32, metadata=_env("TRACING_CONNECTIONS_PER_ADDRESS", 1, 100_000))
     # None: the policies shipped in api/policy/policies.
     policy_dir: Path | None = field(default=None, metadata=_env("TRACING_POLICY_DIR"))
     # Bring the schema to the latest Alembic revision when the service starts.
@@ -73,6 +80,8 @@ class Settings:
             "enumeration": f"{self.probe_limit} variants about one record per {self.probe_window_minutes} min "
             "per organisation",
             "response floor": f"{self.response_floor_ms} ms per trace answer",
+            "connections": f"head within {self.header_deadline_seconds} s, body within "
+            f"{self.body_deadline_seconds} s, {self.connections_per_address} connections per address",
             "policies": str(self.policy_dir or "shipped (api/policy/policies)"),
         }
 

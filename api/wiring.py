@@ -51,6 +51,7 @@ class Components:
     register_reads: RegisterReads
     response_floor: float  # seconds: Settings.response_floor_ms
     answer_timeout: float  # seconds: Settings.answer_timeout_seconds
+    body_deadline: float  # seconds: Settings.body_deadline_seconds
 
 
 def trace_service(
@@ -110,4 +111,5 @@ def build_components(
         register_reads=RegisterReads(service, clients, recorder),
         response_floor=settings.response_floor_ms / 1000,
         answer_timeout=settings.answer_timeout_seconds,
+        body_deadline=settings.body_deadline_seconds,
     )

@@ -4,9 +4,14 @@ from __future__ import annotations
 
 import argparse
 import logging
+from typing import TYPE_CHECKING
 
 from api.cli.common import add_listen_arguments, settings_of
 from api.settings import Settings
+
+if TYPE_CHECKING:  # uvicorn is imported when the service runs, not when the command line is parsed
+    import uvicorn
+    from starlette.types import ASGIApp as ASGIApplication
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -32,6 +37,27 @@ def run(args: argparse.Namespace, banner: str = "") -> int:
     if banner:
         print(banner)
     logging.basicConfig(level=logging.INFO, format="%(levelname)s:     %(name)s: %(message)s")
+    server = uvicorn.Server(server_config(create_app(components), settings))
+    server.run()
+    return 0 if server.started else 3  # as uvicorn.run: it never started (the port was taken, say)
+
+
+def server_config(app: ASGIApplication, settings: Settings) -> uvicorn.Config:
+    """uvicorn's configuration for the service: the guarded protocol, which cuts slow and stalled clients
+    (``api.http.connections``), and no WebSocket (the service has none)."""
+    import uvicorn
+
+    from api.http.connections import ConnectionGuard, Deadlines, protocol_factory
+
+    guard = ConnectionGuard(settings.connections_per_address)  # one per server: its counts are its connections'
+    deadlines = Deadlines(settings.header_deadline_seconds, settings.body_deadline_seconds)
     # uvicorn's access log would write the path as sent and its query string: api.http.middleware writes the route.
-    uvicorn.run(create_app(components), host=settings.host, port=settings.port, log_level="info", access_log=False)
-    return 0
+    return uvicorn.Config(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level="info",
+        access_log=False,
+        http=protocol_factory(guard, deadlines),
+        ws="none",
+    )

@@ -7,6 +7,7 @@ before anything else; the key, rate and role are checked after, on a worker thre
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 from typing import Annotated
 
@@ -36,12 +37,17 @@ def key_of(credentials: HTTPAuthorizationCredentials | None) -> str | None:
     return credentials.credentials if credentials else None
 
 
-async def read_body(request: Request) -> tuple[bytes | None, Denied | None]:
-    """The body of a JSON request, or why it could not be read (to be recorded once the client is known)."""
+async def read_body(request: Request, deadline: float) -> tuple[bytes | None, Denied | None]:
+    """The body of a JSON request, or why it could not be read (to be recorded once the client is known). A body
+    not whole within ``deadline`` seconds is a 408: a client trickling bytes must not hold its connection and this
+    coroutine for as long as it likes (``api.http.connections`` closes the connection if the app does not)."""
     try:
-        return await _json_body(request), None
+        async with asyncio.timeout(deadline):
+            return await _json_body(request), None
     except Denied as unreadable:
         return None, unreadable
+    except TimeoutError:
+        return None, Denied(408, f"the request body was not received within {deadline:g} s")
 
 
 async def _json_body(request: Request) -> bytes:

@@ -85,6 +85,7 @@ STATUS_SLUGS = {
     403: ("forbidden", "Not allowed for this client's role"),
     404: ("not-found", "No such resource"),
     405: ("method-not-allowed", "Method not allowed"),
+    408: ("timeout", "The request was not received in time"),
     409: ("conflict", "Conflict with the request's current state"),
     413: ("too-large", "Request body too large"),
     415: ("unsupported-media-type", "Unsupported media type"),
@@ -101,12 +102,15 @@ def status_problem(status: int, detail: str, headers: Mapping[str, str] | None =
 
 
 def problem_of(denied: Denied) -> ProblemError:
-    """A denial as its problem: Retry-After when the client may try again, the scheme with a 401 (RFC 9110)."""
+    """A denial as its problem: Retry-After when the client may try again, the scheme with a 401, the connection
+    closed with a 408 (RFC 9110)."""
     headers = {}
     if denied.retry_after is not None:
         headers["Retry-After"] = RateLimiter.retry_after_header(denied.retry_after)
     if denied.status == 401:
         headers["WWW-Authenticate"] = "Bearer"
+    if denied.status == 408:  # the rest of a late body is not wanted, and no next request can start before it
+        headers["Connection"] = "close"
     problem = status_problem(denied.status, denied.detail, headers=headers)
     problem.errors, problem.trace_id = denied.errors, denied.trace_id
     return problem

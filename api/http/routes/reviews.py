@@ -65,7 +65,7 @@ async def decide_review(
     """A reviewer may not decide a request of their own organisation. Approval releases the chosen candidate's
     disclosure for the requester to collect once from GET /v1/traces/{trace_id}; the decision is an entry.
     The body is read here, not by FastAPI, so that the key, rate and role come first (as for traces)."""
-    body, unreadable = await read_body(request)
+    body, unreadable = await read_body(request, components.body_deadline)
     return await run_in_threadpool(_decide, components, key_of(credentials), trace_id, body, unreadable)
 
 

@@ -39,7 +39,7 @@ async def create_trace(
     """Judge the grounds under the policy in force today, trace the subject if allowed, record the request in
     the audit register, then answer. Only a traced answer carries a disclosure."""
     arrived = time.monotonic()
-    body, unreadable = await read_body(request)
+    body, unreadable = await read_body(request, components.body_deadline)
     try:
         call = request.app.state.dispatcher.submit(TraceCall(key_of(credentials), body, unreadable))
         answer = await asyncio.wait_for(call, components.answer_timeout)
