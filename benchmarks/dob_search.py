@@ -12,7 +12,11 @@ dates is sent with them in rotation. With ``c`` of the year's wrong dates counte
 order reaches the right date before the limit with probability min(1, limit / (c + 1)): the chance the attack
 discloses the date and address. Three lawful answers, the limit, give limit / 365.
 
-    python -m benchmarks.dob_search --index data/idx1m --population data/pop1m.parquet --targets 200
+    python -m benchmarks.dob_search --index data/idx1m --population data/pop1m.parquet --targets 200 \
+        --requests data/req1m_typical.parquet
+
+With ``--requests``, also what the count costs: the time per request of tracing a request file in batches of 64,
+against tracing it and finding the records each request may be about, in the same run.
 """
 
 from __future__ import annotations
@@ -86,6 +90,20 @@ def sweep(tracer: Tracer, target: dict, row: int, dates: int, rng: np.random.Gen
     return TargetResult(tuple(n for n, _ in usable), float(counted.mean()), float(min(by_spelling.values())))
 
 
+def cost(tracer: Tracer, requests: list[TraceRequest], batch: int = 64) -> tuple[float, float]:
+    """Milliseconds per request: tracing alone, and tracing with ``records_about``."""
+    timings = []
+    for with_records in (False, True, False, True):
+        started = time.perf_counter()
+        for first in range(0, len(requests), batch):
+            some = requests[first : first + batch]
+            results = tracer.trace_many(some)
+            if with_records:
+                tracer.records_about(some, results)
+        timings.append(1e3 * (time.perf_counter() - started) / len(requests))
+    return min(timings[0::2]), min(timings[1::2])
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--index", required=True)
@@ -94,6 +112,7 @@ def main() -> None:
     parser.add_argument("--dates", type=int, default=60, help="wrong dates sampled per target")
     parser.add_argument("--limit", type=int, default=3)
     parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--requests", help="a request file, to time what the count costs")
     args = parser.parse_args()
 
     key = load_master_key()
@@ -140,6 +159,13 @@ def main() -> None:
     for name in RESPELLINGS:
         n = sum(name in r.spellings for r in attackable)
         print(f"  {name:>18}: traces the target on the right date for {n} of {len(results)}")
+    if args.requests:
+        from benchmarks.probe_rates import honest_requests
+
+        requests = honest_requests(args.requests, correction_rate=0.0, seed=args.seed)[:5_000]
+        alone, counted = cost(tracer, requests)
+        print(f"cost, {len(requests):,} requests in batches of 64 (best of two): trace {alone:.2f} ms a request, "
+              f"trace and records_about {counted:.2f} ms ({counted / alone:.2f}x)")
 
 
 if __name__ == "__main__":

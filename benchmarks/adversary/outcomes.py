@@ -89,9 +89,19 @@ def distance(a: Sequence[Hashable], b: Sequence[Hashable], seed: int = 0, rounds
         sb = np.bincount(rng.choice(ib, len(ib)), minlength=len(keys)) / len(ib)
         draws.append(0.5 * np.abs(sa - sb).sum())
     low, high = (np.percentile(draws, [2.5, 97.5]).tolist() if draws else (float("nan"), float("nan")))
+    # The null: the two groups' outcomes pooled and split at random, as if the requests said nothing of the group.
+    pooled, null = np.concatenate([ia, ib]), []
+    for _ in range(rounds if len(a) and len(b) else 0):
+        shuffled = rng.permutation(pooled)
+        sa = np.bincount(shuffled[: len(ia)], minlength=len(keys)) / len(ia)
+        sb = np.bincount(shuffled[len(ia) :], minlength=len(keys)) / len(ib)
+        null.append(0.5 * np.abs(sa - sb).sum())
     return {
         "tv": round(tv, 4),
         "interval_95": [round(low, 4), round(high, 4)],
+        # What two samples of one distribution, of these sizes, give, and how often they give at least ``tv``.
+        "tv_if_no_difference": round(float(np.mean(null)), 4) if null else float("nan"),
+        "p_value": round(float(np.mean(np.array(null) >= tv - 1e-12)), 4) if null else float("nan"),
         "sizes": [len(a), len(b)],
         "distributions": [dict(Counter(map(str, a))), dict(Counter(map(str, b)))],
     }

@@ -91,10 +91,12 @@ def table(report: dict) -> str:
     distances = [(s["strategy"], k, v) for s in report["strategies"] for k, v in s["distances"].items()
                  if isinstance(v, dict) and "tv" in v]
     if distances:
-        lines += ["", "| strategy | comparison | TV | 95% interval | sizes |", "|---|---|---:|---|---|"]
+        lines += ["", "| strategy | comparison | TV | 95% interval | TV if no difference | p | sizes |",
+                  "|---|---|---:|---|---:|---:|---|"]
         for strategy, name, d in distances:
             lines.append(f"| {strategy} | {name} | {d['tv']:.3f} | {d['interval_95'][0]:.3f}-"
-                         f"{d['interval_95'][1]:.3f} | {d['sizes'][0]} / {d['sizes'][1]} |")
+                         f"{d['interval_95'][1]:.3f} | {d['tv_if_no_difference']:.3f} | {d['p_value']:.3f} | "
+                         f"{d['sizes'][0]} / {d['sizes'][1]} |")
     notes = [(s["strategy"], n) for s in report["strategies"] for n in s["notes"]]
     lines += [""] + [f"- {s}: {n}" for s, n in notes]
     if report["honest"]:
