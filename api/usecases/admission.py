@@ -3,7 +3,10 @@
     key     who asks (401, not recorded: no client is known)
     rate    the client's rate (429 with Retry-After), before its role: see ``api.usecases.gate``
     role    the requester role (403)
-    body    is it a request (413 or 415 from reading it, 422 with the fields at fault)
+    body    is it a request (413 or 415 from reading it, 422 with the fields at fault, or a malformed X-Request-ID)
+    retry   a request named by an X-Request-ID this client used within the window: with the same body, the answer
+            the first attempt was given, again, nothing traced, counted or recorded; with another body, or while
+            the first is being answered, a 409 (``api.access.retries``). Else the id is reserved for this attempt
     policy  the policy in force on the UK day of arrival judges the grounds; a refused request is never matched
     trace   the allowed requests are matched as one batch of the tracing core
     probe   each traced request is counted on the records it landed on, for its organisation
@@ -11,7 +14,8 @@
     hold    a probe, a welfare concern, an ambiguous or near-threshold match goes to a reviewer; a certain match
             to a restricted record or its household is answered not_found (recorded as ``withheld``)
     record  the register entries, written before anything is returned: the refusals in one transaction, the
-            answers (with the held cases) in another
+            answers (with the held cases and the answers kept for their request ids) in another; a request id whose
+            attempt was not answered is released, so that its retry is traced as new
     answer  only then the answers
 
 Requests that arrived together (``api.http.dispatch``) go through each stage together: one query for their keys,
@@ -26,14 +30,18 @@ only the one at fault gets a 500.
 from __future__ import annotations
 
 import datetime as dt
+import json
 import uuid
 from dataclasses import dataclass
 
 import numpy as np
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.access.clients import Client, Role
 from api.access.probing import Probe, ProbeCounter, ProbeTokens
+from api.access.retries import Attempt, ReservationLost, Retry, RetryKeys, RetryStore, RetryUnavailable
+from api.audit.entry import RegisterEntry
 from api.audit.outcomes import RegisterOutcome, Status
 from api.policy.versions import PolicyDecision, PolicyVersion
 from api.review.queue import Hold, ReviewReason
@@ -64,15 +72,20 @@ _STATUS_OF_OUTCOME = {
 }
 _STATUS_OF_DEATH = {"deceased": Status.DECEASED, "not_found": Status.NOT_FOUND}
 
+IN_PROGRESS_RETRY_AFTER = 1.0
+"""Seconds a request whose id is being answered is asked to wait: a trace is answered in milliseconds."""
+
 
 @dataclass(frozen=True)
 class TraceCall:
     """One POST /v1/traces as the event loop hands it over: the key presented and the body, or why it could not
-    be read."""
+    be read; the X-Request-ID, if any, or why it is malformed."""
 
     key: str | None
     body: bytes | None
     unreadable: Denied | None
+    request_id: str | None = None
+    malformed_id: Denied | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -83,6 +96,7 @@ class Arrival:
     client: Client | None = None
     request: TraceApplication | None = None
     trace_id: str = ""
+    attempt: Attempt | None = None  # the request id reserved for this attempt, to keep its answer or release
     probe: Probe | None = None
     refusal: RegisterOutcome | None = None  # the outcome recorded for ``denied`` (none for a 401)
     denied: Denied | None = None
@@ -97,7 +111,7 @@ class Arrival:
 
     @property
     def going(self) -> bool:
-        return self.denied is None
+        return self.denied is None and self.answer is None  # an answer already: a retry's, given again
 
     def turn_away(self, denied: Denied, refusal: RegisterOutcome | None = None) -> None:
         self.denied, self.refusal = denied, refusal
@@ -108,13 +122,22 @@ class Arrival:
 
 class Admission:
     def __init__(
-        self, service: TraceService, gate: Gate, probes: ProbeCounter, tokens: ProbeTokens, recorder: Recorder
+        self,
+        service: TraceService,
+        gate: Gate,
+        probes: ProbeCounter,
+        tokens: ProbeTokens,
+        recorder: Recorder,
+        retries: RetryStore,
+        retry_keys: RetryKeys,
     ) -> None:
         self.service = service
         self.gate = gate
         self.probes = probes
         self.tokens = tokens
         self.recorder = recorder
+        self.retries = retries
+        self.retry_keys = retry_keys
 
     def handle(self, calls: list[TraceCall]) -> list[Answer | Denied]:
         """Trace requests that arrived together, each answered or denied, in order."""
@@ -131,8 +154,10 @@ class Admission:
             for arrival in arrivals:
                 if arrival.going:
                     stage(arrival)
+        self._retries([a for a in arrivals if a.going and a.call.request_id is not None])
         self._record_refusals([a for a in arrivals if a.refusal is not None])
         self._answer([a for a in arrivals if a.going])
+        self.retries.release([a.attempt for a in arrivals if a.attempt is not None and a.answer is None])
         return [a.outcome() for a in arrivals]
 
     def _rate_and_role(self, arrival: Arrival) -> None:
@@ -144,12 +169,45 @@ class Admission:
         if arrival.call.unreadable is not None:
             arrival.turn_away(arrival.call.unreadable, RegisterOutcome.INVALID)
             return
+        if arrival.call.malformed_id is not None:
+            arrival.turn_away(arrival.call.malformed_id, RegisterOutcome.INVALID)
+            return
         try:
             arrival.request = self.service.requests.parse(arrival.call.body)
         except Denied as invalid:
             arrival.turn_away(invalid, RegisterOutcome.INVALID)
             return
         arrival.trace_id = str(uuid.uuid4())  # named now: a probe's entry names the first request of its group
+
+    def _retries(self, named: list[Arrival]) -> None:
+        """Each request with an id against what the id was used for: reserved for this attempt, answered again,
+        or turned away (a 409, recorded). A 503 if the database cannot say: tracing it anyway could trace twice."""
+        if not named:
+            return
+        for arrival in named:
+            arrival.attempt = self.retry_keys.attempt(
+                arrival.client.id, arrival.call.request_id, _canonical(arrival.request)
+            )
+        try:
+            reservations = self.retries.reserve([a.attempt for a in named])
+        except RetryUnavailable:
+            for arrival in named:
+                arrival.attempt = None
+                arrival.turn_away(database_unavailable(), RegisterOutcome.ERROR)
+            return
+        for arrival, reservation in zip(named, reservations, strict=True):
+            if reservation.kind is Retry.FIRST:
+                continue
+            arrival.attempt = None  # the id is another attempt's: not this one's to keep or release
+            if reservation.kind is Retry.REPLAY:
+                arrival.answer = Answer.from_json(reservation.answer)
+            elif reservation.kind is Retry.CONFLICT:
+                detail = "this X-Request-ID was used for another request; send a new id for a new request"
+                arrival.turn_away(Denied(409, detail), RegisterOutcome.RETRY_CONFLICT)
+            else:
+                detail = "a request with this X-Request-ID is being answered; retry it shortly for its answer"
+                denied = Denied(409, detail, retry_after=IN_PROGRESS_RETRY_AFTER)
+                arrival.turn_away(denied, RegisterOutcome.RETRY_IN_PROGRESS)
 
     def _record_refusals(self, refused: list[Arrival]) -> None:
         denials = self.recorder.refusals([(a.client, a.refusal, a.denied) for a in refused])
@@ -165,6 +223,13 @@ class Admission:
         except Denied:  # the register could not be written: nothing is disclosed
             for arrival in admitted:
                 arrival.answer, arrival.denied = None, register_unavailable()
+        except ReservationLost:  # a retry took over a stale request id: only this attempt's answer is not written
+            if len(admitted) > 1:
+                for arrival in admitted:
+                    self._answer([arrival])
+                return
+            [arrival] = admitted
+            arrival.answer, arrival.denied = None, register_unavailable()
         except Exception as error:
             if len(admitted) > 1:  # one request's fault must not fail the others: answer them one by one
                 for arrival in admitted:
@@ -188,10 +253,7 @@ class Admission:
         self._hold(batch, policy)
         sequences = self._record(batch, policy, now)
         for arrival, sequence in zip(batch, sequences, strict=True):
-            decision = arrival.decision
-            arrival.answer = Answer(
-                arrival.trace_id, arrival.status, decision.version, sequence, decision.refusals, arrival.disclosure
-            )
+            arrival.answer = _answer_of(arrival, sequence)
 
     @staticmethod
     def _judge(batch: list[Arrival], policy: PolicyVersion, today: dt.date) -> None:
@@ -299,8 +361,21 @@ class Admission:
         ]
         holds = self._cases([a for a in batch if a.hold is not None], policy)
         switch = service.policy_switch(policy)
+
+        def keep_answers(connection: Connection, written: list[RegisterEntry]) -> None:
+            """The answers of requests with an id, kept for a retry with the entries that record them."""
+            kept = [
+                (a.attempt, _answer_of(a, entry.sequence).to_json())
+                for a, entry in zip(batch, written[len(switch) :], strict=True)
+                if a.attempt is not None
+            ]
+            self.retries.keep(connection, kept)
+
         entries = self.recorder.write(
-            switch + drafts, also=lambda connection, at: service.reviews.insert(connection, holds, at), now=now
+            switch + drafts,
+            also=lambda connection, at: service.reviews.insert(connection, holds, at),
+            now=now,
+            numbered=keep_answers,
         )[len(switch) :]
         service.mark_policy_recorded(policy)
         return [entry.sequence for entry in entries]
@@ -343,6 +418,17 @@ class Admission:
                 )
             )
         return holds
+
+
+def _answer_of(arrival: Arrival, sequence: int) -> Answer:
+    decision = arrival.decision
+    return Answer(arrival.trace_id, arrival.status, decision.version, sequence, decision.refusals, arrival.disclosure)
+
+
+def _canonical(request: TraceApplication) -> bytes:
+    """The request as one spelling of its JSON: a retry re-serialised by its client (keys in another order, other
+    spacing) is the same request."""
+    return json.dumps(request.as_sent(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _hold_reason(result: TraceResult, arrival: Arrival, policy: PolicyVersion) -> ReviewReason | None:
