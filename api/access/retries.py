@@ -145,8 +145,9 @@ class RetryStore:
                     reserved_at=stamp,
                 )
                 .on_conflict_do_nothing()
+                .returning(request_ids.c.request_key)  # rowcount is not reliable here on every driver
             )
-            if inserted.rowcount == 1:
+            if inserted.first() is not None:
                 return Reservation(Retry.FIRST)
             row = connection.execute(
                 select(request_ids).where(request_ids.c.request_key == attempt.request_key)
