@@ -30,6 +30,7 @@ from api.usecases.collection import Collection
 from api.usecases.gate import Gate
 from api.usecases.recording import Recorder
 from api.usecases.register_reads import RegisterReads
+from api.usecases.retrying import Retrying
 from api.usecases.reviewing import Reviewing
 from api.usecases.service import TraceService, utc_now
 from matcher.index import Index
@@ -114,7 +115,9 @@ def build_components(
         engine=engine,
         recorder=recorder,
         gate=gate,
-        admission=Admission(service, gate, probes, ProbeTokens(key), recorder, retries, RetryKeys(key)),
+        admission=Admission(
+            service, gate, probes, ProbeTokens(key), recorder, retries, Retrying(retries, RetryKeys(key))
+        ),
         reviewing=Reviewing(service, recorder),
         collection=Collection(service, recorder),
         register_reads=RegisterReads(service, clients, recorder),

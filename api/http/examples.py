@@ -86,7 +86,6 @@ REQUEST_ID_PARAMETER = {
             ),
             "schema": {
                 "type": "string",
-                "format": "uuid",
                 "pattern": REQUEST_ID_PATTERN,
             },
             "example": "3f2b8c1e-7d4a-4e6b-9c2d-1a5e8f0b4c7d",

@@ -30,7 +30,6 @@ only the one at fault gets a 500.
 from __future__ import annotations
 
 import datetime as dt
-import json
 import uuid
 from dataclasses import dataclass
 
@@ -40,11 +39,12 @@ from sqlalchemy.exc import SQLAlchemyError
 
 from api.access.clients import Client, Role
 from api.access.probing import Probe, ProbeCounter, ProbeTokens
-from api.access.retries import Attempt, ReservationLost, Retry, RetryKeys, RetryStore, RetryUnavailable
+from api.access.retries import Attempt, ReservationLost, RetryStore
 from api.audit.entry import RegisterEntry
 from api.audit.outcomes import RegisterOutcome, Status
 from api.policy.versions import PolicyDecision, PolicyVersion
-from api.review.queue import Hold, ReviewReason
+from api.review.queue import ReviewReason
+from api.usecases.cases import HeldRequest, review_cases
 from api.usecases.denials import (
     Denied,
     database_unavailable,
@@ -56,6 +56,7 @@ from api.usecases.gate import Gate
 from api.usecases.recording import Recorder
 from api.usecases.request import TraceApplication
 from api.usecases.results import Answer, Disclosure
+from api.usecases.retrying import Named, Retrying
 from api.usecases.service import UK, TraceService
 from matcher.contract.request import TraceRequest
 from matcher.decision import OUTCOMES, Outcome
@@ -72,8 +73,6 @@ _STATUS_OF_OUTCOME = {
 }
 _STATUS_OF_DEATH = {"deceased": Status.DECEASED, "not_found": Status.NOT_FOUND}
 
-IN_PROGRESS_RETRY_AFTER = 1.0
-"""Seconds a request whose id is being answered is asked to wait: a trace is answered in milliseconds."""
 
 
 @dataclass(frozen=True)
@@ -129,7 +128,7 @@ class Admission:
         tokens: ProbeTokens,
         recorder: Recorder,
         retries: RetryStore,
-        retry_keys: RetryKeys,
+        retrying: Retrying,
     ) -> None:
         self.service = service
         self.gate = gate
@@ -137,7 +136,7 @@ class Admission:
         self.tokens = tokens
         self.recorder = recorder
         self.retries = retries
-        self.retry_keys = retry_keys
+        self.retrying = retrying
 
     def handle(self, calls: list[TraceCall]) -> list[Answer | Denied]:
         """Trace requests that arrived together, each answered or denied, in order."""
@@ -180,34 +179,14 @@ class Admission:
         arrival.trace_id = str(uuid.uuid4())  # named now: a probe's entry names the first request of its group
 
     def _retries(self, named: list[Arrival]) -> None:
-        """Each request with an id against what the id was used for: reserved for this attempt, answered again,
-        or turned away (a 409, recorded). A 503 if the database cannot say: tracing it anyway could trace twice."""
+        """Each request with an id reserved for this attempt, answered again, or turned away (a 409, recorded)."""
         if not named:
             return
-        for arrival in named:
-            arrival.attempt = self.retry_keys.attempt(
-                arrival.client.id, arrival.call.request_id, _canonical(arrival.request)
-            )
-        try:
-            reservations = self.retries.reserve([a.attempt for a in named])
-        except RetryUnavailable:
-            for arrival in named:
-                arrival.attempt = None
-                arrival.turn_away(database_unavailable(), RegisterOutcome.ERROR)
-            return
-        for arrival, reservation in zip(named, reservations, strict=True):
-            if reservation.kind is Retry.FIRST:
-                continue
-            arrival.attempt = None  # the id is another attempt's: not this one's to keep or release
-            if reservation.kind is Retry.REPLAY:
-                arrival.answer = Answer.from_json(reservation.answer)
-            elif reservation.kind is Retry.CONFLICT:
-                detail = "this X-Request-ID was used for another request; send a new id for a new request"
-                arrival.turn_away(Denied(409, detail), RegisterOutcome.RETRY_CONFLICT)
-            else:
-                detail = "a request with this X-Request-ID is being answered; retry it shortly for its answer"
-                denied = Denied(409, detail, retry_after=IN_PROGRESS_RETRY_AFTER)
-                arrival.turn_away(denied, RegisterOutcome.RETRY_IN_PROGRESS)
+        calls = [Named(a.client.id, a.call.request_id, a.request) for a in named]
+        for arrival, sorted_ in zip(named, self.retrying.sort(calls), strict=True):
+            arrival.attempt, arrival.answer = sorted_.attempt, sorted_.answer
+            if sorted_.refusal is not None:
+                arrival.turn_away(*sorted_.refusal)
 
     def _record_refusals(self, refused: list[Arrival]) -> None:
         denials = self.recorder.refusals([(a.client, a.refusal, a.denied) for a in refused])
@@ -359,7 +338,11 @@ class Admission:
             )
             for a in batch
         ]
-        holds = self._cases([a for a in batch if a.hold is not None], policy)
+        holds = review_cases(
+            service.tracer,
+            [HeldRequest(a.trace_id, a.client, a.hold, a.request) for a in batch if a.hold is not None],
+            policy,
+        )
         switch = service.policy_switch(policy)
 
         def keep_answers(connection: Connection, written: list[RegisterEntry]) -> None:
@@ -380,55 +363,10 @@ class Admission:
         service.mark_policy_recorded(policy)
         return [entry.sequence for entry in entries]
 
-    def _cases(self, held: list[Arrival], policy: PolicyVersion) -> list[Hold]:
-        """What the reviewer of each held request will see: its top candidates traced again with their
-        explanations (rare enough that the second trace costs nothing that matters)."""
-        if not held:
-            return []
-        tracer = self.service.tracer
-        explained = tracer.trace_many([a.request.subject.trace_request() for a in held], explain=True)
-        holds = []
-        for arrival, result in zip(held, explained, strict=True):
-            candidates = result.explanation
-            records = np.array([c.record for c in candidates], dtype=np.int64)
-            payloads = tracer.disclosures(records)  # None for a withheld or deceased candidate
-            if (tracer.index.standing_at(records) == OUTCOMES.index(Outcome.RESTRICTED)).any():
-                # A withheld candidate (never opened): the others may be its household, whose address is its
-                # whereabouts, so nothing in this request is ever released.
-                payloads = [None] * len(payloads)
-            holds.append(
-                Hold(
-                    trace_id=arrival.trace_id,
-                    client=arrival.client,
-                    reason=arrival.hold,
-                    policy_version=policy.version,
-                    request=arrival.request.as_sent(),
-                    candidates=[
-                        {
-                            "match_weight": c.match_weight,
-                            "meets_requirements": c.eligible,
-                            "comparisons": [
-                                {"comparison": x.comparison, "level": x.level, "weight": x.weight}
-                                for x in c.comparisons
-                            ],
-                        }
-                        for c in candidates
-                    ],
-                    disclosures=[None if p is None else Disclosure.from_payload(p).to_json() for p in payloads],
-                )
-            )
-        return holds
-
 
 def _answer_of(arrival: Arrival, sequence: int) -> Answer:
     decision = arrival.decision
     return Answer(arrival.trace_id, arrival.status, decision.version, sequence, decision.refusals, arrival.disclosure)
-
-
-def _canonical(request: TraceApplication) -> bytes:
-    """The request as one spelling of its JSON: a retry re-serialised by its client (keys in another order, other
-    spacing) is the same request."""
-    return json.dumps(request.as_sent(), sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _hold_reason(result: TraceResult, arrival: Arrival, policy: PolicyVersion) -> ReviewReason | None:
