@@ -41,6 +41,10 @@ class Settings:
     # with any date of birth) in a window; past them, each is held for review (``api.access.probing``).
     probe_limit: int = field(default=3, metadata=_env("TRACING_PROBE_LIMIT", 1, 1_000))
     probe_window_minutes: int = field(default=1_440, metadata=_env("TRACING_PROBE_WINDOW_MINUTES", 1, 10_080))
+    # Idempotent retries (``api.access.retries``): for how long a client's X-Request-ID keeps the answer it was given
+    # (a retry within it is answered the same, traced and counted once), and whether a trace request must carry one.
+    retry_window_minutes: int = field(default=1_440, metadata=_env("TRACING_RETRY_WINDOW_MINUTES", 1, 10_080))
+    require_request_id: bool = field(default=False, metadata=_env("TRACING_REQUIRE_REQUEST_ID"))
     # Every trace answer leaves no sooner than this after its request arrived: whether a person was found, held or
     # not found then shows in the body the requester is meant to see, not in the time an observer can measure.
     response_floor_ms: int = field(default=25, metadata=_env("TRACING_RESPONSE_FLOOR_MS", 0, 10_000))
@@ -79,6 +83,8 @@ class Settings:
             "rate limit": f"{self.rate_per_minute}/min per client, burst {self.rate_burst}",
             "enumeration": f"{self.probe_limit} variants about one record per {self.probe_window_minutes} min "
             "per organisation",
+            "retries": f"an X-Request-ID keeps its answer {self.retry_window_minutes} min"
+            + (", required" if self.require_request_id else ", optional"),
             "response floor": f"{self.response_floor_ms} ms per trace answer",
             "connections": f"head within {self.header_deadline_seconds} s, body within "
             f"{self.body_deadline_seconds} s, {self.connections_per_address} connections per address",

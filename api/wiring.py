@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from api.access.clients import ClientStore
 from api.access.probing import ProbeCounter, ProbeTokens
 from api.access.ratelimit import RateLimiter
+from api.access.retries import RetryKeys, RetryStore
 from api.audit.register import AuditRegister
 from api.audit.subjects import SubjectTokens
 from api.http.formats import TRACE_REQUESTS
@@ -29,6 +30,7 @@ from api.usecases.collection import Collection
 from api.usecases.gate import Gate
 from api.usecases.recording import Recorder
 from api.usecases.register_reads import RegisterReads
+from api.usecases.retrying import Retrying
 from api.usecases.reviewing import Reviewing
 from api.usecases.service import TraceService, utc_now
 from matcher.index import Index
@@ -49,6 +51,8 @@ class Components:
     reviewing: Reviewing
     collection: Collection
     register_reads: RegisterReads
+    retries: RetryStore
+    require_request_id: bool  # Settings.require_request_id
     response_floor: float  # seconds: Settings.response_floor_ms
     answer_timeout: float  # seconds: Settings.answer_timeout_seconds
     body_deadline: float  # seconds: Settings.body_deadline_seconds
@@ -97,6 +101,13 @@ def build_components(
     probes = ProbeCounter(engine, settings.probe_limit, dt.timedelta(minutes=settings.probe_window_minutes), clock)
     recorder = Recorder(service)
     gate = Gate(clients, limiter, recorder)
+    # A reservation older than the answer timeout is stale: its caller has been answered 503 by then.
+    retries = RetryStore(
+        engine,
+        dt.timedelta(minutes=settings.retry_window_minutes),
+        dt.timedelta(seconds=settings.answer_timeout_seconds),
+        clock,
+    )
     return Components(
         service=service,
         clients=clients,
@@ -105,10 +116,14 @@ def build_components(
         engine=engine,
         recorder=recorder,
         gate=gate,
-        admission=Admission(service, gate, probes, ProbeTokens(key), recorder),
+        admission=Admission(
+            service, gate, probes, ProbeTokens(key), recorder, retries, Retrying(retries, RetryKeys(key))
+        ),
         reviewing=Reviewing(service, recorder),
         collection=Collection(service, recorder),
         register_reads=RegisterReads(service, clients, recorder),
+        retries=retries,
+        require_request_id=settings.require_request_id,
         response_floor=settings.response_floor_ms / 1000,
         answer_timeout=settings.answer_timeout_seconds,
         body_deadline=settings.body_deadline_seconds,

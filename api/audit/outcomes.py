@@ -28,6 +28,9 @@ class RegisterOutcome(StrEnum):
     FORBIDDEN = "forbidden"
     INVALID = "invalid"
     ERROR = "error"
+    # An X-Request-ID sent again with another body (409), or while its first attempt is being answered (409).
+    RETRY_CONFLICT = "retry_conflict"
+    RETRY_IN_PROGRESS = "retry_in_progress"
     # Reads of the register, the queue and held requests, and the service's own notes.
     REGISTER_READ = "register_read"
     REVIEWS_LISTED = "reviews_listed"
@@ -54,9 +57,17 @@ class Status(StrEnum):
 
 ANSWERED = frozenset(RegisterOutcome(status) for status in Status) | {RegisterOutcome.WITHHELD}
 REJECTED = frozenset(
-    {RegisterOutcome.INVALID, RegisterOutcome.FORBIDDEN, RegisterOutcome.RATE_LIMITED, RegisterOutcome.ERROR}
+    {
+        RegisterOutcome.INVALID,
+        RegisterOutcome.FORBIDDEN,
+        RegisterOutcome.RATE_LIMITED,
+        RegisterOutcome.ERROR,
+        RegisterOutcome.RETRY_CONFLICT,
+        RegisterOutcome.RETRY_IN_PROGRESS,
+    }
 )
-"""Requests turned away before the policy judged them (malformed, wrong role, over the rate) or that failed."""
+"""Requests turned away before the policy judged them (malformed, wrong role, over the rate, a request id reused
+or in progress) or that failed."""
 PROBED = frozenset({RegisterOutcome.PROBE_SUSPECTED})
 """Requests held as one variant too many of an organisation's requests about one record."""
 ANSWERED_AS = {RegisterOutcome.WITHHELD: RegisterOutcome.NOT_FOUND}

@@ -35,6 +35,8 @@ _POSTGRES_LOCK = 0x7265676973746572  # "register": one writer at a time across p
 
 Also = Callable[[Connection, str], object]
 """What is written in the entries' transaction: ``also(connection, recorded_at)`` (a held request's case)."""
+Numbered = Callable[[Connection, list["RegisterEntry"]], object]
+"""What is written in the entries' transaction and needs their sequence numbers (an answer kept for a retry)."""
 
 
 class RegisterUnavailable(RuntimeError):
@@ -70,26 +72,32 @@ class AuditRegister:
         drafts: list[EntryDraft],
         now: dt.datetime,
         also: Also | None = None,
+        numbered: Numbered | None = None,
     ) -> list[RegisterEntry]:
         """Write the entries, in order, in one transaction (requests that arrived together: one fsync for all).
-        ``also(connection, recorded_at)`` writes what must stand or fall with them (a held request's case)."""
+        ``also(connection, recorded_at)`` writes what must stand or fall with them (a held request's case), and
+        ``numbered(connection, entries)`` what must besides name them (an answer kept for a retry)."""
         recorded_at = now.astimezone(dt.UTC).isoformat(timespec="microseconds")
         try:
             with self._lock:
-                return self._write([(draft, recorded_at) for draft in drafts], also)
+                return self._write([(draft, recorded_at) for draft in drafts], also, numbered)
         except SQLAlchemyError as error:
             raise RegisterUnavailable("the audit register could not be written") from error
 
-    def _write(self, batch: list[tuple[EntryDraft, str]], also: Also | None) -> list[RegisterEntry]:
+    def _write(
+        self, batch: list[tuple[EntryDraft, str]], also: Also | None, numbered: Numbered | None
+    ) -> list[RegisterEntry]:
         for attempt in range(_APPEND_ATTEMPTS):
             try:
-                return self._append_batch(batch, also)
+                return self._append_batch(batch, also, numbered)
             except IntegrityError:  # another process took a sequence number: re-read the head and retry
                 if attempt == _APPEND_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
 
-    def _append_batch(self, batch: list[tuple[EntryDraft, str]], also: Also | None) -> list[RegisterEntry]:
+    def _append_batch(
+        self, batch: list[tuple[EntryDraft, str]], also: Also | None, numbered: Numbered | None
+    ) -> list[RegisterEntry]:
         with self.engine.begin() as connection:
             if connection.dialect.name == "postgresql":
                 connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _POSTGRES_LOCK})
@@ -110,6 +118,8 @@ class AuditRegister:
             connection.execute(insert(register_entries), rows)
             if also is not None:
                 also(connection, batch[0][1])
+            if numbered is not None:
+                numbered(connection, entries)
         return entries
 
     def latest_policy_recorded(self) -> str | None:

@@ -67,6 +67,32 @@ TRACE_REQUEST_BODY = {
     }
 }
 
+# A UUID in its canonical text form (8-4-4-4-12 hexadecimal digits, either case), as PDS takes it; no braces, no
+# urn:uuid:, so that one id has one spelling (lower-cased before it is keyed). Checked by ``api.http.params``.
+REQUEST_ID_PATTERN = "^[0-9A-Fa-f]{8}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{4}-[0-9A-Fa-f]{12}$"
+
+REQUEST_ID_PARAMETER = {
+    "parameters": [
+        {
+            "name": "X-Request-ID",
+            "in": "header",
+            "required": False,
+            "description": (
+                "A UUID naming this request (as NHS PDS asks). Sent again with the same body within a day (the "
+                "service's retry window), the request is answered as it was the first time (the same trace_id, "
+                "register_sequence, status and disclosure) and is not traced, counted or recorded again; with "
+                "another body it is a 409. Without it, every request is a new one. A deployment may require it "
+                "(TRACING_REQUIRE_REQUEST_ID). Malformed, it is a 422 that does not repeat it."
+            ),
+            "schema": {
+                "type": "string",
+                "pattern": REQUEST_ID_PATTERN,
+            },
+            "example": "3f2b8c1e-7d4a-4e6b-9c2d-1a5e8f0b4c7d",
+        }
+    ]
+}
+
 _ANSWER_BASE = {
     "trace_id": "6f1c2d4e-9a8b-4c1d-8e2f-3a4b5c6d7e8f",
     "policy_version": "mou-2018-05",
@@ -164,8 +190,20 @@ TRACE_RESPONSES = {
             415, "unsupported-media-type", "Unsupported media type", "send the request body as application/json"
         ),
     },
+    409: {
+        "description": "The X-Request-ID was used by this client for another request within the retry window, or "
+        "a request with it is being answered now (see Retry-After, then send it again for its answer)",
+        "headers": {"Retry-After": {"schema": {"type": "integer"}, "description": "seconds to wait"}},
+        **_problem(
+            409,
+            "conflict",
+            "Conflict with the request's current state",
+            "this X-Request-ID was used for another request; send a new id for a new request",
+            trace_id="0b7e3f0c-3f55-4d1e-9d0c-2c8a3f9e1d44",
+        ),
+    },
     422: {
-        "description": "Malformed request: the fields at fault, never their values",
+        "description": "Malformed request or X-Request-ID: the fields at fault, never their values",
         **_problem(
             422,
             "invalid-request",

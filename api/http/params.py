@@ -9,17 +9,22 @@ from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 from typing import Annotated
 
 from fastapi import Depends, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import ClientDisconnect
 
+from api.http.examples import REQUEST_ID_PATTERN
 from api.http.problems import field_denial
 from api.usecases.denials import Denied
 from api.wiring import Components
 
 MAX_BODY_BYTES = 16_384  # a trace request is well under 2 KB
+
+REQUEST_ID_HEADER = "X-Request-ID"
+_REQUEST_ID = re.compile(REQUEST_ID_PATTERN)
 
 _bearer = HTTPBearer(auto_error=False, description="`Authorization: Bearer <API key>` from `python -m api clients add`")
 
@@ -48,6 +53,19 @@ async def read_body(request: Request, deadline: float) -> tuple[bytes | None, De
         return None, unreadable
     except TimeoutError:
         return None, Denied(408, f"the request body was not received within {deadline:g} s")
+
+
+def read_request_id(request: Request, required: bool) -> tuple[str | None, Denied | None]:
+    """The request's X-Request-ID, lower-cased, or None; or why it is malformed (to be recorded once the client is
+    known). The value is never repeated in the answer."""
+    sent = request.headers.getlist(REQUEST_ID_HEADER)
+    if not sent:
+        return None, _invalid_header("is required: a UUID naming this request") if required else None
+    if len(sent) > 1:
+        return None, _invalid_header("must be given once")
+    if not _REQUEST_ID.fullmatch(sent[0]):
+        return None, _invalid_header("must be a UUID, such as 0b7e3f0c-3f55-4d1e-9d0c-2c8a3f9e1d44")
+    return sent[0].lower(), None
 
 
 async def _json_body(request: Request) -> bytes:
@@ -99,3 +117,7 @@ def whole_number(name: str, value: str | None, default: int, low: int, high: int
 
 def _invalid_query(name: str, message: str) -> Denied:
     return field_denial([{"loc": ("query", name), "msg": message}])
+
+
+def _invalid_header(message: str) -> Denied:
+    return field_denial([{"loc": ("header", REQUEST_ID_HEADER), "msg": message}])

@@ -88,3 +88,20 @@ probe_variants = Table(
     Column("seen_at", String(32), nullable=False),
     Index("probe_variants_seen", "seen_at"),
 )
+
+
+# Idempotent retries (``api.access.retries``): per client and X-Request-ID, a keyed hash of the body first sent and,
+# once answered, that answer sealed under a key made from the body itself. Nothing here names a client, a request
+# id, a subject or a trace to someone without the master key and the body.
+request_ids = Table(
+    "request_ids",
+    metadata,
+    Column("request_key", String(64), primary_key=True),  # HMAC of the client and the request id
+    Column("body_hash", String(64), nullable=False),  # HMAC of the request key and the canonical body
+    Column("state", String(12), nullable=False),  # reserved, answered
+    Column("holder", String(32), nullable=False),  # the reservation's random id: who may answer it
+    Column("created_at", String(32), nullable=False),  # the first attempt: the window runs from here
+    Column("reserved_at", String(32), nullable=False),  # the reservation's (a stale one may be taken over)
+    Column("sealed_answer", LargeBinary, nullable=True),  # AES-GCM under a key only the same body gives
+    Index("request_ids_created", "created_at"),
+)

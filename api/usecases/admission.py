@@ -3,7 +3,10 @@
     key     who asks (401, not recorded: no client is known)
     rate    the client's rate (429 with Retry-After), before its role: see ``api.usecases.gate``
     role    the requester role (403)
-    body    is it a request (413 or 415 from reading it, 422 with the fields at fault)
+    body    is it a request (413 or 415 from reading it, 422 with the fields at fault, or a malformed X-Request-ID)
+    retry   a request named by an X-Request-ID this client used within the window: with the same body, the answer
+            the first attempt was given, again, nothing traced, counted or recorded; with another body, or while
+            the first is being answered, a 409 (``api.access.retries``). Else the id is reserved for this attempt
     policy  the policy in force on the UK day of arrival judges the grounds; a refused request is never matched
     trace   the allowed requests are matched as one batch of the tracing core
     probe   each traced request is counted on the records it landed on, and, if not matched, on those it could
@@ -12,7 +15,8 @@
     hold    a probe, a welfare concern, an ambiguous or near-threshold match goes to a reviewer; a certain match
             to a restricted record or its household is answered not_found (recorded as ``withheld``)
     record  the register entries, written before anything is returned: the refusals in one transaction, the
-            answers (with the held cases) in another
+            answers (with the held cases and the answers kept for their request ids) in another; a request id whose
+            attempt was not answered is released, so that its retry is traced as new
     answer  only then the answers
 
 Requests that arrived together (``api.http.dispatch``) go through each stage together: one query for their keys,
@@ -31,13 +35,17 @@ import uuid
 from dataclasses import dataclass
 
 import numpy as np
+from sqlalchemy import Connection
 from sqlalchemy.exc import SQLAlchemyError
 
 from api.access.clients import Client, Role
 from api.access.probing import Probe, ProbeCounter, ProbeTokens
+from api.access.retries import Attempt, ReservationLost, RetryStore
+from api.audit.entry import RegisterEntry
 from api.audit.outcomes import RegisterOutcome, Status
 from api.policy.versions import PolicyDecision, PolicyVersion
-from api.review.queue import Hold, ReviewReason
+from api.review.queue import ReviewReason
+from api.usecases.cases import HeldRequest, review_cases
 from api.usecases.denials import (
     Denied,
     database_unavailable,
@@ -49,6 +57,7 @@ from api.usecases.gate import Gate
 from api.usecases.recording import Recorder
 from api.usecases.request import TraceApplication
 from api.usecases.results import Answer, Disclosure
+from api.usecases.retrying import Named, Retrying
 from api.usecases.service import UK, TraceService
 from matcher.contract.request import TraceRequest
 from matcher.decision import OUTCOMES, Outcome
@@ -67,14 +76,17 @@ _WITHHELD = OUTCOMES.index(Outcome.RESTRICTED)  # a record's standing when it, o
 _STATUS_OF_DEATH = {"deceased": Status.DECEASED, "not_found": Status.NOT_FOUND}
 
 
+
 @dataclass(frozen=True)
 class TraceCall:
     """One POST /v1/traces as the event loop hands it over: the key presented and the body, or why it could not
-    be read."""
+    be read; the X-Request-ID, if any, or why it is malformed."""
 
     key: str | None
     body: bytes | None
     unreadable: Denied | None
+    request_id: str | None = None
+    malformed_id: Denied | None = None
 
 
 @dataclass(slots=True, eq=False)
@@ -85,6 +97,7 @@ class Arrival:
     client: Client | None = None
     request: TraceApplication | None = None
     trace_id: str = ""
+    attempt: Attempt | None = None  # the request id reserved for this attempt, to keep its answer or release
     probe: Probe | None = None
     refusal: RegisterOutcome | None = None  # the outcome recorded for ``denied`` (none for a 401)
     denied: Denied | None = None
@@ -99,7 +112,7 @@ class Arrival:
 
     @property
     def going(self) -> bool:
-        return self.denied is None
+        return self.denied is None and self.answer is None  # an answer already: a retry's, given again
 
     def turn_away(self, denied: Denied, refusal: RegisterOutcome | None = None) -> None:
         self.denied, self.refusal = denied, refusal
@@ -110,13 +123,22 @@ class Arrival:
 
 class Admission:
     def __init__(
-        self, service: TraceService, gate: Gate, probes: ProbeCounter, tokens: ProbeTokens, recorder: Recorder
+        self,
+        service: TraceService,
+        gate: Gate,
+        probes: ProbeCounter,
+        tokens: ProbeTokens,
+        recorder: Recorder,
+        retries: RetryStore,
+        retrying: Retrying,
     ) -> None:
         self.service = service
         self.gate = gate
         self.probes = probes
         self.tokens = tokens
         self.recorder = recorder
+        self.retries = retries
+        self.retrying = retrying
 
     def handle(self, calls: list[TraceCall]) -> list[Answer | Denied]:
         """Trace requests that arrived together, each answered or denied, in order."""
@@ -133,8 +155,10 @@ class Admission:
             for arrival in arrivals:
                 if arrival.going:
                     stage(arrival)
+        self._retries([a for a in arrivals if a.going and a.call.request_id is not None])
         self._record_refusals([a for a in arrivals if a.refusal is not None])
         self._answer([a for a in arrivals if a.going])
+        self.retries.release([a.attempt for a in arrivals if a.attempt is not None and a.answer is None])
         return [a.outcome() for a in arrivals]
 
     def _rate_and_role(self, arrival: Arrival) -> None:
@@ -146,12 +170,25 @@ class Admission:
         if arrival.call.unreadable is not None:
             arrival.turn_away(arrival.call.unreadable, RegisterOutcome.INVALID)
             return
+        if arrival.call.malformed_id is not None:
+            arrival.turn_away(arrival.call.malformed_id, RegisterOutcome.INVALID)
+            return
         try:
             arrival.request = self.service.requests.parse(arrival.call.body)
         except Denied as invalid:
             arrival.turn_away(invalid, RegisterOutcome.INVALID)
             return
         arrival.trace_id = str(uuid.uuid4())  # named now: a probe's entry names the first request of its group
+
+    def _retries(self, named: list[Arrival]) -> None:
+        """Each request with an id reserved for this attempt, answered again, or turned away (a 409, recorded)."""
+        if not named:
+            return
+        calls = [Named(a.client.id, a.call.request_id, a.request) for a in named]
+        for arrival, sorted_ in zip(named, self.retrying.sort(calls), strict=True):
+            arrival.attempt, arrival.answer = sorted_.attempt, sorted_.answer
+            if sorted_.refusal is not None:
+                arrival.turn_away(*sorted_.refusal)
 
     def _record_refusals(self, refused: list[Arrival]) -> None:
         denials = self.recorder.refusals([(a.client, a.refusal, a.denied) for a in refused])
@@ -167,6 +204,13 @@ class Admission:
         except Denied:  # the register could not be written: nothing is disclosed
             for arrival in admitted:
                 arrival.answer, arrival.denied = None, register_unavailable()
+        except ReservationLost:  # a retry took over a stale request id: only this attempt's answer is not written
+            if len(admitted) > 1:
+                for arrival in admitted:
+                    self._answer([arrival])
+                return
+            [arrival] = admitted
+            arrival.answer, arrival.denied = None, register_unavailable()
         except Exception as error:
             if len(admitted) > 1:  # one request's fault must not fail the others: answer them one by one
                 for arrival in admitted:
@@ -190,10 +234,7 @@ class Admission:
         self._hold(batch, policy)
         sequences = self._record(batch, policy, now)
         for arrival, sequence in zip(batch, sequences, strict=True):
-            decision = arrival.decision
-            arrival.answer = Answer(
-                arrival.trace_id, arrival.status, decision.version, sequence, decision.refusals, arrival.disclosure
-            )
+            arrival.answer = _answer_of(arrival, sequence)
 
     @staticmethod
     def _judge(batch: list[Arrival], policy: PolicyVersion, today: dt.date) -> None:
@@ -308,52 +349,35 @@ class Admission:
             )
             for a in batch
         ]
-        holds = self._cases([a for a in batch if a.hold is not None], policy)
+        holds = review_cases(
+            service.tracer,
+            [HeldRequest(a.trace_id, a.client, a.hold, a.request) for a in batch if a.hold is not None],
+            policy,
+        )
         switch = service.policy_switch(policy)
+
+        def keep_answers(connection: Connection, written: list[RegisterEntry]) -> None:
+            """The answers of requests with an id, kept for a retry with the entries that record them."""
+            kept = [
+                (a.attempt, _answer_of(a, entry.sequence).to_json())
+                for a, entry in zip(batch, written[len(switch) :], strict=True)
+                if a.attempt is not None
+            ]
+            self.retries.keep(connection, kept)
+
         entries = self.recorder.write(
-            switch + drafts, also=lambda connection, at: service.reviews.insert(connection, holds, at), now=now
+            switch + drafts,
+            also=lambda connection, at: service.reviews.insert(connection, holds, at),
+            now=now,
+            numbered=keep_answers,
         )[len(switch) :]
         service.mark_policy_recorded(policy)
         return [entry.sequence for entry in entries]
 
-    def _cases(self, held: list[Arrival], policy: PolicyVersion) -> list[Hold]:
-        """What the reviewer of each held request will see: its top candidates traced again with their
-        explanations (rare enough that the second trace costs nothing that matters)."""
-        if not held:
-            return []
-        tracer = self.service.tracer
-        explained = tracer.trace_many([a.request.subject.trace_request() for a in held], explain=True)
-        holds = []
-        for arrival, result in zip(held, explained, strict=True):
-            candidates = result.explanation
-            records = np.array([c.record for c in candidates], dtype=np.int64)
-            payloads = tracer.disclosures(records)  # None for a withheld or deceased candidate
-            if (tracer.index.standing_at(records) == OUTCOMES.index(Outcome.RESTRICTED)).any():
-                # A withheld candidate (never opened): the others may be its household, whose address is its
-                # whereabouts, so nothing in this request is ever released.
-                payloads = [None] * len(payloads)
-            holds.append(
-                Hold(
-                    trace_id=arrival.trace_id,
-                    client=arrival.client,
-                    reason=arrival.hold,
-                    policy_version=policy.version,
-                    request=arrival.request.as_sent(),
-                    candidates=[
-                        {
-                            "match_weight": c.match_weight,
-                            "meets_requirements": c.eligible,
-                            "comparisons": [
-                                {"comparison": x.comparison, "level": x.level, "weight": x.weight}
-                                for x in c.comparisons
-                            ],
-                        }
-                        for c in candidates
-                    ],
-                    disclosures=[None if p is None else Disclosure.from_payload(p).to_json() for p in payloads],
-                )
-            )
-        return holds
+
+def _answer_of(arrival: Arrival, sequence: int) -> Answer:
+    decision = arrival.decision
+    return Answer(arrival.trace_id, arrival.status, decision.version, sequence, decision.refusals, arrival.disclosure)
 
 
 def _hold_reason(result: TraceResult, arrival: Arrival, policy: PolicyVersion) -> ReviewReason | None:

@@ -15,7 +15,7 @@ from contextlib import contextmanager
 from api.access.clients import Client
 from api.audit.entry import EntryDraft, RegisterEntry
 from api.audit.outcomes import RegisterOutcome
-from api.audit.register import Also, RegisterUnavailable
+from api.audit.register import Also, Numbered, RegisterUnavailable
 from api.review.queue import ReviewError
 from api.usecases.denials import Denied, register_unavailable
 from api.usecases.service import TraceService
@@ -26,12 +26,18 @@ class Recorder:
         self.service = service
 
     def write(
-        self, drafts: list[EntryDraft], also: Also | None = None, now: dt.datetime | None = None
+        self,
+        drafts: list[EntryDraft],
+        also: Also | None = None,
+        now: dt.datetime | None = None,
+        numbered: Numbered | None = None,
     ) -> list[RegisterEntry]:
-        """The entries, in one transaction with ``also`` (see ``AuditRegister.append_many``), recorded at ``now``
-        (default: the service's clock); a 503 if they cannot be written."""
+        """The entries, in one transaction with ``also`` and ``numbered`` (see ``AuditRegister.append_many``),
+        recorded at ``now`` (default: the service's clock); a 503 if they cannot be written."""
         try:
-            return self.service.register.append_many(drafts, now or self.service.clock(), also=also)
+            return self.service.register.append_many(
+                drafts, now or self.service.clock(), also=also, numbered=numbered
+            )
         except RegisterUnavailable:
             raise register_unavailable() from None
 

@@ -85,3 +85,26 @@ class Answer:
     register_sequence: int  # the entry that records this answer
     refusals: tuple[Refusal, ...] = ()
     disclosure: Disclosure | None = None  # only when traced
+
+    def to_json(self) -> dict:
+        """As a request id keeps it, sealed, for a retry (``api.access.retries``)."""
+        return {
+            "trace_id": self.trace_id,
+            "status": self.status.value,
+            "policy_version": self.policy_version,
+            "register_sequence": self.register_sequence,
+            "refusals": [{"code": r.code, "message": r.message} for r in self.refusals],
+            "disclosure": None if self.disclosure is None else self.disclosure.to_json(),
+        }
+
+    @classmethod
+    def from_json(cls, value: dict) -> Answer:
+        disclosure = value["disclosure"]
+        return cls(
+            value["trace_id"],
+            Status(value["status"]),
+            value["policy_version"],
+            value["register_sequence"],
+            tuple(Refusal(r["code"], r["message"]) for r in value["refusals"]),
+            None if disclosure is None else Disclosure.from_json(disclosure),
+        )

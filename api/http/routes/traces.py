@@ -16,7 +16,7 @@ from fastapi import APIRouter, Request, Response
 from api.http import examples
 from api.http.dispatch import DispatcherClosed
 from api.http.models import TraceAnswer, trace_answer
-from api.http.params import BearerDependency, ComponentsDependency, key_of, read_body
+from api.http.params import BearerDependency, ComponentsDependency, key_of, read_body, read_request_id
 from api.http.problems import ProblemError, problem_of
 from api.usecases.admission import TraceCall
 from api.usecases.denials import RETRY_SOON, Denied
@@ -31,21 +31,28 @@ router = APIRouter()
     summary="Make an approved trace request",
     tags=["traces"],
     responses=examples.TRACE_RESPONSES,
-    openapi_extra=examples.TRACE_REQUEST_BODY,
+    openapi_extra={**examples.TRACE_REQUEST_BODY, **examples.REQUEST_ID_PARAMETER},
 )
 async def create_trace(
     request: Request, credentials: BearerDependency, components: ComponentsDependency
 ) -> Response:
     """Judge the grounds under the policy in force today, trace the subject if allowed, record the request in
-    the audit register, then answer. Only a traced answer carries a disclosure."""
+    the audit register, then answer. Only a traced answer carries a disclosure. Sent again with the same
+    X-Request-ID and body within a day, the request is answered as it was the first time, and nothing more is
+    traced or recorded."""
     arrived = time.monotonic()
     body, unreadable = await read_body(request, components.body_deadline)
+    request_id, malformed_id = read_request_id(request, components.require_request_id)
     try:
-        call = request.app.state.dispatcher.submit(TraceCall(key_of(credentials), body, unreadable))
+        call = request.app.state.dispatcher.submit(
+            TraceCall(key_of(credentials), body, unreadable, request_id, malformed_id)
+        )
         answer = await asyncio.wait_for(call, components.answer_timeout)
     except DispatcherClosed:
         raise Denied(503, "the service is stopping; retry later", retry_after=RETRY_SOON) from None
-    except TimeoutError:  # the call is dropped; if its entry is written later, its answer was never sent
+    # The call is dropped; if its entry is written later, its answer was never sent, but a retry with the same
+    # X-Request-ID gets it.
+    except TimeoutError:
         detail = "the service could not answer in time; nothing was disclosed"
         raise Denied(503, detail, retry_after=RETRY_SOON) from None
     finally:  # an answer, a refusal or a problem alike: its time says nothing of the outcome below the floor
