@@ -239,11 +239,15 @@ class Tracer:
         was matched to a record that may be disclosed or said to be dead, those it could be about under another
         date of birth (``could_be``). A match lands on its record already; a request that finds nobody, or someone
         else, may be one wrong date of a search for a person it never reaches; and one matched to a withheld
-        record is answered as about nobody, so it is counted as about nobody."""
+        record is answered as about nobody, so it is counted as about nobody. Withheld records are never among
+        them: counted, they would say that the index holds the person."""
         landed = (Outcome.MATCHED, Outcome.DECEASED)
         uncertain = [i for i, result in enumerate(results) if result.outcome not in landed]
         found = dict(zip(uncertain, self.could_be([requests[i] for i in uncertain]), strict=True)) if uncertain else {}
-        return [tuple(dict.fromkeys((*result.nearest, *found.get(i, ())))) for i, result in enumerate(results)]
+        about = [tuple(dict.fromkeys((*result.nearest, *found.get(i, ())))) for i, result in enumerate(results)]
+        rows = np.array([row for some in about for row in some], dtype=np.int64)
+        present = iter((self.index.standing_at(rows) != OUTCOMES.index(Outcome.RESTRICTED)).tolist())
+        return [tuple(row for row in some if next(present)) for some in about]
 
     def results_table(self, batch: BatchTrace, with_candidates: bool = False) -> pa.Table:
         """The ``trace`` command's output: one row per request. NHS numbers here are the data holder's internal

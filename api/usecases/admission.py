@@ -250,12 +250,13 @@ class Admission:
             arrival.result = result
 
     def _count_probes(self, batch: list[Arrival]) -> None:
-        """Each traced request counted on the records it landed on, for its organisation; a 503 if the count
-        cannot be kept (a probe must not pass because the database failed)."""
+        """Each traced request counted on the records it may be about (withheld ones never: a restricted person's
+        requests are counted like a stranger's), for its organisation; a 503 if the count cannot be kept (a probe
+        must not pass because the database failed)."""
         traced = [a for a in batch if a.result is not None]
         tracer = self.service.tracer
         requests = [a.request.subject.trace_request() for a in traced]
-        about = [self._unwithheld(rows) for rows in tracer.records_about(requests, [a.result for a in traced])]
+        about = tracer.records_about(requests, [a.result for a in traced])
         landings = [
             self.tokens.landing(
                 arrival.client.organisation,
@@ -273,15 +274,6 @@ class Admission:
             arrival.probe = None
         for arrival, probe in zip(traced, probes, strict=True):
             arrival.probe = probe
-
-    def _unwithheld(self, rows: tuple[int, ...]) -> list[int]:
-        """The records among ``rows`` that are not withheld. A withheld record is counted as if the index did not
-        hold it: a hold for the fourth request about a restricted person, where a stranger's four would not be
-        held, would tell that the person exists."""
-        if not rows:
-            return []
-        standing = self.service.tracer.index.standing_at(np.array(rows, dtype=np.int64))
-        return [row for row, s in zip(rows, standing.tolist(), strict=True) if s != _WITHHELD]
 
     def _look_for_withheld(self, batch: list[Arrival]) -> None:
         """Whether each traced request landed near a withheld record. Only a match to someone else may then be
