@@ -14,12 +14,12 @@ A national index of sixty million is sparser still."""
 from __future__ import annotations
 
 import datetime as dt
-import math
 import random
 from dataclasses import dataclass, field
 
 from benchmarks.adversary.service import Service, Subject
 from benchmarks.adversary.world import World
+from benchmarks.probe_rates import interval
 from synthetic import corruption as c
 from synthetic.profiles import PROFILES
 from synthetic.requests import generate_requests
@@ -45,21 +45,12 @@ class HonestResult:
         return self.enumeration_holds - self.beyond_limit_holds
 
     def summary(self) -> dict:
-        low, high = wilson(self.false_holds + self.refused, self.requests)
+        low, high = interval(self.false_holds + self.refused, self.requests)
         return {
             **self.__dict__,
             "false_hold_or_refusal_rate": (self.false_holds + self.refused) / max(1, self.requests),
             "interval_95": [round(low, 5), round(high, 5)],
         }
-
-
-def wilson(k: int, n: int) -> tuple[float, float]:
-    if n == 0:
-        return 0.0, 1.0
-    p, z = k / n, 1.96
-    centre = (p + z * z / (2 * n)) / (1 + z * z / n)
-    half = z * math.sqrt(p * (1 - p) / n + z * z / (4 * n * n)) / (1 + z * z / n)
-    return max(0.0, centre - half), min(1.0, centre + half)
 
 
 REFERENCE_RATE, REFERENCE_INDEX = 1_000, 1_000_000  # requests a day, on an index of this many people
