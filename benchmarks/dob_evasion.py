@@ -75,7 +75,9 @@ def spellings(target: dict, strategy: Strategy) -> list[tuple[str, str]]:
             continue
         family = f"{f}-{target['family_name']}" if strategy.prefix else f"{target['family_name']}-{f}"
         pair = (family, givens[i % len(givens)])
-        group = tuple(_spelling_groups(TraceRequest(family_name=pair[0], given_name=pair[1], date_of_birth="2000-01-01")))
+        group = tuple(
+            _spelling_groups(TraceRequest(family_name=pair[0], given_name=pair[1], date_of_birth="2000-01-01"))
+        )
         if group not in seen:  # fillers whose Metaphone collides would share a name group
             seen.add(group)
             out.append(pair)
@@ -160,8 +162,16 @@ def main() -> None:
     targets = []
     for i in picked.tolist():
         t = population.slice(i, 1).to_pylist()[0]
-        [r] = tracer.trace_many([TraceRequest(family_name=t["family_name"], given_name=t["given_name"],
-                                              date_of_birth=t["date_of_birth"].isoformat(), postcode=t["postcode"])])
+        [r] = tracer.trace_many(
+            [
+                TraceRequest(
+                    family_name=t["family_name"],
+                    given_name=t["given_name"],
+                    date_of_birth=t["date_of_birth"].isoformat(),
+                    postcode=t["postcode"],
+                )
+            ]
+        )
         if r.outcome is Outcome.MATCHED:
             targets.append((t, r.record))
     print(f"{len(targets)} of {len(picked)} targets traced from name, DOB and postcode")
@@ -181,10 +191,15 @@ def main() -> None:
                 for g in r[5]:
                     blame[g] += 1
         print(f"{strategy.name}: {len(runs)} targets ({time.perf_counter() - started:.0f} s)")
-        print(f"  right date answered: {dict(outcomes)}; disclosed {outcomes['disclosed'] / len(runs):.0%}; held by groups {dict(blame)}")
-        print(f"  wrong dates before the right one counted on the target: mean {counted.mean():.1%}, "
-              f"median {np.median(counted):.1%}; targets with 0% counted {int((counted == 0).sum())}; "
-              f"requests held before the right date, mean {held.mean():.1f}")
+        print(
+            f"  right date answered: {dict(outcomes)}; disclosed {outcomes['disclosed'] / len(runs):.0%}; "
+            f"held by groups {dict(blame)}"
+        )
+        print(
+            f"  wrong dates before the right one counted on the target: mean {counted.mean():.1%}, "
+            f"median {np.median(counted):.1%}; targets with 0% counted {int((counted == 0).sum())}; "
+            f"requests held before the right date, mean {held.mean():.1f}"
+        )
 
 
 if __name__ == "__main__":

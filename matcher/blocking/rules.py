@@ -11,10 +11,11 @@ postcode, which contains its family/given + sex + DOB + postcode keys), add a gi
 name, and keys that survive a wrong date of birth (names with year of birth, names with postcode district, the two
 names alone, family name with day and month).
 
-Three more rules are kept for the service, not for scoring (``probe_only``): each date-of-birth rule with the year
-of birth in its place. With them a request is looked up among the records it would have been matched to had its
-date of birth been theirs (``Tracer.could_be``): a search for someone's date of birth, one date after another,
-is then counted on that person's record from the first wrong date, whatever spelling each date comes with.
+Four more rules are kept for the service, not for scoring (``probe_only``): each date-of-birth rule with the year
+of birth in its place, and the family name in the postcode district (a date with a digit wrong, the year's too,
+matches if the postcode agrees). With them a request is looked up among the records it would have been matched to
+had its date of birth been theirs (``Tracer.could_be``): a search for someone's date of birth, one date after
+another, is then counted on that person's record from the first wrong date, whatever spelling each date comes with.
 """
 
 from __future__ import annotations
@@ -51,6 +52,9 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("family_soundex+year", ("family_soundex", "year_of_birth"), probe_only=True),
     BlockingRule("given_soundex+year", ("given_soundex", "year_of_birth"), probe_only=True),
     BlockingRule("postcode+year", ("postcode", "year_of_birth"), probe_only=True),
+    # A date short of exact (a digit wrong, in the year too) still matches when the postcode agrees, so a request
+    # with a postcode is also looked up where it points, with no date at all.
+    BlockingRule("family_soundex+district", ("family_soundex", "postcode_district"), probe_only=True),
 )
 
 Values = tuple[np.ndarray, np.ndarray]  # (row, token) pairs: a multi-valued column

@@ -5,6 +5,7 @@ from __future__ import annotations
 import datetime as dt
 import threading
 
+import pyarrow.compute as pc
 import pytest
 from sqlalchemy import select
 from sqlalchemy.exc import OperationalError
@@ -65,9 +66,7 @@ def test_past_the_limit_every_variant_is_held_even_the_right_one(api, requester_
     assert (case.trace_id, case.reason) == (answer["trace_id"], "enumeration")
 
 
-def test_respellings_that_change_every_phonetic_code_are_counted_on_the_record_they_land_on(
-    api, requester_key, people
-):
+def test_respellings_that_change_every_phonetic_code_are_counted_on_the_record_they_land_on(api, requester_key, people):
     person = people["ordinary"]
     given, family = person["given_name"], person["family_name"]
     respelt = [
@@ -110,6 +109,43 @@ def test_a_search_for_the_date_of_birth_with_a_new_spelling_for_every_date_is_he
     wrong = [body(spelling, day) for spelling, day in enumerate(guesses)]
     assert _statuses(api, wrong, requester_key) == ["not_found"] * 3
     assert _statuses(api, [right], requester_key) == ["pending_review"]
+
+
+def test_a_sweep_of_days_with_the_year_a_digit_off_and_the_postcode_is_held_at_the_right_day(
+    api, requester_key, population
+):
+    # The year one digit off keeps every year-keyed rule away from the person, a new filler before the family name
+    # every date keeps each in a name group of its own; the right day and month, the postcode agreeing, matches.
+    alive = population.filter(pc.is_null(population.column("date_of_death")))
+    candidates = alive.filter(pc.invert(alive.column("restricted"))).slice(300, 200).to_pylist()
+    other = _client(api, "another", "ANOTHER")
+
+    def body(person: dict, filler: str, day: dt.date) -> dict:
+        born = person["date_of_birth"]
+        shifted = day.replace(year=born.year + (1 if born.year % 10 != 9 else -1))
+        changes = {
+            "subject__given_name": "U" + person["given_name"][1:],
+            "subject__sex": None,
+            "subject__family_name": f"{filler}-{person['family_name']}",
+        }
+        return _born_on(trace_body(person, **changes), shifted)
+
+    people = [
+        p
+        for p in candidates
+        if p["given_name"] and p["postcode"] and p["date_of_birth"].month != 2 and p["date_of_birth"].year < 2025
+    ]
+    attackable = [p for p in people if _statuses(api, [body(p, "QX", p["date_of_birth"])], other) == ["traced"]]
+    assert len(attackable) >= 3
+    for person in attackable[:3]:
+        born = person["date_of_birth"]
+        wrong = [born.replace(month=m, day=15) for m in (1, 3, 4, 5) if m != born.month][:3]
+        fillers = ["BA", "DA", "GA"]  # each its own Metaphone, so its own name group
+        assert (
+            _statuses(api, [body(person, f, d) for f, d in zip(fillers, wrong, strict=True)], requester_key)
+            == ["not_found"] * 3
+        )
+        assert _statuses(api, [body(person, "LA", born)], requester_key) == ["pending_review"]
 
 
 def test_the_same_details_again_are_not_a_variant(api, requester_key, people):
