@@ -8,6 +8,8 @@ under ``out/adversary/pop{N}-seed{S}/``: a second run reuses the population and 
 from __future__ import annotations
 
 import datetime as dt
+import json
+import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -19,7 +21,7 @@ import pyarrow.parquet as pq
 from matcher.comparison.library import DEFAULT_COMPARISONS, comparisons_named, derived_columns_named
 from matcher.contract.generator import installed_generator
 from matcher.estimation import FellegiSunterEstimator
-from matcher.index import Index
+from matcher.index import FORMAT_VERSION, Index
 from matcher.index.households import shares_a_restricted_address
 from matcher.protection.keys import MasterKey
 from matcher.tracer import Tracer
@@ -88,6 +90,12 @@ def _as_of(population: pa.Table) -> dt.date:
     return dt.date.fromisoformat(value.decode()) if value else dt.date(2026, 1, 1)
 
 
+def _current(index_dir: Path) -> bool:
+    """Whether a cached index is there in the format this code reads (an older one is built again)."""
+    manifest = index_dir / "manifest.json"
+    return manifest.exists() and json.loads(manifest.read_text()).get("format_version") == FORMAT_VERSION
+
+
 def build_world(records: int, key: MasterKey, seed: int = 7, cache: Path = CACHE) -> World:
     """The population and its trained index, from the cache if they are there (built under ``key``, as
     ``matcher.build.build_index`` builds one: the installed generator's training requests)."""
@@ -96,7 +104,8 @@ def build_world(records: int, key: MasterKey, seed: int = 7, cache: Path = CACHE
     if not population_path.exists():
         folder.mkdir(parents=True, exist_ok=True)
         write_population(population_path, records, seed=seed)
-    if not (index_dir / "manifest.json").exists():
+    if not _current(index_dir):
+        shutil.rmtree(index_dir, ignore_errors=True)
         index = Index.build(pq.read_table(population_path), key, features=derived_columns_named(DEFAULT_COMPARISONS))
         training = installed_generator().training_requests(population_path)
         estimator = FellegiSunterEstimator(comparisons=comparisons_named(DEFAULT_COMPARISONS, index.tokeniser, False))
