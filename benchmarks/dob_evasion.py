@@ -22,10 +22,10 @@ from collections import defaultdict
 from dataclasses import dataclass
 
 import numpy as np
-import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
 from api.access.probing import _spelling_groups, _variant
+from benchmarks.dob_search import traceable_targets
 from matcher.contract.request import TraceRequest
 from matcher.decision import Outcome
 from matcher.index import Index
@@ -153,28 +153,8 @@ def main() -> None:
     tracer = Tracer(Index.load(args.index, load_master_key()).warm())
     population = pq.read_table(args.population)
     rng = np.random.default_rng(args.seed)
-    living = np.flatnonzero(
-        pc.and_(pc.is_null(population["date_of_death"]), pc.invert(population["restricted"])).to_numpy(False)
-        & pc.is_valid(population["given_name"]).to_numpy(False)
-        & pc.is_valid(population["postcode"]).to_numpy(False)
-    )
-    picked = rng.choice(living, size=args.targets, replace=False)
-    targets = []
-    for i in picked.tolist():
-        t = population.slice(i, 1).to_pylist()[0]
-        [r] = tracer.trace_many(
-            [
-                TraceRequest(
-                    family_name=t["family_name"],
-                    given_name=t["given_name"],
-                    date_of_birth=t["date_of_birth"].isoformat(),
-                    postcode=t["postcode"],
-                )
-            ]
-        )
-        if r.outcome is Outcome.MATCHED:
-            targets.append((t, r.record))
-    print(f"{len(targets)} of {len(picked)} targets traced from name, DOB and postcode")
+    targets = traceable_targets(tracer, population, args.targets, rng, with_postcode=True)
+    print(f"{len(targets)} of {args.targets} targets traced from name, DOB and postcode")
     for code in args.strategies.split(","):
         strategy = STRATEGIES[code]
         started = time.perf_counter()
@@ -185,7 +165,6 @@ def main() -> None:
             outcomes[r[0]] += 1
         # A right date among the sweep's first `limit` requests is one of the lawful guesses, not a break.
         early = sum(1 for r in runs if r[0] == "disclosed" and r[2] < args.limit)
-        print(f"  disclosed at one of the first {args.limit} requests (lawful guesses): {early}")
         counted = np.array([r[1] for r in runs])
         held = np.array([r[3] for r in runs])
         blame = defaultdict(int)
@@ -203,6 +182,7 @@ def main() -> None:
             f"median {np.median(counted):.1%}; targets with 0% counted {int((counted == 0).sum())}; "
             f"requests held before the right date, mean {held.mean():.1f}"
         )
+        print(f"  disclosed at one of the first {args.limit} requests (lawful guesses): {early}")
 
 
 if __name__ == "__main__":

@@ -28,6 +28,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 import numpy as np
+import pyarrow as pa
 import pyarrow.compute as pc
 import pyarrow.parquet as pq
 
@@ -90,6 +91,31 @@ def sweep(tracer: Tracer, target: dict, row: int, dates: int, rng: np.random.Gen
     return TargetResult(tuple(n for n, _ in usable), float(counted.mean()), float(min(by_spelling.values())))
 
 
+def traceable_targets(
+    tracer: Tracer, population: pa.Table, count: int, rng: np.random.Generator, with_postcode: bool = False
+) -> list[tuple[dict, int]]:
+    """The attacker's targets and their index rows: ``count`` living, unrestricted people with a given name (and
+    a postcode), picked at random, of whom those the core traces from name and date of birth (and postcode)."""
+    eligible = pc.and_(pc.is_null(population["date_of_death"]), pc.invert(population["restricted"]))
+    eligible = pc.and_(eligible, pc.is_valid(population["given_name"]))
+    if with_postcode:
+        eligible = pc.and_(eligible, pc.is_valid(population["postcode"]))
+    picked = rng.choice(np.flatnonzero(eligible.to_numpy(False)), size=count, replace=False)
+    out = []
+    for i in picked.tolist():
+        target = population.slice(i, 1).to_pylist()[0]
+        request = TraceRequest(
+            family_name=target["family_name"],
+            given_name=target["given_name"],
+            date_of_birth=target["date_of_birth"].isoformat(),
+            postcode=target["postcode"] if with_postcode else None,
+        )
+        [result] = tracer.trace_many([request])
+        if result.outcome is Outcome.MATCHED:
+            out.append((target, result.record))
+    return out
+
+
 def cost(tracer: Tracer, requests: list[TraceRequest], batch: int = 64) -> tuple[float, float]:
     """Milliseconds per request: tracing alone, and tracing with ``records_about``."""
     timings = []
@@ -119,31 +145,15 @@ def main() -> None:
     tracer = Tracer(Index.load(args.index, key).warm())
     population = pq.read_table(args.population)
     rng = np.random.default_rng(args.seed)
-    living = np.flatnonzero(
-        pc.and_(pc.is_null(population["date_of_death"]), pc.invert(population["restricted"])).to_numpy(False)
-        & pc.is_valid(population["given_name"]).to_numpy(False)
-    )
-    picked = rng.choice(living, size=args.targets, replace=False)
+    targets = traceable_targets(tracer, population, args.targets, rng)
     started = time.perf_counter()
     results = []
-    for i in picked.tolist():
-        target = population.slice(i, 1).to_pylist()[0]
-        [row] = tracer.trace_many(
-            [
-                TraceRequest(
-                    family_name=target["family_name"],
-                    given_name=target["given_name"],
-                    date_of_birth=target["date_of_birth"].isoformat(),
-                )
-            ]
-        )
-        if row.outcome is not Outcome.MATCHED:
-            continue  # not traceable from name and date alone: nothing to search for
-        results.append(sweep(tracer, target, row.record, args.dates, rng))
+    for target, row in targets:
+        results.append(sweep(tracer, target, row, args.dates, rng))
     elapsed = time.perf_counter() - started
     attackable = [r for r in results if r.spellings]
     print(
-        f"index {len(tracer.index):,} records; {len(picked)} targets, {len(results)} traced from name and date "
+        f"index {len(tracer.index):,} records; {args.targets} targets, {len(results)} traced from name and date "
         f"of birth, {len(attackable)} also from a respelling; {args.dates} wrong dates each; {elapsed:.0f} s"
     )
     for label, share in (("spellings in rotation", "counted"), ("the least-counted spelling", "counted_best_spelling")):
