@@ -10,8 +10,8 @@
     policy  the policy in force on the UK day of arrival judges the grounds; a refused request is never matched
     trace   the allowed requests are matched as one batch of the tracing core
     probe   each traced request is counted on the records it landed on, and, if not matched, on those it could
-            be about under another date of birth, for its organisation (``api.access.probing``): one variant too
-            many about a record is held (``probe_suspected``)
+            be about under another date of birth (withheld records never), for its organisation
+            (``api.access.probing``): one variant too many about a record is held (``probe_suspected``)
     hold    a probe, a welfare concern, an ambiguous or near-threshold match goes to a reviewer; a certain match
             to a restricted record or its household is answered not_found (recorded as ``withheld``)
     record  the register entries, written before anything is returned: the refusals in one transaction, the
@@ -74,7 +74,6 @@ _STATUS_OF_OUTCOME = {
 }
 _WITHHELD = OUTCOMES.index(Outcome.RESTRICTED)  # a record's standing when it, or its household, is restricted
 _STATUS_OF_DEATH = {"deceased": Status.DECEASED, "not_found": Status.NOT_FOUND}
-
 
 
 @dataclass(frozen=True)
