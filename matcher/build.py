@@ -10,7 +10,6 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 import pyarrow as pa
-import pyarrow.parquet as pq
 
 from matcher.comparison.library import DEFAULT_COMPARISONS, comparisons_named, derived_columns_named
 from matcher.contract.generator import NoGeneratorError, installed_generator
@@ -44,7 +43,7 @@ def build_index(
     unlabelled sample of that population), save to ``out``. A tracer of the saved index compares what it names."""
     start = time.perf_counter()
     features = derived_columns_named(comparisons)
-    index = Index.build(pq.read_table(population), load_master_key(), encoded=encoded, features=features)
+    index = Index.build(population, load_master_key(), encoded=encoded, features=features)
     report(f"indexed {len(index):,} records in {time.perf_counter() - start:.1f} s")
     if training_requests is None:
         training_requests = installed_generator().training_requests(population)

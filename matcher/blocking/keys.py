@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 
 import numpy as np
 
@@ -95,16 +95,29 @@ def all_keys(
     """(row, key, rule number) over all rules, or those ``including`` chooses. A rule's keys depend on its place
     in ``rules`` (its salt), so a choice of rules is made here, not by passing fewer."""
     chosen = [i for i, rule in enumerate(rules) if including is None or including(rule)]
-    components = component_values(
-        entities, dict.fromkeys(c for i in chosen for c in rules[i].components), as_request
-    )
     if len(entities) == 1:
+        components = component_values(
+            entities, dict.fromkeys(c for i in chosen for c in rules[i].components), as_request
+        )
         return _all_keys_one_row(rules, components, chosen)
     rows, keys, rule_ids = [], [], []
-    for i in chosen:
-        rule = rules[i]
-        row, key = rule_keys(entities, rule, salt=1000 + i, as_request=as_request, components=components)
+    for i, row, key in keys_by_rule(entities, rules, as_request, including):
         rows.append(row)
         keys.append(key)
         rule_ids.append(np.full(len(row), i, dtype=np.int8))
     return np.concatenate(rows), np.concatenate(keys), np.concatenate(rule_ids)
+
+
+def keys_by_rule(
+    entities: Entities,
+    rules: tuple[BlockingRule, ...],
+    as_request: bool,
+    including: Callable[[BlockingRule], bool] | None = None,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """(rule number, row, key) for one rule at a time, as ``all_keys`` lists them: a whole index's keys under
+    every rule at once are gigabytes, so its build takes them rule by rule."""
+    chosen = [i for i, rule in enumerate(rules) if including is None or including(rule)]
+    components = component_values(entities, dict.fromkeys(c for i in chosen for c in rules[i].components), as_request)
+    for i in chosen:
+        row, key = rule_keys(entities, rules[i], salt=1000 + i, as_request=as_request, components=components)
+        yield i, row, key

@@ -7,7 +7,7 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from matcher.blocking.keys import all_keys
+from matcher.blocking.keys import all_keys, keys_by_rule
 from matcher.blocking.rules import BlockingRule
 from matcher.protection.masking import RowMask
 from matcher.protection.tokens import KeyedHash
@@ -50,15 +50,24 @@ class BlockingIndex:
         cls, records: Entities, rules: tuple[BlockingRule, ...], keyed: KeyedHash, mask: RowMask
     ) -> BlockingIndex:
         """Keys of every record under every rule. Blocks over a rule's own ``max_block_size`` are left out: a
-        lookup would skip them anyway."""
-        row, key, rule = all_keys(records, rules, as_request=False)
-        key = keyed(key)
-        order = np.lexsort((row, key))
-        row, key, rule = row[order], key[order], rule[order]
-        _, counts = np.unique(key, return_counts=True)
-        limits = np.array([r.max_block_size or np.iinfo(np.int64).max for r in rules], dtype=np.int64)
-        keep = np.repeat(counts, counts) <= limits[rule]
-        return cls.from_sorted(key[keep], row[keep], keyed, mask)
+        lookup would skip them anyway. One rule at a time, so that the build's memory is the index's plus one
+        rule's keys, not every rule's keys with their sorting orders."""
+        kept_keys, kept_rows = [], []
+        for number, row, key in keys_by_rule(records, rules, as_request=False):
+            key = keyed(key)
+            order = np.argsort(key, kind="stable")  # rows were sorted within each key, and stay so
+            key, row = key[order], row[order].astype(np.uint32)
+            del order
+            starts = np.flatnonzero(np.concatenate(([True], key[1:] != key[:-1])))
+            counts = np.diff(np.append(starts, len(key)))
+            limit = rules[number].max_block_size or np.iinfo(np.int64).max
+            keep = np.repeat(counts <= limit, counts)
+            kept_keys.append(key[keep])
+            kept_rows.append(row[keep])
+        keys, rows = np.concatenate(kept_keys), np.concatenate(kept_rows)
+        del kept_keys, kept_rows
+        order = np.argsort(keys, kind="stable")
+        return cls.from_sorted(keys[order], rows[order], keyed, mask)
 
     @classmethod
     def from_sorted(cls, keys: np.ndarray, rows: np.ndarray, keyed: KeyedHash, mask: RowMask) -> BlockingIndex:

@@ -15,6 +15,7 @@ from pathlib import Path
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from matcher.blocking import DEFAULT_RULES, BlockingIndex, BlockingRule
 from matcher.decision.decide import standing
@@ -67,14 +68,17 @@ class Index:
     @classmethod
     def build(
         cls,
-        population: pa.Table,
+        population: pa.Table | Path,
         key: MasterKey,
         rules: tuple[BlockingRule, ...] = DEFAULT_RULES,
         encoded: bool = False,
         features: Sequence[FeatureBuilder] = (),
     ) -> Index:
         """``encoded``: hold no name in clear, in memory either (names as keyed Bloom filters). ``features``:
-        derived feature columns some comparison reads besides the built-in ones."""
+        derived feature columns some comparison reads besides the built-in ones. ``population`` as a Parquet
+        file's path is read here, so that only its shuffled copy is held while the index is built, not both."""
+        if not isinstance(population, pa.Table):
+            population = pq.read_table(population)
         keys = key.for_index(new_index_id())
         tokeniser = Tokeniser(keys.tokens)
         cipher = PayloadCipher(keys)

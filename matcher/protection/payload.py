@@ -29,6 +29,7 @@ from matcher.protection.keys import IndexKeys, MasterKey, WrongKeyError
 SOURCE_COLUMNS = ("nhs_number", *DISCLOSURE_FIELDS)
 """What each record's payload seals: its NHS number and what a trace may disclose."""
 _NONCE = 12
+_SLICE = 1 << 16  # rows sealed at a time
 # Payloads are padded to a multiple of this many bytes: nearly all to one length, so that a payload's length, seen
 # without its key, does not tell a long address from a short one.
 _PADDED = 96
@@ -83,21 +84,32 @@ class PayloadCipher:
 
     def seal(self, source: pa.Table) -> tuple[pa.Array, ReferenceLists]:
         """One sealed payload per row of ``source`` (its columns: SOURCE_COLUMNS), and the reference lists."""
-        localities, locality_codes = _codes(source.column("address_line_2"))
-        towns, town_codes = _codes(source.column("town"))
-        practice_columns = [source.column(n).to_pylist() for n in GP_PRACTICE_FIELDS]
-        practice_rows = list(zip(*practice_columns, strict=True))
-        practices = sorted(set(practice_rows), key=_sort_key)
+        localities = _distinct(source.column("address_line_2"))
+        towns = _distinct(source.column("town"))
+        practices = sorted({p for part in _slices(source) for p in _practice_rows(part)}, key=_sort_key)
         practice_position = {p: i for i, p in enumerate(practices)}
-        practice_codes = [practice_position[p] for p in practice_rows]
-        registration = source.column("registration_date").cast(pa.int32()).to_pylist()
-        nhs = source.column("nhs_number").to_pylist()
-        line_1 = source.column("address_line_1").to_pylist()
-        postcode = source.column("postcode").to_pylist()
-        nonces = os.urandom(_NONCE * source.num_rows)
+        # A slice at a time: a Python object per field per row, for ten million rows at once, is gigabytes.
+        sealed = [
+            self._seal_slice(part, start, localities, towns, practice_position)
+            for start, part in zip(range(0, source.num_rows, _SLICE), _slices(source), strict=True)
+        ]
+        combined = pa.chunked_array(sealed, pa.binary()).combine_chunks() if sealed else pa.array([], pa.binary())
+        return combined, ReferenceLists(localities, towns, practices)
+
+    def _seal_slice(
+        self, part: pa.Table, start: int, localities: list, towns: list, practice_position: dict
+    ) -> pa.Array:
+        locality_codes = _codes_in(part.column("address_line_2"), localities)
+        town_codes = _codes_in(part.column("town"), towns)
+        practice_codes = [practice_position[p] for p in _practice_rows(part)]
+        registration = part.column("registration_date").cast(pa.int32()).to_pylist()
+        nhs = part.column("nhs_number").to_pylist()
+        line_1 = part.column("address_line_1").to_pylist()
+        postcode = part.column("postcode").to_pylist()
+        nonces = os.urandom(_NONCE * part.num_rows)
         encrypt = self._aead.encrypt
         sealed = []
-        for row in range(source.num_rows):
+        for row in range(part.num_rows):
             plain = json.dumps(
                 [
                     nhs[row],
@@ -113,8 +125,8 @@ class PayloadCipher:
             ).encode()
             plain = plain.ljust(-(-len(plain) // _PADDED) * _PADDED)  # JSON ignores trailing spaces
             nonce = nonces[row * _NONCE : (row + 1) * _NONCE]
-            sealed.append(nonce + encrypt(nonce, plain, self._associated_data(row)))
-        return pa.array(sealed, pa.binary()), ReferenceLists(localities, towns, practices)
+            sealed.append(nonce + encrypt(nonce, plain, self._associated_data(start + row)))
+        return pa.array(sealed, pa.binary())
 
     def open(self, sealed: bytes, row: int, reference: ReferenceLists) -> dict:
         """The record's NHS number and disclosable fields; TamperedPayloadError if it does not authenticate."""
@@ -146,10 +158,22 @@ def check_key(expected_key_id: str, key: MasterKey) -> None:
         )
 
 
-def _codes(column: pa.ChunkedArray) -> tuple[list[str | None], list[int | None]]:
-    """Distinct values, sorted, and per row the value's number (None stays None)."""
-    values = sorted(v for v in pc.unique(column).to_pylist() if v is not None)
-    return values, pc.index_in(column, value_set=pa.array(values, column.type)).to_pylist()
+def _distinct(column: pa.ChunkedArray) -> list[str]:
+    """A column's distinct values, sorted (None left out)."""
+    return sorted(v for v in pc.unique(column).to_pylist() if v is not None)
+
+
+def _codes_in(column: pa.ChunkedArray, values: list[str]) -> list[int | None]:
+    """Per row the value's number in ``values`` (None stays None)."""
+    return pc.index_in(column, value_set=pa.array(values, column.type)).to_pylist()
+
+
+def _slices(source: pa.Table) -> list[pa.Table]:
+    return [source.slice(start, _SLICE) for start in range(0, source.num_rows, _SLICE)]
+
+
+def _practice_rows(part: pa.Table) -> list[tuple]:
+    return list(zip(*(part.column(n).to_pylist() for n in GP_PRACTICE_FIELDS), strict=True))
 
 
 def _sort_key(values: tuple) -> tuple:

@@ -184,3 +184,22 @@ def test_no_value_of_a_request_lingers_in_a_cache(tracer, monkeypatch):
     tracer.trace(request)
     # Every value hashed afresh the second time: nothing kept the first request's values.
     assert "SMITH" in first and "nhs:9434765919" in first and hashed == first + first
+
+
+def test_payloads_sealed_slice_by_slice_open_as_their_own_rows(population, master_key, monkeypatch):
+    """Payloads are sealed a slice of rows at a time; each must still open, as its own row, on either side of a
+    slice boundary, with the reference lists of the whole table."""
+    from matcher.protection import payload
+    from matcher.protection.keys import new_index_id
+    from matcher.protection.payload import SOURCE_COLUMNS, PayloadCipher
+
+    monkeypatch.setattr(payload, "_SLICE", 7)
+    source = population.slice(0, 50).select(list(SOURCE_COLUMNS))
+    cipher = PayloadCipher(master_key.for_index(new_index_id()))
+    sealed, reference = cipher.seal(source)
+    assert len(sealed) == source.num_rows
+    expected = source.to_pylist()
+    for row in range(source.num_rows):
+        opened = cipher.open(sealed[row].as_py(), row, reference)
+        for name in ("nhs_number", "address_line_1", "town", "postcode", "gp_practice_code"):
+            assert opened[name] == expected[row][name]
