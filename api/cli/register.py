@@ -56,12 +56,13 @@ def _verify(args: argparse.Namespace) -> int:
         print(f"BROKEN at entry {result.broken_at}: {result.problem}")
         print(f"the chain is intact up to entry {result.head_sequence}")
         return 1
+    rights = _verify_rights(register)
     print(f"register intact: {result.entries:,} entries; head {result.head_sequence}:{result.head_hash}")
-    return _verify_rights(register)
+    return rights
 
 
 def _verify_rights(register: AuditRegister) -> int:
-    """The clients and organisations tables replayed against the register's changes of rights."""
+    """The clients and organisations tables replayed against the register's changes of rights: 1 if a row differs."""
     findings = replay(register.engine, register, RowMacs(load_master_key()))
     for finding in findings:
         print(f"TAMPERED {finding.describe()}")

@@ -84,7 +84,7 @@ def world(api, people) -> World:
     assert held.status_code == 200 and held.json()["status"] == "pending_review"
     revoked = {}
     for role in Role:
-        revoked[role.value] = store.add(f"revoked-{role}", role)[1]
+        revoked[role.value] = api.add_client(role, name=f"revoked-{role}")
         assert store.authenticate_many([revoked[role.value]])[0] is not None  # a working key until revoked
         store.revoke(f"revoked-{role}")
     bodies = {

@@ -16,7 +16,6 @@ from api.storage.migrate import current_revision, downgrade, head_revision, upgr
 from api.storage.tables import metadata, register_entries
 from tests.support.api import trace_body
 
-
 SET_UP = 3
 """Entries before the first request: the policy note, and the requester's organisation and client added."""
 
