@@ -12,6 +12,7 @@ import sys
 
 import pytest
 from sqlalchemy import select, text, update
+from sqlalchemy.exc import SQLAlchemyError
 
 from api.access.clients import ClientError, ClientStore, _hash, _new_key
 from api.access.replay import replay
@@ -58,6 +59,18 @@ def test_each_change_of_rights_is_an_entry_with_the_rows_new_state_and_no_key(ap
     assert key not in stored and row.key_hash not in stored and row.key_id not in stored
     assert api.components.service.register.verify().ok
     assert replay(api.components.engine, api.components.service.register, store.macs) == []
+
+
+def test_a_change_whose_entry_cannot_be_written_is_not_made(api):
+    key = api.add_client("requester", name="kept")
+    with api.components.engine.begin() as connection:
+        connection.execute(text("DROP TABLE register_entries"))
+    with pytest.raises(SQLAlchemyError):
+        api.add_client("requester", name="never-added", organisation="kept")
+    with pytest.raises(SQLAlchemyError):
+        api.components.clients.revoke("kept")
+    assert [(c.name, c.revoked_at) for c in api.components.clients.list()] == [("kept", None)]
+    assert api.components.clients.authenticate_many([key])[0] is not None
 
 
 def test_a_changed_role_and_rate_take_effect_and_a_change_of_a_restored_row_is_refused(api):
