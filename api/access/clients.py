@@ -26,7 +26,7 @@ from sqlalchemy.exc import IntegrityError
 from api.access.organisations import NAME, ClientError, OrganisationStore
 from api.access.replay import newest_state
 from api.access.rows import RowMacs, rights_draft
-from api.access.tampering import Finding, RowProblem, TamperReports
+from api.access.tampering import UNVERIFIED, Finding, RowProblem, TamperReports
 from api.audit.outcomes import RegisterOutcome
 from api.audit.register import AuditRegister
 from api.storage.tables import clients
@@ -234,8 +234,8 @@ def _check_rate(rate_per_minute: int | None) -> None:
 
 
 def _finding(row: Any, problem: RowProblem) -> Finding:
-    name = row.name if isinstance(row.name, str) and _NAME.fullmatch(row.name) else "(unreadable)"
-    return Finding("clients", str(row.id), name, problem, row.row_mac)
+    """An edited row's name is not the service's: anything may have been written there, so it is not recorded."""
+    return Finding("clients", str(row.id), UNVERIFIED, problem, row.row_mac)
 
 
 def _text(moment: dt.datetime) -> str:

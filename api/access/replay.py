@@ -16,7 +16,7 @@ from sqlalchemy import Connection, Engine, select
 
 from api.access.organisations import NAME
 from api.access.rows import RowMacs
-from api.access.tampering import Finding, RowProblem
+from api.access.tampering import UNVERIFIED, Finding, RowProblem
 from api.audit.outcomes import RIGHTS, RegisterOutcome
 from api.audit.register import AuditRegister
 from api.storage.tables import clients, organisations, register_entries
@@ -49,7 +49,7 @@ def replay(engine: Engine, register: AuditRegister, macs: RowMacs) -> list[Findi
         key = (table, str(row.id))
         seen.add(key)
         intact = (macs.client_intact if table == "clients" else macs.organisation_intact)(row._mapping)
-        name = row.name if isinstance(row.name, str) and NAME.fullmatch(row.name) else "(unreadable)"
+        name = row.name if intact and isinstance(row.name, str) and NAME.fullmatch(row.name) else UNVERIFIED
         if not intact:
             problem = RowProblem.MAC_INVALID
         elif key not in expected:

@@ -21,6 +21,8 @@ from api.audit.outcomes import RegisterOutcome
 from api.audit.register import AuditRegister, RegisterUnavailable
 
 log = logging.getLogger("api.access.tampering")
+UNVERIFIED = "(unverified)"
+"""The name recorded for a row that fails its MAC: what it says was not written by the service."""
 
 
 class RowProblem(StrEnum):

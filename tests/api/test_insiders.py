@@ -14,7 +14,7 @@ from sqlalchemy import insert, select, update
 
 from api.access.clients import ClientError, _hash, _new_key
 from api.access.replay import replay
-from api.access.tampering import RowProblem
+from api.access.tampering import UNVERIFIED, RowProblem
 from api.audit.outcomes import RegisterOutcome
 from api.storage.tables import clients, organisations
 from tests.support.api import UNKNOWN_KEY, ApiHarness, bearer, trace_body
@@ -85,7 +85,8 @@ def test_a_requester_made_reviewer_by_hand_is_refused_and_cannot_read_a_case(api
     response = api.http.get(f"/v1/reviews/{trace_id}", headers=bearer(promoted))
     _refused_like_an_unknown_key(api, response, f"/v1/reviews/{trace_id}", "get")
     assert api.http.get("/v1/reviews", headers=bearer(promoted)).status_code == 401
-    assert [e.draft.client_name for e in _tampering(api)] == ["police"]
+    [entry] = _tampering(api)
+    assert (entry.draft.client_id, entry.draft.client_name) == (_row(api, "police")["id"], UNVERIFIED)
 
 
 def test_a_reviewer_moved_to_another_organisation_by_hand_is_refused(api, people):
@@ -99,7 +100,7 @@ def test_a_reviewer_moved_to_another_organisation_by_hand_is_refused(api, people
     )
     assert decided.status_code == 401
     assert api.components.service.reviews.case(trace_id).state == "pending"
-    assert [e.draft.client_name for e in _tampering(api)] == ["ho-review"]
+    assert [e.draft.client_id for e in _tampering(api)] == [_row(api, "ho-review")["id"]]
 
 
 def test_a_mac_copied_from_another_row_is_refused(api, people):
@@ -109,7 +110,7 @@ def test_a_mac_copied_from_another_row_is_refused(api, people):
     reviewer_row = _row(api, "real-reviewer")
     _edit(api, "wants-more", role="reviewer", organisation="nhs-england", row_mac=reviewer_row["row_mac"])
     assert api.http.get(f"/v1/reviews/{trace_id}", headers=bearer(requester)).status_code == 401
-    assert [e.draft.client_name for e in _tampering(api)] == ["wants-more"]
+    assert [e.draft.client_id for e in _tampering(api)] == [_row(api, "wants-more")["id"]]
 
 
 def test_a_row_restored_from_an_old_copy_is_found_by_verify_and_refused_from_the_next_start(
@@ -154,7 +155,7 @@ def test_a_client_inserted_by_hand_is_refused_and_found(api, people, database_ur
     with api.components.engine.begin() as connection:
         connection.execute(insert(clients).values(**row))
     _refused_like_an_unknown_key(api, api.trace(trace_body(people["ordinary"]), key))
-    assert [e.draft.client_name for e in _tampering(api)] == ["smuggled"]
+    assert [e.draft.client_id for e in _tampering(api)] == [_row(api, "smuggled")["id"]]
     verify = _cli(database_url, "register", "verify")
     assert verify.returncode == 1 and "row_mac_invalid" in verify.stdout
     restarted = _restart(api, master_key)
