@@ -1,8 +1,8 @@
 """The service's parts, wired from its configuration: ``build_components(settings)``.
 
 Everything is checked at start: a key that opens the index, a schema at the latest revision, a policy in force
-today. ``api.http.app.create_app(components)`` serves them; tests build components around their own tracer, key,
-clock and database.
+today, clients and organisations as the register's changes left them. ``api.http.app.create_app(components)``
+serves them; tests build components around their own tracer, key, clock and database.
 """
 
 from __future__ import annotations
@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from api.access.clients import ClientStore
 from api.access.probing import ProbeCounter, ProbeTokens
 from api.access.ratelimit import RateLimiter
+from api.access.replay import replay
 from api.access.retries import RetryKeys, RetryStore
 from api.audit.register import AuditRegister
 from api.audit.subjects import SubjectTokens
@@ -72,6 +73,17 @@ def trace_service(
     return TraceService(tracer, policies, register, SubjectTokens(key), reviews, TRACE_REQUESTS, clock)
 
 
+def check_rights(clients: ClientStore) -> None:
+    """Replay the register's changes of rights against the clients and organisations tables: every row that is not
+    what they made it is reported (a log line and a ``tampering_detected`` entry), and a client's key of such a row
+    is refused until a change by the service makes the row anew. The service starts: one row put back from a backup
+    must not take every other client's service down with it."""
+    findings = replay(clients.engine, clients.register, clients.macs)
+    clients.disable(findings)
+    clients.tampering.report(findings)
+    clients.tampering.flush()
+
+
 def build_components(
     settings: Settings,
     key: MasterKey | None = None,
@@ -84,7 +96,7 @@ def build_components(
     engine = make_engine(settings.database_url)
     try:
         if settings.migrate_on_start:
-            upgrade(engine)
+            upgrade(engine, key=key)
         else:
             require_current(engine)
         if tracer is None:
@@ -95,7 +107,8 @@ def build_components(
     service = trace_service(settings, engine, key, tracer, clock)
     service.record_policy_in_force()  # and NoPolicyInForce now rather than on the first request
     service.apply_retention()
-    clients = ClientStore(engine)
+    clients = ClientStore(engine, key, service.register)
+    check_rights(clients)
     limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst)
     # On the service's clock: a simulated year's windows are in simulated time.
     probes = ProbeCounter(engine, settings.probe_limit, dt.timedelta(minutes=settings.probe_window_minutes), clock)

@@ -155,9 +155,11 @@ def serving(
 
 
 def _add_client(env: dict[str, str]) -> str:
+    subprocess.run([sys.executable, "-m", "api", "organisations", "add", "--name", "bench"], env=env,
+                   capture_output=True, text=True)  # fmt: skip
     add = subprocess.run(
         [sys.executable, "-m", "api", "clients", "add", "--name", "bench", "--role", "requester",
-         "--rate-per-minute", "1000000"],
+         "--rate-per-minute", "1000000", "--organisation", "bench"],
         env=env, capture_output=True, text=True, check=True,
     )  # fmt: skip
     return add.stdout.strip().splitlines()[-1]

@@ -65,6 +65,11 @@ class EntryDraft:
     concerns: str | None = _column(
         String(36), None, later=True, description="for a review step or a collection: the trace it is about"
     )
+    # A change of who may do what (an organisation or client added, revoked, changed) or a tampered row found: the
+    # row's state after it as JSON (role, rate, organisation id, revoked, and the row's keyed MAC), never a key.
+    rights: str | None = _column(
+        Text, None, later=True, description="for a change of rights or a tampered row: the row's state, as JSON"
+    )
 
 
 @dataclass(frozen=True)

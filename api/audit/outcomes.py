@@ -42,6 +42,13 @@ class RegisterOutcome(StrEnum):
     # A reviewer's decision on a held request.
     REVIEW_APPROVED = "review_approved"
     REVIEW_REFUSED = "review_refused"
+    # A change of who may do what, written by the operator's commands in the change's own transaction.
+    ORGANISATION_ADDED = "organisation_added"
+    CLIENT_ADDED = "client_added"
+    CLIENT_REVOKED = "client_revoked"
+    CLIENT_CHANGED = "client_changed"  # its role or its rate
+    # A row the service trusts failed its keyed MAC, or differs from what the register's changes made it.
+    TAMPERING_DETECTED = "tampering_detected"
 
 
 # The status of a trace answer: the outcomes that answer a request. No docstring: it would become the OpenAPI
@@ -87,7 +94,18 @@ READS = frozenset(
 )
 """Entries of the register's and the queue's readers, requesters' looks at held requests and the service's notes:
 not trace requests."""
+RIGHTS = frozenset(
+    {
+        RegisterOutcome.ORGANISATION_ADDED,
+        RegisterOutcome.CLIENT_ADDED,
+        RegisterOutcome.CLIENT_REVOKED,
+        RegisterOutcome.CLIENT_CHANGED,
+    }
+)
+"""Changes of who may do what: replayed against the clients and organisations tables (``api.access.replay``)."""
+TAMPERING = frozenset({RegisterOutcome.TAMPERING_DETECTED})
+"""Rows found edited outside the service: not requests."""
 
 # A new outcome must be given a group, or the summary would count it as a rejected request.
-if set(RegisterOutcome) != ANSWERED | REJECTED | PROBED | REVIEWED | READS:
+if set(RegisterOutcome) != ANSWERED | REJECTED | PROBED | REVIEWED | READS | RIGHTS | TAMPERING:
     raise AssertionError("every register outcome belongs to one of the summary's groups")

@@ -99,27 +99,46 @@ class AuditRegister:
         self, batch: list[tuple[EntryDraft, str]], also: Also | None, numbered: Numbered | None
     ) -> list[RegisterEntry]:
         with self.engine.begin() as connection:
-            if connection.dialect.name == "postgresql":
-                connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _POSTGRES_LOCK})
-            head = connection.execute(
-                select(register_entries.c.sequence, register_entries.c.entry_hash)
-                .order_by(register_entries.c.sequence.desc())
-                .limit(1)
-            ).first()
-            sequence, previous = (head.sequence, head.entry_hash) if head else (0, GENESIS_HASH)
-            rows, entries = [], []
-            for draft, recorded_at in batch:
-                sequence += 1
-                row = _row(sequence, recorded_at, draft, previous)
-                row["entry_hash"] = self._hash(row)
-                rows.append(row)
-                entries.append(RegisterEntry(sequence, recorded_at, draft, previous, row["entry_hash"]))
-                previous = row["entry_hash"]
-            connection.execute(insert(register_entries), rows)
+            entries = self._chain(connection, batch)
             if also is not None:
                 also(connection, batch[0][1])
             if numbered is not None:
                 numbered(connection, entries)
+        return entries
+
+    def append_in(self, connection: Connection, drafts: list[EntryDraft], now: dt.datetime) -> list[RegisterEntry]:
+        """Write the entries as the chain's next within the caller's transaction, which commits them with its own
+        change (a client's row and the entry that records it stand or fall together). The caller's transaction
+        should take ``lock`` before it writes anything else, so that on SQLite the head is read under the write
+        lock it already holds."""
+        recorded_at = now.astimezone(dt.UTC).isoformat(timespec="microseconds")
+        with self._lock:
+            return self._chain(connection, [(draft, recorded_at) for draft in drafts])
+
+    @staticmethod
+    def lock(connection: Connection) -> None:
+        """Take the register's cross-process write lock for the rest of ``connection``'s transaction (PostgreSQL;
+        SQLite has one writer at a time anyway)."""
+        if connection.dialect.name == "postgresql":
+            connection.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _POSTGRES_LOCK})
+
+    def _chain(self, connection: Connection, batch: list[tuple[EntryDraft, str]]) -> list[RegisterEntry]:
+        self.lock(connection)
+        head = connection.execute(
+            select(register_entries.c.sequence, register_entries.c.entry_hash)
+            .order_by(register_entries.c.sequence.desc())
+            .limit(1)
+        ).first()
+        sequence, previous = (head.sequence, head.entry_hash) if head else (0, GENESIS_HASH)
+        rows, entries = [], []
+        for draft, recorded_at in batch:
+            sequence += 1
+            row = _row(sequence, recorded_at, draft, previous)
+            row["entry_hash"] = self._hash(row)
+            rows.append(row)
+            entries.append(RegisterEntry(sequence, recorded_at, draft, previous, row["entry_hash"]))
+            previous = row["entry_hash"]
+        connection.execute(insert(register_entries), rows)
         return entries
 
     def latest_policy_recorded(self) -> str | None:
@@ -154,6 +173,26 @@ class AuditRegister:
         with self.engine.connect() as connection:
             rows = connection.execute(query.order_by(register_entries.c.sequence).limit(limit)).all()
         return [_entry(row._asdict()) for row in rows]
+
+    def entries_of(self, outcomes: frozenset[RegisterOutcome], batch: int = 1_000) -> Iterator[RegisterEntry]:
+        """Every entry with one of these outcomes, in sequence order."""
+        after, wanted = 0, sorted(o.value for o in outcomes)
+        while True:
+            query = select(register_entries).where(
+                register_entries.c.sequence > after, register_entries.c.outcome.in_(wanted)
+            )
+            with self.engine.connect() as connection:
+                rows = connection.execute(query.order_by(register_entries.c.sequence).limit(batch)).all()
+            if not rows:
+                return
+            yield from (_entry(row._asdict()) for row in rows)
+            after = rows[-1].sequence
+
+    def authentic(self, entry: RegisterEntry) -> bool:
+        """Whether the entry's hash is the one the key makes of it: an entry written without the key is not (its
+        place in the chain is what ``verify`` checks)."""
+        row = _row(entry.sequence, entry.recorded_at, entry.draft, entry.previous_hash)
+        return hmac.compare_digest(self._hash(row), entry.entry_hash)
 
     def verify(self, anchor: tuple[int, str] | None = None) -> Verification:
         """Check every link; with ``anchor`` (sequence, hash) recorded earlier, also that it is still in the chain."""

@@ -2,13 +2,15 @@
 
 What a data release register publishes: how many trace requests each organisation made each month, under which
 category, and what came of them (traced, not found, ambiguous, held for review, refused and why, rejected before
-any judgement), and how many held requests each reviewing client decided. Entries that record reads (of the
+any judgement), how many held requests each reviewing client decided, and how many changes of rights (clients and
+organisations added, revoked, changed) and tampered rows found each organisation had. Entries that record reads (of the
 register, the queue, a held request's state) are not trace requests and are left out.
 """
 
 from __future__ import annotations
 
 import csv
+import json
 from collections import Counter
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, fields
@@ -16,7 +18,17 @@ from pathlib import Path
 from typing import TextIO
 
 from api.audit.entry import LISTED_FIELDS, RECORD_FIELDS, RegisterEntry, draft_values
-from api.audit.outcomes import ANSWERED, ANSWERED_AS, PROBED, READS, REJECTED, REVIEWED, RegisterOutcome
+from api.audit.outcomes import (
+    ANSWERED,
+    ANSWERED_AS,
+    PROBED,
+    READS,
+    REJECTED,
+    REVIEWED,
+    RIGHTS,
+    TAMPERING,
+    RegisterOutcome,
+)
 
 
 @dataclass
@@ -34,6 +46,8 @@ class SummaryRow:
     rejected: int = 0
     probe_suspected: int = 0
     reviewed: int = 0
+    rights_changed: int = 0  # organisations and clients added, revoked, changed (category None)
+    tampering_detected: int = 0  # clients or organisations rows found edited outside the service (category None)
     refused_by_reason: dict[str, int] = field(default_factory=dict)
 
 
@@ -51,8 +65,16 @@ def summarise(entries: Iterable[RegisterEntry], organisations: Mapping[int, str]
         if outcome in READS or (outcome in REJECTED and entry.draft.concerns):
             continue  # a read, or a failed step on a held request (a decision refused with 409): not a request
         organisation = organisations.get(entry.draft.client_id, entry.draft.client_name)
+        if outcome in RIGHTS:  # the organisation the change was of, as the entry records it
+            organisation = _rights(entry).get("organisation", organisation)
         key = (entry.recorded_at[:7], organisation, entry.draft.category)
         row = rows.setdefault(key, SummaryRow(*key))
+        if outcome in RIGHTS:
+            row.rights_changed += 1
+            continue
+        if outcome in TAMPERING:
+            row.tampering_detected += 1
+            continue
         if outcome in REVIEWED:
             row.reviewed += 1
             continue
@@ -69,6 +91,14 @@ def summarise(entries: Iterable[RegisterEntry], organisations: Mapping[int, str]
     for key, counter in reasons.items():
         rows[key].refused_by_reason = dict(sorted(counter.items()))
     return [rows[k] for k in sorted(rows, key=lambda k: (k[0], k[1], -1 if k[2] is None else k[2]))]
+
+
+def _rights(entry: RegisterEntry) -> dict:
+    try:
+        state = json.loads(entry.draft.rights or "{}")
+    except ValueError:
+        return {}
+    return state if isinstance(state, dict) else {}
 
 
 EXPORT_COLUMNS = tuple(f.name for f in RECORD_FIELDS)

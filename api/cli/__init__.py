@@ -10,7 +10,7 @@ import argparse
 import sys
 
 from api.access.clients import ClientError
-from api.cli import clients, db, demo, register, retention, serve, simulate
+from api.cli import clients, db, demo, organisations, register, retention, serve, simulate
 from api.policy.versions import NoPolicyInForce
 from api.settings import ConfigurationError
 from api.storage.migrate import SchemaOutOfDate
@@ -19,14 +19,15 @@ from matcher.protection.keys import KeyConfigurationError
 from matcher.protection.payload import TamperedPayloadError
 
 DESCRIPTION = (
-    "``python -m api``: serve, demo, clients, register and db commands. Configuration comes from api.settings."
+    "``python -m api``: serve, demo, organisations, clients, register and db commands. Configuration comes from "
+    "api.settings."
 )
 
 
 def build_parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(prog="python -m api", description=DESCRIPTION)
     commands = parser.add_subparsers(dest="command", required=True)
-    for group in (serve, demo, clients, register, simulate, retention, db):
+    for group in (serve, demo, organisations, clients, register, simulate, retention, db):
         group.add_parser(commands)
     return parser
 

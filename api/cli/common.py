@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from api.settings import Settings
 from api.storage.engine import make_engine
 from api.storage.migrate import upgrade
+from matcher.protection.keys import MasterKey
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
@@ -19,9 +20,10 @@ def settings_of(args: argparse.Namespace) -> Settings:
     return dataclasses.replace(settings, **overrides)
 
 
-def migrated_engine(settings: Settings) -> Engine:
+def migrated_engine(settings: Settings, key: MasterKey | None = None) -> Engine:
+    """The database, migrated (``key`` seals existing rows where a migration needs it: see ``upgrade``)."""
     engine = make_engine(settings.database_url)
-    upgrade(engine)
+    upgrade(engine, key=key)
     return engine
 
 

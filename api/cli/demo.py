@@ -41,10 +41,12 @@ def run(args: argparse.Namespace) -> int:
         except BUILD_ERRORS as error:
             print(f"error: {error}", file=sys.stderr)
             return 2
-    load_master_key()
-    store = ClientStore(migrated_engine(settings))
+    master_key = load_master_key()
+    store = ClientStore(migrated_engine(settings, master_key), master_key, background_reports=False)
     name = f"demo-requester-{len(store.list()) + 1}"
-    _, key = store.add(name, Role.REQUESTER)
+    # Each demo requester is an organisation of its own, as a client without one was before organisations existed.
+    organisation = store.organisations.ensure(name)
+    _, key = store.add(name, Role.REQUESTER, organisation=organisation.id)
     body = _demo_request(population)
     url = f"http://{settings.host}:{settings.port}/v1/traces"
     banner = (

@@ -52,9 +52,12 @@ def simulate(
     """Send the year's requests through ``http`` (a client of the running service); the summary and the counts."""
     rng = np.random.default_rng(plan.seed)
     suffix = rng.integers(1 << 30)
-    requester = _bearer(clients.add(f"home-office-{suffix}", Role.REQUESTER, 1_000_000, "Home Office")[1])
-    reviewer = _bearer(clients.add(f"caldicott-{suffix}", Role.REVIEWER, 1_000_000, "NHS England")[1])
-    auditor = _bearer(clients.add(f"auditor-{suffix}", Role.AUDITOR, 1_000_000, "Information Commissioner")[1])
+    home_office, nhs, ico = (
+        clients.organisations.ensure(name).id for name in ("Home Office", "NHS England", "Information Commissioner")
+    )
+    requester = _bearer(clients.add(f"home-office-{suffix}", Role.REQUESTER, 1_000_000, organisation=home_office)[1])
+    reviewer = _bearer(clients.add(f"caldicott-{suffix}", Role.REVIEWER, 1_000_000, organisation=nhs)[1])
+    auditor = _bearer(clients.add(f"auditor-{suffix}", Role.AUDITOR, 1_000_000, organisation=ico)[1])
     requests = generate_requests(population, plan.requests, PROFILES["typical"], plan.non_member_rate, plan.seed)
     start = dt.datetime(plan.year, 1, 1, tzinfo=dt.UTC)
     seconds = np.sort(rng.uniform(0, (dt.datetime(plan.year + 1, 1, 1, tzinfo=dt.UTC) - start).total_seconds(),

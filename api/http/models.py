@@ -224,6 +224,13 @@ class SummaryRowModel(BaseModel):
         "suspected probe); answered pending_review"
     )
     reviewed: int
+    rights_changed: int = Field(
+        description="changes of who may do what: the organisation or its clients added, revoked, their role or rate "
+        "changed (not requests)"
+    )
+    tampering_detected: int = Field(
+        description="clients or organisations rows found edited outside the service, and refused (not requests)"
+    )
     refused_by_reason: dict[str, int]
 
 

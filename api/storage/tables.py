@@ -7,11 +7,22 @@ columns are made from the entry's one definition (``api.audit.entry``).
 
 from __future__ import annotations
 
-from sqlalchemy import Column, Index, Integer, LargeBinary, MetaData, String, Table
+from sqlalchemy import Column, ForeignKey, Index, Integer, LargeBinary, MetaData, String, Table
 
 from api.audit.entry import RECORD_FIELDS
 
 metadata = MetaData()
+
+# Whom clients act for (``api.access.organisations``): the id is the normalised name, so that two spellings of one
+# organisation are one. Each row carries a keyed MAC of its columns (``api.access.rows``), checked on read.
+organisations = Table(
+    "organisations",
+    metadata,
+    Column("id", String(100), primary_key=True),
+    Column("name", String(100), nullable=False),
+    Column("created_at", String(32), nullable=False),
+    Column("row_mac", String(64), nullable=False),
+)
 
 clients = Table(
     "clients",
@@ -23,9 +34,13 @@ clients = Table(
     Column("key_id", String(24), nullable=False, unique=True),
     Column("key_hash", String(64), nullable=False),
     Column("rate_per_minute", Integer, nullable=True),  # None: the service's default
-    Column("organisation", String(100), nullable=True),  # None: the client is its own organisation
+    Column(
+        "organisation", String(100), ForeignKey("organisations.id", name="clients_organisation"), nullable=False
+    ),
     Column("created_at", String(32), nullable=False),
     Column("revoked_at", String(32), nullable=True),
+    # HMAC of every column that grants anything (``api.access.rows``): an edited row is refused.
+    Column("row_mac", String(64), nullable=False),
 )
 
 register_entries = Table(
@@ -50,7 +65,7 @@ reviews = Table(
     metadata,
     Column("trace_id", String(36), primary_key=True),
     Column("client_id", Integer, nullable=False),  # the requester
-    Column("organisation", String(100), nullable=False),
+    Column("organisation", String(100), nullable=False),  # the requester's organisation id
     Column("reason", String(20), nullable=False),  # welfare, restricted, ambiguous, near_threshold
     Column("policy_version", String(32), nullable=False),
     Column("created_at", String(32), nullable=False),

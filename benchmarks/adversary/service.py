@@ -131,7 +131,8 @@ class Service:
 
     def client(self, name: str) -> str:
         """A new requester client of the attacking organisation: its API key."""
-        return self._components.clients.add(name, "requester", organisation=ORGANISATION)[1]
+        clients = self._components.clients
+        return clients.add(name, "requester", organisation=clients.organisations.ensure(ORGANISATION).id)[1]
 
     def next_day(self) -> None:
         """Past the probe window: a target attacked on a day of its own."""

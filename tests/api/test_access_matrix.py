@@ -78,13 +78,13 @@ class World:
 def world(api, people) -> World:
     store = api.components.clients
     organisations = {Role.REQUESTER: "Home Office", Role.REVIEWER: "NHS England", Role.AUDITOR: "Data Release Audit"}
-    keys = {role.value: store.add(f"matrix-{role}", role, None, organisations[role])[1] for role in Role}
+    keys = {role.value: api.add_client(role, name=f"matrix-{role}", organisation=organisations[role]) for role in Role}
     welfare = {"category": 2, "welfare_description": "vulnerable adult missing from care"}
     held = api.trace(trace_body(people["restricted"], basis=welfare), keys["requester"])
     assert held.status_code == 200 and held.json()["status"] == "pending_review"
     revoked = {}
     for role in Role:
-        revoked[role.value] = store.add(f"revoked-{role}", role)[1]
+        revoked[role.value] = api.add_client(role, name=f"revoked-{role}")
         assert store.authenticate_many([revoked[role.value]])[0] is not None  # a working key until revoked
         store.revoke(f"revoked-{role}")
     bodies = {

@@ -147,7 +147,7 @@ def test_retry_after_rounds_up_to_whole_seconds_and_is_at_least_one(seconds, hea
 
 
 def test_a_new_key_is_stored_only_as_its_sha256(api, database_url):
-    _, key = api.components.clients.add("stored-once", "requester")
+    key = api.add_client("requester", name="stored-once")
     secret = key.rsplit("_", 1)[1]
     with api.components.engine.connect() as connection:
         rows = [r._asdict() for r in connection.execute(select(clients)).all()]
@@ -167,7 +167,7 @@ def test_a_new_key_is_stored_only_as_its_sha256(api, database_url):
 )
 def test_a_client_with_a_bad_role_name_or_rate_is_not_added(api, name, role, rate):
     with pytest.raises(ClientError):
-        api.components.clients.add(name, role, rate)
+        api.components.clients.add(name, role, rate, organisation=api.components.clients.organisations.ensure("o").id)
     assert api.components.clients.list() == []
 
 
@@ -180,10 +180,12 @@ def test_a_duplicate_client_name_is_not_added(api):
 
 def test_listing_clients_never_shows_a_key_or_its_hash(api):
     store: ClientStore = api.components.clients
-    _, key = store.add("listed", "reviewer", 30)
+    key = api.add_client("reviewer", 30, name="listed")
     store.revoke("listed")
     [record] = store.list()
-    assert set(vars(record)) == {"id", "name", "role", "rate_per_minute", "organisation", "created_at", "revoked_at"}
+    assert set(vars(record)) == {
+        "id", "name", "role", "rate_per_minute", "organisation", "created_at", "revoked_at", "intact"
+    }  # fmt: skip
     assert (record.name, record.role, record.rate_per_minute) == ("listed", Role.REVIEWER, 30)
     assert record.revoked_at is not None
     shown = repr(store.list())
@@ -194,7 +196,7 @@ def test_revoking_an_unknown_or_already_revoked_client_raises(api):
     store: ClientStore = api.components.clients
     with pytest.raises(ClientError, match="no active client"):
         store.revoke("nobody")
-    store.add("once", "requester")
+    api.add_client("requester", name="once")
     store.revoke("once")
     with pytest.raises(ClientError, match="no active client"):
         store.revoke("once")
@@ -203,9 +205,9 @@ def test_revoking_an_unknown_or_already_revoked_client_raises(api):
 # --- python -m api clients ---
 
 
-def clients_cli(database_url: str, *args: str) -> subprocess.CompletedProcess:
+def clients_cli(database_url: str, *args: str, command: str = "clients") -> subprocess.CompletedProcess:
     return subprocess.run(
-        [sys.executable, "-m", "api", "clients", *args],
+        [sys.executable, "-m", "api", command, *args],
         capture_output=True,
         text=True,
         cwd=REPO,
@@ -214,8 +216,13 @@ def clients_cli(database_url: str, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def organisations_cli(database_url: str, *args: str) -> subprocess.CompletedProcess:
+    return clients_cli(database_url, *args, command="organisations")
+
+
 def test_the_cli_adds_a_client_shows_its_key_once_lists_it_without_the_key_and_revokes_it(api, database_url):
-    added = clients_cli(database_url, "add", "--name", "cli-client", "--role", "requester")
+    assert organisations_cli(database_url, "add", "--name", "CLI Org").stdout.strip() == "cli-org"
+    added = clients_cli(database_url, "add", "--name", "cli-client", "--role", "requester", "--organisation", "cli-org")
     assert added.returncode == 0, added.stderr
     [key] = [line for line in added.stdout.splitlines() if line.startswith("trc_")]
     assert api.trace(trace_body(), key).status_code == 200
@@ -237,8 +244,10 @@ def test_the_cli_refuses_a_bad_role_with_exit_2(tmp_path):
 
 
 def test_the_cli_refuses_a_duplicate_name_with_exit_2_and_a_clear_error(database_url):
-    assert clients_cli(database_url, "add", "--name", "dup", "--role", "requester").returncode == 0
-    again = clients_cli(database_url, "add", "--name", "dup", "--role", "auditor")
+    assert organisations_cli(database_url, "add", "--name", "dup-org").returncode == 0
+    first = clients_cli(database_url, "add", "--name", "dup", "--role", "requester", "--organisation", "dup-org")
+    assert first.returncode == 0
+    again = clients_cli(database_url, "add", "--name", "dup", "--role", "auditor", "--organisation", "dup-org")
     assert again.returncode == 2 and "trc_" not in again.stdout
     assert again.stderr.startswith("error:") and "'dup' already exists" in again.stderr
     assert "Traceback" not in again.stderr
@@ -249,10 +258,10 @@ def test_the_cli_refuses_a_duplicate_name_with_exit_2_and_a_clear_error(database
 
 def test_a_client_name_with_a_trailing_newline_is_refused(api):
     with pytest.raises(ClientError):
-        api.components.clients.add("alice\n", "requester")
+        api.components.clients.add("alice\n", "requester", organisation="o")
 
 
 def test_a_rate_beyond_the_limit_is_a_client_error_not_a_database_error(api):
     with pytest.raises(ClientError, match="1,000,000"):
-        api.components.clients.add("fast", "requester", 2**31)
+        api.components.clients.add("fast", "requester", 2**31, organisation="o")
     assert api.components.clients.list() == []

@@ -271,12 +271,14 @@ def _free_port() -> int:
         return probe.getsockname()[1]
 
 
-def _add_requester(database_url: str) -> str:
+def _add_requester(database_url: str, master_key) -> str:
     """A requester whose rate limit the load never reaches (429s would be recorded too, but are not the point)."""
     engine = make_engine(database_url)
     try:
-        upgrade(engine)
-        return ClientStore(engine).add("load-requester", Role.REQUESTER, MAX_RATE_PER_MINUTE)[1]
+        upgrade(engine, key=master_key)
+        store = ClientStore(engine, master_key, background_reports=False)
+        organisation = store.organisations.ensure("load").id
+        return store.add("load-requester", Role.REQUESTER, MAX_RATE_PER_MINUTE, organisation=organisation)[1]
     finally:
         engine.dispose()
 
@@ -335,7 +337,7 @@ def test_a_server_killed_under_load_restarts_and_every_response_received_has_its
     servers, request_bodies, database_url, master_key
 ):
     began = time.monotonic()
-    key = _add_requester(database_url)
+    key = _add_requester(database_url, master_key)
     server = servers()
     received: list[Received] = []
     anchor: str | None = None  # the head verified before this kill, which must still be in the chain after it

@@ -27,7 +27,7 @@ def api(database_url, tracer, master_key):
 
 
 def _client(api: ApiHarness, name: str, organisation: str) -> str:
-    return api.components.clients.add(name, "requester", organisation=organisation)[1]
+    return api.add_client("requester", name=name, organisation=organisation)
 
 
 def _born_on(body: dict, day: dt.date) -> dict:

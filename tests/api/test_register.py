@@ -16,6 +16,9 @@ from api.storage.migrate import current_revision, downgrade, head_revision, upgr
 from api.storage.tables import metadata, register_entries
 from tests.support.api import trace_body
 
+SET_UP = 3
+"""Entries before the first request: the policy note, and the requester's organisation and client added."""
+
 
 def _fill(api, requester_key, people, n: int = 6) -> None:
     for i in range(n):
@@ -27,13 +30,13 @@ def test_every_answer_has_its_entry_and_the_chain_verifies(api, requester_key, p
     answers = [api.trace(trace_body(people["ordinary"]), requester_key).json() for _ in range(3)]
     entries = api.entries()
     assert [(e.sequence, e.trace_id) for e in entries] == [(a["register_sequence"], a["trace_id"]) for a in answers]
-    assert [e.sequence for e in entries] == [2, 3, 4]  # 1: the service's note of the policy in force
+    assert [e.sequence for e in entries] == [4, 5, 6]  # 1: the policy note; 2, 3: the requester added
     first = entries[0].draft
     assert (first.requesting_officer, first.requesting_grade) == ("HO-EO-1182", "EO")
     assert (first.authorising_officer, first.authorising_grade) == ("HO-HEO-0407", "HEO")
     assert (first.category, first.offence, first.policy_version) == (1, "s24(1)(b)(i)", "mou-2018-05")
     result = api.components.service.register.verify()
-    assert result.ok and result.entries == 4 and result.head_hash == entries[-1].entry_hash
+    assert result.ok and result.entries == SET_UP + 3 and result.head_hash == entries[-1].entry_hash
 
 
 def test_the_register_holds_no_plaintext_about_the_subject(api, requester_key, people):
@@ -106,7 +109,7 @@ def test_a_chain_rewritten_without_the_key_does_not_verify(api, requester_key, p
     forger = AuditRegister(api.components.engine, MasterKey.generate())
     forger.append(EntryDraft("forged", 1, "someone", "traced", 200), dt.datetime.now(dt.UTC))
     result = api.components.service.register.verify()
-    assert not result.ok and result.broken_at == 4  # after the policy note and the two answers
+    assert not result.ok and result.broken_at == SET_UP + 3  # after the set-up and the two answers
 
 
 def test_register_verify_command_exits_nonzero_on_a_broken_chain(api, requester_key, people, database_url):
@@ -114,13 +117,13 @@ def test_register_verify_command_exits_nonzero_on_a_broken_chain(api, requester_
     env = {**os.environ, "DATABASE_URL": database_url}
     command = [sys.executable, "-m", "api", "register", "verify"]
     ok = subprocess.run(command, env=env, capture_output=True, text=True)
-    assert ok.returncode == 0 and "register intact: 4 entries" in ok.stdout  # the policy note and 3 answers
+    assert ok.returncode == 0 and "register intact: 6 entries" in ok.stdout  # the set-up and 3 answers
     head = ok.stdout.split("head ")[1].strip()
     with api.components.engine.begin() as connection:  # the newest entry removed: what is left is a valid chain
-        connection.execute(delete(register_entries).where(register_entries.c.sequence == 4))
+        connection.execute(delete(register_entries).where(register_entries.c.sequence == 6))
     assert subprocess.run(command, env=env, capture_output=True, text=True).returncode == 0
     anchored = subprocess.run([*command, "--anchor", head], env=env, capture_output=True, text=True)
-    assert anchored.returncode == 1 and "before the anchor 4" in anchored.stdout
+    assert anchored.returncode == 1 and "before the anchor 6" in anchored.stdout
     with api.components.engine.begin() as connection:
         connection.execute(update(register_entries).where(register_entries.c.sequence == 2).values(client_id=99))
     broken = subprocess.run(command, env=env, capture_output=True, text=True)
@@ -148,7 +151,7 @@ def test_concurrent_requests_keep_one_unbroken_chain(api, requester_key, people)
         )
     assert codes == [200] * 40
     result = api.components.service.register.verify()
-    assert result.ok and result.entries == 41  # and the policy note
+    assert result.ok and result.entries == SET_UP + 40
 
 
 def test_migrations_build_exactly_the_schema_the_code_uses_and_undo_it(database_url):

@@ -46,7 +46,7 @@ def test_the_core_never_opens_a_restricted_record(tracer):
 
 def test_no_request_reviewed_or_collected_ever_carries_a_restricted_record(api, requester_key, restricted_people):
     api.clock.now = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
-    reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
+    reviewer = api.add_client("reviewer", name="caldicott", organisation="NHS England")
     forbidden = [value for person in restricted_people for value in _whereabouts(person)]
 
     def as_(key: str) -> dict:
@@ -93,7 +93,7 @@ def test_a_restricted_persons_household_is_protected_like_them(api, requester_ke
     from matcher.index.households import shares_a_restricted_address
 
     api.clock.now = dt.datetime(2026, 11, 22, 12, tzinfo=dt.UTC)
-    reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
+    reviewer = api.add_client("reviewer", name="caldicott", organisation="NHS England")
     alive = pc.is_null(population.column("date_of_death")).to_numpy(zero_copy_only=False)
     rows = np.flatnonzero(shares_a_restricted_address(population) & alive)[:5]
     held = 0

@@ -37,7 +37,7 @@ def _send(api: ApiHarness, body: dict, key: str, request_id: str | None = None, 
 
 
 def _client(api: ApiHarness, name: str, organisation: str) -> str:
-    return api.components.clients.add(name, "requester", organisation=organisation)[1]
+    return api.add_client("requester", name=name, organisation=organisation)
 
 
 def _rows(api: ApiHarness, table) -> list:

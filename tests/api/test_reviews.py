@@ -34,7 +34,7 @@ def _hold_as_probe(api, requester_key, body) -> str:
 
 def test_a_reviewer_sees_the_case_without_the_record_and_approval_discloses_once(api, requester_key, people):
     trace_id = _hold_welfare(api, requester_key, people)
-    reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
+    reviewer = api.add_client("reviewer", name="caldicott", organisation="NHS England")
 
     queue = api.http.get("/v1/reviews", headers=bearer(reviewer)).json()["pending"]
     assert [(p["trace_id"], p["reason"]) for p in queue] == [(trace_id, "welfare")]
@@ -67,7 +67,7 @@ def test_a_restricted_record_is_never_released_even_by_a_reviewer(api, requester
     trace_id = _hold_restricted(api, requester_key, people)
     sealed = api.components.service.reviews._open(trace_id, "case", _sealed_case(api, trace_id))
     assert sealed["disclosures"] and set(sealed["disclosures"]) == {None}  # never decrypted, so never stored
-    reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
+    reviewer = api.add_client("reviewer", name="caldicott", organisation="NHS England")
     approve = {"decision": "approve", "reason": "lawful and necessary"}
     refused = api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=bearer(reviewer))
     assert refused.status_code == 409 and "never disclosed" in refused.json()["detail"]
@@ -88,7 +88,7 @@ def _sealed_case(api, trace_id: str) -> bytes:
 
 def test_a_refusal_is_final_and_tells_the_requester(api, requester_key, people):
     trace_id = _hold_restricted(api, requester_key, people)
-    reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
+    reviewer = api.add_client("reviewer", name="caldicott", organisation="NHS England")
     refuse = {"decision": "refuse", "reason": "no serious crime shown"}
     assert api.http.post(f"/v1/reviews/{trace_id}", json=refuse, headers=bearer(reviewer)).status_code == 200
     answer = api.http.get(f"/v1/traces/{trace_id}", headers=bearer(requester_key)).json()
@@ -99,9 +99,9 @@ def test_a_refusal_is_final_and_tells_the_requester(api, requester_key, people):
 
 
 def test_a_reviewer_cannot_decide_their_own_organisations_request(api, people):
-    requester = api.components.clients.add("ho-requests", "requester", organisation="Home Office")[1]
+    requester = api.add_client("requester", name="ho-requests", organisation="Home Office")
     trace_id = _hold_restricted(api, requester, people)
-    insider = api.components.clients.add("ho-review", "reviewer", organisation="Home Office")[1]
+    insider = api.add_client("reviewer", name="ho-review", organisation="Home Office")
     response = api.http.post(
         f"/v1/reviews/{trace_id}", json={"decision": "approve", "reason": "looks fine"}, headers=bearer(insider)
     )
@@ -137,7 +137,7 @@ def test_a_policy_switch_is_recorded_and_a_waiting_request_is_judged_again(api, 
     body = trace_body(people["ordinary"], investigation__last_contact="2017-06-01")
     del body["basis"]["serious_crime"]
     trace_id = _hold_as_probe(api, requester_key, body)
-    reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
+    reviewer = api.add_client("reviewer", name="caldicott", organisation="NHS England")
 
     api.clock.now = dt.datetime(2018, 5, 10, 12, tzinfo=dt.UTC)  # mou-2018-05 now in force
     api.trace(trace_body(people["ordinary"], investigation__last_contact="2017-06-01"), requester_key)
@@ -155,7 +155,7 @@ def test_a_policy_switch_is_recorded_and_a_waiting_request_is_judged_again(api, 
 
 def _approved(api, requester_key, people) -> str:
     trace_id = _hold_welfare(api, requester_key, people)
-    reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
+    reviewer = api.add_client("reviewer", name="caldicott", organisation="NHS England")
     approve = {"decision": "approve", "reason": "necessary"}
     assert api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=bearer(reviewer)).status_code == 200
     return trace_id
@@ -202,7 +202,7 @@ def test_deciding_an_expired_case_again_is_a_recorded_409_not_a_500(api, request
     trace_id = _approved(api, requester_key, people)
     api.clock.now += dt.timedelta(days=31)
     assert api.components.service.apply_retention() == [trace_id]
-    reviewer = api.components.clients.add("second-look", "reviewer", organisation="NHS Wales")[1]
+    reviewer = api.add_client("reviewer", name="second-look", organisation="NHS Wales")
     for decision in ("approve", "refuse"):
         response = api.http.post(
             f"/v1/reviews/{trace_id}", json={"decision": decision, "reason": "again"}, headers=bearer(reviewer)
@@ -224,7 +224,7 @@ def test_an_approved_disclosure_waits_on_the_policy_in_force_when_collected(api,
     monkeypatch.setattr(service, "_hold_reason", lambda *_: ReviewReason.AMBIGUOUS)
     trace_id = api.trace(body, requester_key).json()["trace_id"]
     monkeypatch.undo()
-    reviewer = api.components.clients.add("caldicott", "reviewer", organisation="NHS England")[1]
+    reviewer = api.add_client("reviewer", name="caldicott", organisation="NHS England")
     case = api.http.get(f"/v1/reviews/{trace_id}", headers=bearer(reviewer)).json()
     assert case["policy_in_force"] == "mou-2017-01" and case["policy_checks"] == []
     approve = {"decision": "approve", "reason": "necessary"}

@@ -65,7 +65,8 @@ def served(database_url: str, tracer, master_key) -> Iterator[Served]:
         connections_per_address=PER_ADDRESS,
     )
     components = build_components(settings, key=master_key, tracer=tracer)
-    key = components.clients.add("requester-1", "requester", None)[1]
+    organisation = components.clients.organisations.ensure("requester-1").id
+    key = components.clients.add("requester-1", "requester", None, organisation=organisation)[1]
     server = uvicorn.Server(server_config(create_app(components), settings))
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -74,20 +74,35 @@ class ApiHarness:
         self.app = create_app(self.components)
         self.http = TestClient(self.app, raise_server_exceptions=False)
 
-    def add_client(self, role: str = "requester", rate_per_minute: int | None = None, name: str | None = None) -> str:
-        name = name or f"{role}-{len(self.components.clients.list()) + 1}"
-        return self.components.clients.add(name, role, rate_per_minute)[1]
+    def add_client(
+        self,
+        role: str = "requester",
+        rate_per_minute: int | None = None,
+        name: str | None = None,
+        organisation: str | None = None,
+    ) -> str:
+        """A new client's key; ``organisation`` (default: an organisation of the client's own name) is added if
+        there is none."""
+        store = self.components.clients
+        name = name or f"{role}-{len(store.list()) + 1}"
+        organisation_id = store.organisations.ensure(organisation or name).id
+        return store.add(name, role, rate_per_minute, organisation=organisation_id)[1]
 
     def trace(self, body: dict, key: str):
         return self.http.post("/v1/traces", json=body, headers={"Authorization": f"Bearer {key}"})
 
     def entries(self) -> list:
-        """The register's entries but the service's own notes of the policy in force."""
-        return [e for e in self.components.service.register.entries() if e.draft.outcome != "policy_in_force"]
+        """The register's entries but the service's own notes of the policy in force and the changes of rights
+        (organisations and clients added) the test's set-up made."""
+        from api.audit.outcomes import RIGHTS
+
+        notes = RIGHTS | {"policy_in_force"}
+        return [e for e in self.components.service.register.entries() if e.draft.outcome not in notes]
 
     def close(self) -> None:
         self.http.close()
         self.app.state.dispatcher.close()
+        self.components.clients.tampering.close()
         self.components.engine.dispose()
 
 
