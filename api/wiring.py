@@ -84,7 +84,7 @@ def build_components(
     engine = make_engine(settings.database_url)
     try:
         if settings.migrate_on_start:
-            upgrade(engine)
+            upgrade(engine, key=key)
         else:
             require_current(engine)
         if tracer is None:

@@ -42,6 +42,12 @@ class RegisterOutcome(StrEnum):
     # A reviewer's decision on a held request.
     REVIEW_APPROVED = "review_approved"
     REVIEW_REFUSED = "review_refused"
+    # Four eyes: an approval that needs a second (a welfare release, a candidate short of the requirements) waits
+    # for one of another organisation, which releases the disclosure.
+    REVIEW_FIRST_APPROVAL = "review_approved_once"  # the column holds 20 characters
+    REVIEW_COUNTERSIGNED = "review_countersigned"
+    # A stored row failed its keyed MAC: refused, and noted.
+    TAMPERING_DETECTED = "tampering_detected"
 
 
 # The status of a trace answer: the outcomes that answer a request. No docstring: it would become the OpenAPI
@@ -73,7 +79,15 @@ PROBED = frozenset({RegisterOutcome.PROBE_SUSPECTED})
 ANSWERED_AS = {RegisterOutcome.WITHHELD: RegisterOutcome.NOT_FOUND}
 """What the requester was answered, where the register records more: the published summary counts what was
 answered, so that it tells no one how many restricted people were asked about."""
-REVIEWED = frozenset({RegisterOutcome.REVIEW_APPROVED, RegisterOutcome.REVIEW_REFUSED})
+REVIEWED = frozenset(
+    {
+        RegisterOutcome.REVIEW_APPROVED,
+        RegisterOutcome.REVIEW_REFUSED,
+        RegisterOutcome.REVIEW_FIRST_APPROVAL,
+        RegisterOutcome.REVIEW_COUNTERSIGNED,
+    }
+)
+"""A reviewing client's decisions: each of a four-eyes case's two approvals counts for its own organisation."""
 READS = frozenset(
     {
         RegisterOutcome.REGISTER_READ,
@@ -83,6 +97,7 @@ READS = frozenset(
         RegisterOutcome.COLLECTED,
         RegisterOutcome.POLICY_IN_FORCE,
         RegisterOutcome.EXPIRED,
+        RegisterOutcome.TAMPERING_DETECTED,  # a note of what the service found, not a trace request
     }
 )
 """Entries of the register's and the queue's readers, requesters' looks at held requests and the service's notes:

@@ -10,6 +10,8 @@ from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
 from sqlalchemy import Engine
 
+from matcher.protection.keys import MasterKey
+
 
 class SchemaOutOfDate(RuntimeError):
     """The database is not at the latest revision and the service was told not to migrate it."""
@@ -30,8 +32,10 @@ def current_revision(engine: Engine) -> str | None:
         return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine, revision: str = "head") -> None:
-    _run(engine, command.upgrade, revision)
+def upgrade(engine: Engine, revision: str = "head", key: MasterKey | None = None) -> None:
+    """``key``: the master key, for a step that seals what exists (0006 gives existing review rows their MAC);
+    without it such a step stops on a database that has rows for it."""
+    _run(engine, command.upgrade, revision, key)
 
 
 def downgrade(engine: Engine, revision: str = "base") -> None:
@@ -47,8 +51,9 @@ def require_current(engine: Engine) -> None:
         )
 
 
-def _run(engine: Engine, operation, revision: str) -> None:
+def _run(engine: Engine, operation, revision: str, key: MasterKey | None = None) -> None:
     config = alembic_config()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
+        config.attributes["master_key"] = key
         operation(config, revision)
