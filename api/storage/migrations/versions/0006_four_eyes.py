@@ -52,23 +52,24 @@ def _mac(key: bytes, row: dict) -> str:
 
 
 def upgrade() -> None:
+    connection = op.get_bind()
+    # Before any change: on SQLite a column added is not undone with the transaction.
+    existing = connection.execute(sa.text("SELECT COUNT(*) FROM reviews")).scalar()
+    master_key = context.config.attributes.get("master_key")
+    if existing and master_key is None:
+        raise RuntimeError(
+            "migration 0006 gives each existing review row its keyed MAC and needs the master key: run "
+            "`python -m api db upgrade` (or start the service) with TRACING_MASTER_KEY_FILE set"
+        )
     with op.batch_alter_table("reviews") as batch:
         batch.add_column(sa.Column("first_approved_at", sa.String(32), nullable=True))
         batch.add_column(sa.Column("first_approved_by", sa.Integer(), nullable=True))
         batch.add_column(sa.Column("first_approved_organisation", sa.String(100), nullable=True))
         batch.add_column(sa.Column("row_mac", sa.String(64), nullable=True))
-    connection = op.get_bind()
-    reviews = sa.table("reviews", *(sa.column(c) for c in (*_TRUSTED, *_SEALED, "row_mac")))
-    rows = connection.execute(sa.select(reviews)).mappings().all()
-    if rows:
-        master_key = context.config.attributes.get("master_key")
-        if master_key is None:
-            raise RuntimeError(
-                "migration 0006 gives each existing review row its keyed MAC and needs the master key: run "
-                "`python -m api db upgrade` (or start the service) with TRACING_MASTER_KEY_FILE set"
-            )
+    if existing:
+        reviews = sa.table("reviews", *(sa.column(c) for c in (*_TRUSTED, *_SEALED, "row_mac")))
         key = master_key.derive("review-rows")
-        for row in rows:
+        for row in connection.execute(sa.select(reviews)).mappings().all():
             connection.execute(
                 sa.update(reviews).where(reviews.c.trace_id == row["trace_id"]).values(row_mac=_mac(key, dict(row)))
             )
