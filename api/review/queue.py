@@ -153,7 +153,11 @@ class ReviewStore:
         ]
         connection.execute(insert(reviews), rows)
 
-    def pending(self, limit: int = 100) -> tuple[list[Pending], list[str]]:
+    def pending(self, limit: int = 100) -> list[Pending]:
+        """The oldest open requests first (pending, or awaiting a second approval), but rows that fail their MAC."""
+        return self.open_cases(limit)[0]
+
+    def open_cases(self, limit: int = 100) -> tuple[list[Pending], list[str]]:
         """The oldest open requests first (pending, or awaiting a second approval): id, reason, organisation,
         policy, when held; no case detail. And the trace ids of rows that failed their MAC, left out."""
         open_states = [ReviewState.PENDING.value, ReviewState.AWAITING_SECOND.value]

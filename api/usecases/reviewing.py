@@ -65,7 +65,7 @@ class Reviewing:
 
     def pending(self, client: Client) -> list[Pending]:
         """The oldest open requests first; the read is recorded, and so is each row left out for failing its MAC."""
-        pending, tampered = self.service.reviews.pending()
+        pending, tampered = self.service.reviews.open_cases()
         for trace_id in tampered:
             self.recorder.tampered(client, trace_id)
         self.recorder.note(client, RegisterOutcome.REVIEWS_LISTED)
