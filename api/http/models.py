@@ -289,7 +289,9 @@ class CandidateStandingModel(BaseModel):
     match_weight: float
     meets_requirements: bool = Field(description="whether the core's decision requirements hold for it")
     weight_gap_to_next: float | None = Field(description="its weight less the next lower candidate's")
-    differs_from_request: list[str] = Field(description="the comparisons where it does not agree exactly")
+    differs_from_request: list[str] = Field(
+        description="the comparisons where it does not agree exactly (a value missing on a side aside)"
+    )
 
 
 class DifferencesModel(BaseModel):

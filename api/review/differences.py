@@ -3,7 +3,8 @@
 Per comparison: each candidate's level and how strongly it agrees with the request (exact, close, weak, none;
 unknown where a side had no value), whether the candidates' levels differ, and which candidates agree exactly.
 Per candidate: its weight, whether it meets the decision's requirements, the gap to the next candidate by weight,
-and the comparisons where it does not agree exactly with the request. And plain warnings: which candidates fall
+and the comparisons where it does not agree exactly with the request (where a side had no value, it neither agrees
+nor differs). And plain warnings: which candidates fall
 short of the requirements (approving one needs a second approval), or that none meets them, or that the candidate
 a first approver named does. Made only from what the case holds (the levels), so it can show nothing of a record.
 """
@@ -37,7 +38,7 @@ class CandidateStanding:
     match_weight: float
     meets_requirements: bool
     weight_gap_to_next: float | None  # this weight less the next lower candidate's; None for the lowest
-    differs_from_request: list[str]  # the comparisons where it does not agree exactly
+    differs_from_request: list[str]  # the comparisons where it does not agree exactly (a missing value aside)
 
 
 @dataclass(frozen=True)
@@ -74,6 +75,8 @@ def differences(
         who = "all" if len(exact) == len(per) else ", ".join(f"candidate {i}" for i in exact) or "none"
         others = ", ".join(f"candidate {i} {per[i]}" for i in range(len(per)) if i not in exact)
         summary = f"{name}: exact for {who}" + (f"; {others}" if others else "")
+        if all(a == UNKNOWN for a in agree):
+            summary = f"{name}: not compared (no value on one side)"
         across.append(ComparisonAcross(name, per, agree, len(set(per)) > 1, exact, summary))
     weights = [float(c.get("match_weight", 0.0)) for c in candidates]
     order = sorted(range(len(candidates)), key=lambda i: -weights[i])
@@ -84,7 +87,7 @@ def differences(
             weights[i],
             bool(c.get("meets_requirements")),
             gaps.get(i),
-            [a.comparison for a in across if i not in a.exact_for],
+            [a.comparison for a in across if a.agreements[i] not in ("exact", UNKNOWN)],
         )
         for i, c in enumerate(candidates)
     ]

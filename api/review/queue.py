@@ -36,6 +36,17 @@ from matcher.protection.keys import MasterKey
 __all__ = ["ALREADY_DECIDED", "ReviewError", "ReviewState"]  # the queue's words, defined with the rules
 
 _NONCE = 12
+_UNDECIDED = (
+    "decided_at",
+    "decided_by",
+    "first_approved_at",
+    "first_approved_by",
+    "first_approved_organisation",
+    "sealed_disclosure",
+    "collected_at",
+    "expired_at",
+)
+"""The columns a held request's row starts without (each is in its MAC, so each is set, if only to None)."""
 
 
 class ReviewReason(StrEnum):
@@ -142,11 +153,7 @@ class ReviewStore:
                         {"request": hold.request, "candidates": hold.candidates, "disclosures": hold.disclosures},
                     ),
                     "state": ReviewState.PENDING.value,
-                    **dict.fromkeys(
-                        ("decided_at", "decided_by", "first_approved_at", "first_approved_by"), None
-                    ),
-                    **dict.fromkeys(("first_approved_organisation", "sealed_disclosure"), None),
-                    **dict.fromkeys(("collected_at", "expired_at"), None),
+                    **dict.fromkeys(_UNDECIDED, None),
                 }
             )
             for hold in holds

@@ -74,9 +74,11 @@ def _candidate(weight: float, meets: bool, **levels: str) -> dict:
 def test_the_summary_shows_what_differs_and_warns_of_a_candidate_short_of_the_requirements():
     """The two Susan Andrews: the subject, and a namesake born in another year at another postcode."""
     candidates = [
-        _candidate(31.5, True, given_name="exact", family_name="exact", date_of_birth="exact", postcode="unit"),
-        _candidate(-12.5, False, given_name="exact", family_name="exact", date_of_birth="else", postcode="else"),
-    ]
+        _candidate(31.5, True, given_name="exact", family_name="exact", date_of_birth="exact", postcode="unit",
+                   nhs_number="null"),
+        _candidate(-12.5, False, given_name="exact", family_name="exact", date_of_birth="else", postcode="else",
+                   nhs_number="null"),
+    ]  # fmt: skip
     agreements = {"postcode": {"unit": "exact", "else": "none"}, "date_of_birth": {"exact": "exact", "else": "none"}}
     found = differences(candidates, agreements, approving=1)
     dob = next(c for c in found.comparisons if c.comparison == "date_of_birth")
@@ -86,7 +88,9 @@ def test_the_summary_shows_what_differs_and_warns_of_a_candidate_short_of_the_re
     assert names.summary == "given_name: exact for all" and not names.candidates_differ
     assert found.disagreements == ["date_of_birth", "postcode"]
     assert [s.weight_gap_to_next for s in found.candidates] == [44.0, None]
-    assert found.candidates[1].differs_from_request == ["date_of_birth", "postcode"]
+    assert found.candidates[1].differs_from_request == ["date_of_birth", "postcode"]  # not the NHS number: unsent
+    nhs = next(c for c in found.comparisons if c.comparison == "nhs_number")
+    assert nhs.agreements == ["unknown", "unknown"] and nhs.summary == "nhs_number: not compared (no value on one side)"
     assert any("candidate 1 does not meet" in w for w in found.warnings)
     assert any("first approver named candidate 1" in w for w in found.warnings)
     both_short = differences([candidates[1], candidates[1]], agreements)
