@@ -39,7 +39,9 @@ MAX_RATE_PER_MINUTE = 1_000_000
 
 class Role(StrEnum):
     REQUESTER = "requester"  # makes trace requests
-    REVIEWER = "reviewer"  # decides requests held for review
+    REVIEWER = "reviewer"  # decides requests held for review (reads welfare ones, which a guardian decides)
+    # Decides welfare (category 2) requests held for review, as a Caldicott Guardian would, and all a reviewer may.
+    GUARDIAN = "guardian"
     AUDITOR = "auditor"  # reads the register
 
 

@@ -47,6 +47,10 @@ class RegisterOutcome(StrEnum):
     CLIENT_ADDED = "client_added"
     CLIENT_REVOKED = "client_revoked"
     CLIENT_CHANGED = "client_changed"  # its role or its rate
+    # Four eyes: an approval that needs a second (a welfare release, a candidate short of the requirements) waits
+    # for one of another organisation, which releases the disclosure.
+    REVIEW_FIRST_APPROVAL = "review_approved_once"  # the column holds 20 characters
+    REVIEW_COUNTERSIGNED = "review_countersigned"
     # A row the service trusts failed its keyed MAC, or differs from what the register's changes made it.
     TAMPERING_DETECTED = "tampering_detected"
 
@@ -80,7 +84,15 @@ PROBED = frozenset({RegisterOutcome.PROBE_SUSPECTED})
 ANSWERED_AS = {RegisterOutcome.WITHHELD: RegisterOutcome.NOT_FOUND}
 """What the requester was answered, where the register records more: the published summary counts what was
 answered, so that it tells no one how many restricted people were asked about."""
-REVIEWED = frozenset({RegisterOutcome.REVIEW_APPROVED, RegisterOutcome.REVIEW_REFUSED})
+REVIEWED = frozenset(
+    {
+        RegisterOutcome.REVIEW_APPROVED,
+        RegisterOutcome.REVIEW_REFUSED,
+        RegisterOutcome.REVIEW_FIRST_APPROVAL,
+        RegisterOutcome.REVIEW_COUNTERSIGNED,
+    }
+)
+"""A reviewing client's decisions: each of a four-eyes case's two approvals counts for its own organisation."""
 READS = frozenset(
     {
         RegisterOutcome.REGISTER_READ,

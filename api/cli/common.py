@@ -11,7 +11,7 @@ from sqlalchemy import Engine
 from api.settings import Settings
 from api.storage.engine import make_engine
 from api.storage.migrate import upgrade
-from matcher.protection.keys import MasterKey
+from matcher.protection.keys import KeyConfigurationError, MasterKey, load_master_key
 
 
 def settings_of(args: argparse.Namespace) -> Settings:
@@ -21,7 +21,13 @@ def settings_of(args: argparse.Namespace) -> Settings:
 
 
 def migrated_engine(settings: Settings, key: MasterKey | None = None) -> Engine:
-    """The database, migrated (``key`` seals existing rows where a migration needs it: see ``upgrade``)."""
+    """The database at the latest revision. A step that seals existing rows (0006) needs the master key: the
+    deployment's, if it can be loaded (a command that needs no key otherwise still runs without one)."""
+    if key is None:
+        try:
+            key = load_master_key()
+        except KeyConfigurationError:
+            key = None  # a migration that needs it says so
     engine = make_engine(settings.database_url)
     upgrade(engine, key=key)
     return engine

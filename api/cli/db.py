@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import argparse
 
-from api.cli.common import settings_of
+from api.cli.common import migrated_engine, settings_of
 from api.storage.engine import make_engine
-from api.storage.migrate import current_revision, head_revision, upgrade
+from api.storage.migrate import current_revision, head_revision
 
 
 def add_parser(commands: argparse._SubParsersAction) -> None:
@@ -16,8 +16,7 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 
 def _run(args: argparse.Namespace) -> int:
-    engine = make_engine(settings_of(args).database_url)
-    if args.db_command == "upgrade":
-        upgrade(engine)
+    settings = settings_of(args)
+    engine = migrated_engine(settings) if args.db_command == "upgrade" else make_engine(settings.database_url)
     print(f"database at revision {current_revision(engine) or 'none'}; latest {head_revision()}")
     return 0

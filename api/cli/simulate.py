@@ -58,7 +58,8 @@ def run(args: argparse.Namespace) -> int:
             server.should_exit = True
             thread.join(10)
             components.engine.dispose()
-    print(f"answers: {json.dumps(result['statuses'])}; reviews: {json.dumps(result['reviews'])}")
+    reviews = {**result["reviews"], "second_approvals": result["second_approvals"]}
+    print(f"answers: {json.dumps(result['statuses'])}; reviews: {json.dumps(reviews)}")
     for line in summary_table(result["summary"]):
         print(line)
     return 0

@@ -4,7 +4,8 @@ The mix follows the published figures for 2016 (8,127 requests in the first 11 m
 traced: about 8,870 a year, 72% traced): synthetic requests of the typical profile, a quarter about people not in
 the index, 2% whose grounds fail the policy, 3% welfare concerns. Each request is sent at its moment of the year
 (the service's clock is the simulation's); a held request is decided at once by a reviewer of another organisation
-(nine in ten approved) and collected by the requester; the auditor's summary of the year is what comes out.
+(a welfare one by a guardian; nine in ten approved), an approval that needs four eyes countersigned by one of a
+third, and collected by the requester; the auditor's summary of the year is what comes out.
 """
 
 from __future__ import annotations
@@ -52,11 +53,18 @@ def simulate(
     """Send the year's requests through ``http`` (a client of the running service); the summary and the counts."""
     rng = np.random.default_rng(plan.seed)
     suffix = rng.integers(1 << 30)
-    home_office, nhs, ico = (
-        clients.organisations.ensure(name).id for name in ("Home Office", "NHS England", "Information Commissioner")
+    home_office, nhs, wales, ico = (
+        clients.organisations.ensure(name).id
+        for name in ("Home Office", "NHS England", "NHS Wales", "Information Commissioner")
     )
     requester = _bearer(clients.add(f"home-office-{suffix}", Role.REQUESTER, 1_000_000, organisation=home_office)[1])
-    reviewer = _bearer(clients.add(f"caldicott-{suffix}", Role.REVIEWER, 1_000_000, organisation=nhs)[1])
+
+    # A reviewer and a guardian, and for four eyes a second of each of another organisation.
+    def decider(role: Role, organisation: str) -> dict[str, str]:
+        name = f"{role.value}-{organisation}-{suffix}"
+        return _bearer(clients.add(name, role, 1_000_000, organisation=organisation)[1])
+
+    deciders = {r: (decider(r, nhs), decider(r, wales)) for r in (Role.REVIEWER, Role.GUARDIAN)}
     auditor = _bearer(clients.add(f"auditor-{suffix}", Role.AUDITOR, 1_000_000, organisation=ico)[1])
     requests = generate_requests(population, plan.requests, PROFILES["typical"], plan.non_member_rate, plan.seed)
     start = dt.datetime(plan.year, 1, 1, tzinfo=dt.UTC)
@@ -69,6 +77,7 @@ def simulate(
     )
     statuses: dict[str, int] = {}
     decisions = {"approve": 0, "refuse": 0}
+    second_approvals = 0
     for row, second, kind in zip(requests.requests.to_pylist(), seconds.tolist(), kinds.tolist(), strict=True):
         clock.now = start + dt.timedelta(seconds=second)
         headers = {**requester, "Content-Type": "application/json"}
@@ -79,19 +88,24 @@ def simulate(
         if status == Status.PENDING_REVIEW:  # decided and collected at once (a second later), as the year goes on
             clock.now += dt.timedelta(seconds=1)
             decision = "approve" if rng.random() < plan.approve_share else "refuse"
-            url, body = f"/v1/reviews/{answer['trace_id']}", {"decision": decision, "reason": "simulated review"}
-            decided = http.post(url, json=body, headers=reviewer)
+            first, second = deciders[Role.GUARDIAN if kind == "welfare" else Role.REVIEWER]
+            url = f"/v1/reviews/{answer['trace_id']}"
+            body = {"decision": decision, "reason": "simulated review", "candidate": 0}
+            decided = http.post(url, json=body, headers=first)
             if decided.status_code == 409 and decision == "approve":  # a restricted record: nothing can be released
                 decision = "refuse"
-                decided = http.post(url, json={**body, "decision": decision}, headers=reviewer)
+                decided = http.post(url, json={**body, "decision": decision}, headers=first)
             decided.raise_for_status()
             decisions[decision] += 1
+            if decided.json()["state"] == "awaiting_second":  # four eyes: countersigned by another organisation
+                http.post(url, json=body, headers=second).raise_for_status()
+                second_approvals += 1
             http.get(f"/v1/traces/{answer['trace_id']}", headers=requester).raise_for_status()
     summary = http.get(
         "/v1/register/summary", params={"from": f"{plan.year}-01-01", "to": f"{plan.year}-12-31"}, headers=auditor
     )
     summary.raise_for_status()
-    return {"statuses": statuses, "reviews": decisions, "summary": summary.json()}
+    return {"statuses": statuses, "reviews": decisions, "second_approvals": second_approvals, "summary": summary.json()}
 
 
 def summary_table(summary: dict) -> list[str]:

@@ -293,7 +293,7 @@ def _only(*statuses: int) -> dict:
 # Per endpoint, the statuses it can answer with (READ_RESPONSES holds them all).
 REGISTER_RESPONSES = _only(401, 403, 422, 429, 503)
 REVIEW_QUEUE_RESPONSES = _only(401, 403, 429, 503)
-REVIEW_CASE_RESPONSES = _only(401, 403, 404, 429, 503)
+REVIEW_CASE_RESPONSES = _only(401, 403, 404, 409, 429, 503)
 REVIEW_DECISION_RESPONSES = _only(401, 403, 404, 409, 413, 415, 422, 429, 503)
 HELD_TRACE_RESPONSES = _only(401, 403, 404, 409, 429, 503)
 HEALTH_RESPONSES = {

@@ -261,7 +261,8 @@ class RegisterPage(BaseModel):
 
 class PendingReview(BaseModel):
     trace_id: str
-    reason: str = Field(description="welfare, restricted, ambiguous or near_threshold")
+    state: str = Field(description="pending, or awaiting_second: approved once, waiting for a second approval")
+    reason: str = Field(description="welfare, restricted, ambiguous, near_threshold or enumeration")
     organisation: str = Field(description="the requesting organisation")
     policy_version: str
     created_at: str
@@ -271,20 +272,68 @@ class ReviewQueue(BaseModel):
     pending: list[PendingReview]
 
 
+class FirstApprovalModel(BaseModel):
+    client_id: int = Field(description="the first approver (a reviewer or guardian client)")
+    organisation: str = Field(description="the first approver's: the second approver must be of another")
+    approved_at: str
+    candidate: int | None = Field(description="the candidate the first approver named: a second names the same")
+    reason: str = Field(description="the first approver's written reason (sealed with the case)")
+
+
+class ComparisonAcrossModel(BaseModel):
+    """One comparison across the candidates: levels only, never a value of the request or a record."""
+
+    comparison: str = Field(examples=["date_of_birth"])
+    levels: list[str] = Field(description="per candidate, in the case's order", examples=[["exact", "year_only"]])
+    agreements: list[str] = Field(description="per candidate: exact, close, weak, none, or unknown (no value)")
+    candidates_differ: bool = Field(description="whether the candidates' levels differ")
+    exact_for: list[int] = Field(description="the candidates whose level agrees exactly with the request")
+    summary: str = Field(examples=["date_of_birth: exact for candidate 0; candidate 1 year_only"])
+
+
+class CandidateStandingModel(BaseModel):
+    candidate: int
+    match_weight: float
+    meets_requirements: bool = Field(description="whether the core's decision requirements hold for it")
+    weight_gap_to_next: float | None = Field(description="its weight less the next lower candidate's")
+    differs_from_request: list[str] = Field(
+        description="the comparisons where it does not agree exactly (a value missing on a side aside)"
+    )
+
+
+class DifferencesModel(BaseModel):
+    """What tells the candidates apart, and warnings: made from the comparison levels only."""
+
+    comparisons: list[ComparisonAcrossModel]
+    candidates: list[CandidateStandingModel]
+    disagreements: list[str] = Field(description="the comparisons where the candidates' levels differ")
+    warnings: list[str] = Field(description="e.g. a candidate that does not meet the requirements")
+
+
 class ReviewCase(BaseModel):
-    """What a reviewer decides on: the request as sent, the policy it was judged under, and per candidate the
-    comparison levels behind its score. Never the candidate's record."""
+    """What a reviewer decides on: the request as sent, the policy it was judged under, per candidate the
+    comparison levels behind its score, and what differs between the candidates. Never the candidate's record."""
 
     trace_id: str
-    state: str = Field(description="pending, approved or refused")
+    state: str = Field(description="pending, awaiting_second, approved or refused")
     reason: str
     organisation: str
     policy_version: str
     created_at: str
-    decided_at: str | None
+    decided_at: str | None = Field(description="the final decision's time (the second approval's, if one was needed)")
+    decided_by: int | None = Field(None, description="the client of the final decision")
     request: dict
     candidates: list[dict]
-    decision_reason: str | None = Field(None, description="the reviewer's written reason, once decided")
+    differences: DifferencesModel
+    decided_by_role: str = Field(
+        description="who decides: guardian for a welfare (category 2) request, else reviewer (or guardian)"
+    )
+    approvals_needed: dict[str, int] = Field(
+        description="per candidate (as text), how many approvals releasing it needs: 1, or 2 (four eyes)"
+    )
+    first_approval: FirstApprovalModel | None = Field(None, description="once approved once, awaiting a second")
+    candidate: int | None = Field(None, description="the candidate approved, once decided")
+    decision_reason: str | None = Field(None, description="the final decision's written reason, once decided")
     policy_checks: list[RefusalModel] = Field(
         description="the request's grounds judged again under the policy in force now: empty if they pass"
     )
@@ -297,15 +346,23 @@ class ReviewDecision(BaseModel):
     reason: Annotated[str, StringConstraints(strip_whitespace=True, min_length=3, max_length=1000)] = Field(
         description="the reviewer's written reason (kept sealed with the case, never in the register)"
     )
-    candidate: int | None = Field(None, ge=0, description="on approval: which candidate is the person (default 0)")
+    candidate: int | None = Field(
+        None,
+        ge=0,
+        description="on approval: which candidate is the person (default 0); a second approval must name the "
+        "first approval's candidate",
+    )
 
 
 class ReviewOutcome(BaseModel):
     trace_id: str
-    state: str = Field(description="approved or refused")
+    state: str = Field(description="approved, refused, or awaiting_second (approved once: nothing released yet)")
     register_sequence: int
     refusals: list[RefusalModel] = Field(
         default_factory=list, description="if the policy in force now refuses what was approved: why"
+    )
+    warnings: list[str] = Field(
+        default_factory=list, description="e.g. the candidate approved does not meet the decision's requirements"
     )
 
 

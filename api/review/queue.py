@@ -3,24 +3,50 @@
 A held request's case (the request as sent, the policy it was judged under, and per candidate the comparison
 levels that made its score, never the record) and what each candidate's disclosure would be are sealed with
 AES-GCM under a subkey of the master key, bound to the trace id. A reviewer reads the case and approves (naming
-the candidate) or refuses with a written reason; the requester then collects the outcome once.
+the candidate) or refuses with a written reason; an approval that needs four eyes (``api.review.foureyes``) waits
+for a second; the requester then collects the outcome once. Every row carries a keyed MAC of what the service
+wrote (``api.review.integrity``), checked on every read: an edited row is refused (``ReviewTampered``).
 """
 
 from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping
 from dataclasses import dataclass, fields
 from enum import StrEnum
 
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, Engine, insert, select, update
+from sqlalchemy import Connection, Engine, Row, insert, select, update
 
 from api.access.clients import Client
+from api.review.foureyes import (
+    ALREADY_DECIDED,
+    FirstApproval,
+    ReviewError,
+    ReviewState,
+    Standing,
+    Transition,
+    transition,
+)
+from api.review.integrity import RowSeal
 from api.storage.tables import reviews
 from matcher.protection.keys import MasterKey
 
+__all__ = ["ALREADY_DECIDED", "ReviewError", "ReviewState"]  # the queue's words, defined with the rules
+
 _NONCE = 12
+_UNDECIDED = (
+    "decided_at",
+    "decided_by",
+    "first_approved_at",
+    "first_approved_by",
+    "first_approved_organisation",
+    "sealed_disclosure",
+    "collected_at",
+    "expired_at",
+)
+"""The columns a held request's row starts without (each is in its MAC, so each is set, if only to None)."""
 
 
 class ReviewReason(StrEnum):
@@ -31,19 +57,18 @@ class ReviewReason(StrEnum):
     ENUMERATION = "enumeration"  # one variant too many about one record from one organisation (a probe)
 
 
-class ReviewState(StrEnum):
-    PENDING = "pending"
-    APPROVED = "approved"
-    REFUSED = "refused"
+class ReviewTampered(ReviewError):
+    """A row that fails its keyed MAC: refused wherever it is read (``api.review.integrity``)."""
+
+    def __init__(self, trace_id: str) -> None:
+        super().__init__(409, TAMPERED)
+        self.trace_id = trace_id
 
 
-ALREADY_DECIDED = "this request has already been decided"
-
-
-class ReviewError(Exception):
-    def __init__(self, status: int, detail: str) -> None:
-        super().__init__(detail)
-        self.status, self.detail = status, detail
+TAMPERED = (
+    "this held request's stored record fails its integrity check (it was changed outside the service): it cannot "
+    "be read or decided until an operator restores it; this is recorded"
+)
 
 
 @dataclass(frozen=True)
@@ -64,6 +89,7 @@ class Pending:
     """A held request in the queue, as the queue lists it: no case detail."""
 
     trace_id: str
+    state: ReviewState  # pending, or awaiting a second approval
     reason: ReviewReason
     organisation: str  # the requesting organisation
     policy_version: str
@@ -80,54 +106,223 @@ class Case:
     policy_version: str
     created_at: str
     decided_at: str | None
+    decided_by: int | None
     request: dict
     candidates: list[dict]
     decision_reason: str | None
     decision_refusals: list[dict]  # when the policy in force at the decision refused what the reviewer approved
+    first_approval: FirstApproval | None
+    candidate: int | None  # the candidate approved (on a four-eyes case, the one the first approver named)
+    releasable: tuple[bool, ...]  # per candidate: whether approval could release anything (never shown)
+
+    @property
+    def standing(self) -> Standing:
+        basis = self.request.get("basis") or {}
+        return Standing(
+            state=self.state,
+            organisation=self.organisation,
+            category=basis.get("category"),
+            meets_requirements=tuple(bool(c.get("meets_requirements")) for c in self.candidates),
+            releasable=self.releasable,
+            first=self.first_approval,
+        )
 
 
 class ReviewStore:
     def __init__(self, engine: Engine, key: MasterKey) -> None:
         self.engine = engine
         self._aead = AESGCM(key.derive("review-cases"))
+        self._rows = RowSeal(key)
 
     def insert(self, connection: Connection, holds: list[Hold], created_at: str) -> None:
         """Within the caller's transaction (the one that writes the requests' register entries)."""
         if not holds:
             return
         rows = [
-            {
-                "trace_id": hold.trace_id,
-                "client_id": hold.client.id,
-                "organisation": hold.client.organisation,
-                "reason": hold.reason.value,
-                "policy_version": hold.policy_version,
-                "created_at": created_at,
-                "sealed_case": self._seal(
-                    hold.trace_id,
-                    "case",
-                    {"request": hold.request, "candidates": hold.candidates, "disclosures": hold.disclosures},
-                ),
-                "state": ReviewState.PENDING.value,
-            }
+            self._sealed_row(
+                {
+                    "trace_id": hold.trace_id,
+                    "client_id": hold.client.id,
+                    "organisation": hold.client.organisation,
+                    "reason": hold.reason.value,
+                    "policy_version": hold.policy_version,
+                    "created_at": created_at,
+                    "sealed_case": self._seal(
+                        hold.trace_id,
+                        "case",
+                        {"request": hold.request, "candidates": hold.candidates, "disclosures": hold.disclosures},
+                    ),
+                    "state": ReviewState.PENDING.value,
+                    **dict.fromkeys(_UNDECIDED, None),
+                }
+            )
             for hold in holds
         ]
         connection.execute(insert(reviews), rows)
 
     def pending(self, limit: int = 100) -> list[Pending]:
-        """The oldest pending requests first: id, reason, organisation, policy, when held. No case detail."""
-        columns = [reviews.c[f.name] for f in fields(Pending)]
-        query = select(*columns).where(reviews.c.state == ReviewState.PENDING.value).order_by(reviews.c.created_at)
+        """The oldest open requests first (pending, or awaiting a second approval), but rows that fail their MAC."""
+        return self.open_cases(limit)[0]
+
+    def open_cases(self, limit: int = 100) -> tuple[list[Pending], list[str]]:
+        """The oldest open requests first (pending, or awaiting a second approval): id, reason, organisation,
+        policy, when held; no case detail. And the trace ids of rows that failed their MAC, left out."""
+        open_states = [ReviewState.PENDING.value, ReviewState.AWAITING_SECOND.value]
+        query = select(reviews).where(reviews.c.state.in_(open_states)).order_by(reviews.c.created_at)
         with self.engine.connect() as connection:
             rows = connection.execute(query.limit(limit)).all()
-        return [Pending(**{**row._asdict(), "reason": ReviewReason(row.reason)}) for row in rows]
+        intact = [r for r in rows if self._rows.intact(r._mapping)]
+        tampered = [r.trace_id for r in rows if not self._rows.intact(r._mapping)]
+        listed = [
+            Pending(
+                **{f.name: getattr(r, f.name) for f in fields(Pending)}
+                | {"reason": ReviewReason(r.reason), "state": ReviewState(r.state)}
+            )
+            for r in intact
+        ]
+        return listed, tampered
 
     def case(self, trace_id: str) -> Case:
         with self.engine.connect() as connection:
+            row = self._row(connection, trace_id)
+        return self._case(row)
+
+    def decide(
+        self,
+        connection: Connection,
+        trace_id: str,
+        reviewer: Client,
+        expected: Transition,
+        candidate: int | None,
+        reason: str,
+        refusals: list[dict],
+        now: str,
+    ) -> ReviewState:
+        """Record the decision within the caller's transaction, if the rules give ``expected`` on the row as it is
+        now (a decision made meanwhile is a 409). A final approval releases the chosen candidate's disclosure for
+        the requester to collect (none if there was no candidate: the answer is then not found); a first approval
+        of two releases nothing."""
+        row = self._row(connection, trace_id)
+        case = self._case(row)
+        done = transition(case.standing, reviewer, expected.to is not ReviewState.REFUSED, candidate)
+        if done != expected:
+            raise ReviewError(409, "this request was decided meanwhile; read it again")
+        sealed = self._open(trace_id, "case", row.sealed_case)
+        changes: dict = {}
+        if done.to is ReviewState.AWAITING_SECOND:
+            sealed["first_approval"] = {"candidate": done.candidate, "reason": reason}
+            changes = {
+                "first_approved_at": now,
+                "first_approved_by": reviewer.id,
+                "first_approved_organisation": reviewer.organisation,
+            }
+        else:
+            disclosure = None
+            if done.to is ReviewState.APPROVED and done.candidate is not None:
+                disclosure = sealed["disclosures"][done.candidate]
+            sealed |= {
+                "decision_reason": reason,
+                "decision_refusals": refusals,
+                "found": disclosure is not None,
+                "candidate": done.candidate,
+            }
+            changes = {
+                "decided_at": now,
+                "decided_by": reviewer.id,
+                "sealed_disclosure": None if disclosure is None else self._seal(trace_id, "disclosure", disclosure),
+            }
+        changes |= {"state": done.to.value, "sealed_case": self._seal(trace_id, "case", sealed)}
+        if not self._update(connection, row, changes):
+            raise ReviewError(409, "this request was decided meanwhile; read it again")
+        return done.to
+
+    def peek(self, trace_id: str, requester: Client, expired_if_decided_before: str) -> tuple[ReviewState, bool, bool]:
+        """For the requester who made the request: its state, whether a disclosure waits to be collected (never
+        once past retention, purged yet or not), and whether approval found the person."""
+        with self.engine.connect() as connection:
             row = connection.execute(select(reviews).where(reviews.c.trace_id == trace_id)).first()
+        if row is not None and not self._rows.intact(row._mapping):
+            raise ReviewTampered(trace_id)
+        if row is None or row.client_id != requester.id:
+            raise ReviewError(404, "no held request of this client has this id")
+        expired = row.expired_at is not None or (
+            row.decided_at is not None and row.decided_at < expired_if_decided_before
+        )
+        waiting = row.state == ReviewState.APPROVED.value and row.sealed_disclosure is not None and not expired
+        found = row.state == ReviewState.APPROVED.value and self._open(trace_id, "case", row.sealed_case).get("found")
+        return ReviewState(row.state), waiting, bool(found)
+
+    def collect(self, connection: Connection, trace_id: str, now: str) -> dict:
+        """The waiting disclosure, emptied as it is read (within the caller's transaction)."""
+        row = self._row(connection, trace_id)
+        if row.state != ReviewState.APPROVED.value or row.sealed_disclosure is None:
+            raise ReviewError(409, "the disclosure was collected already")
+        if not self._update(connection, row, {"sealed_disclosure": None, "collected_at": now}):
+            raise ReviewError(409, "the disclosure was collected already")
+        return self._open(trace_id, "disclosure", row.sealed_disclosure)
+
+    def due(self, decided_before: str) -> tuple[list[str], list[str]]:
+        """The cases decided before ``decided_before`` and not yet expired; and those of them whose rows failed
+        their MAC, which are not expired (expiring would seal them again, and launder the edit)."""
+        query = select(reviews).where(reviews.c.decided_at < decided_before, reviews.c.expired_at.is_(None))
+        with self.engine.connect() as connection:
+            rows = connection.execute(query.order_by(reviews.c.decided_at)).all()
+        due = [r.trace_id for r in rows if self._rows.intact(r._mapping)]
+        return due, [r.trace_id for r in rows if not self._rows.intact(r._mapping)]
+
+    def expire(self, connection: Connection, trace_ids: list[str], now: str) -> None:
+        """Drop the disclosures and the subject's details from these cases; what stays is the reason, the policy,
+        the candidates' comparison levels and the decisions. A row changed since ``due`` read it is left."""
+        query = select(reviews).where(reviews.c.trace_id.in_(trace_ids), reviews.c.expired_at.is_(None))
+        for row in connection.execute(query).all():
+            if not self._rows.intact(row._mapping):
+                continue
+            case = self._open(row.trace_id, "case", row.sealed_case)
+            kept = {
+                "request": {k: v for k, v in case["request"].items() if k != "subject"},
+                "candidates": case["candidates"],
+                "disclosures": [],
+                **{k: case[k] for k in ("decision_reason", "first_approval", "candidate") if k in case},
+                "decision_refusals": case.get("decision_refusals", []),
+                "found": case.get("found", False),
+            }
+            changes = {"sealed_case": self._seal(row.trace_id, "case", kept), "sealed_disclosure": None}
+            self._update(connection, row, changes | {"expired_at": now})
+
+    def _row(self, connection: Connection, trace_id: str) -> Row:
+        """The row, if the service wrote it as it is: 404 if there is none, ``ReviewTampered`` if it fails."""
+        row = connection.execute(select(reviews).where(reviews.c.trace_id == trace_id)).first()
         if row is None:
             raise ReviewError(404, "no held request has this id")
-        sealed = self._open(trace_id, "case", row.sealed_case)
+        if not self._rows.intact(row._mapping):
+            raise ReviewTampered(trace_id)
+        return row
+
+    def _sealed_row(self, values: Mapping) -> dict:
+        return {**values, "row_mac": self._rows.mac(values)}
+
+    def _update(self, connection: Connection, row: Row, changes: dict) -> bool:
+        """Change the row, with its new MAC, if it is still the row read (its MAC is the one read)."""
+        values = self._sealed_row({**row._asdict(), **changes})
+        done = connection.execute(
+            update(reviews)
+            .where(reviews.c.trace_id == row.trace_id, reviews.c.row_mac == row.row_mac)
+            .values(**{k: values[k] for k in (*changes, "row_mac")})
+        )
+        return done.rowcount == 1
+
+    def _case(self, row: Row) -> Case:
+        sealed = self._open(row.trace_id, "case", row.sealed_case)
+        first = None
+        if row.first_approved_by is not None:
+            approval = sealed.get("first_approval") or {}
+            first = FirstApproval(
+                client_id=row.first_approved_by,
+                organisation=row.first_approved_organisation,
+                approved_at=row.first_approved_at,
+                candidate=approval.get("candidate"),
+                reason=approval.get("reason", ""),
+            )
         return Case(
             trace_id=row.trace_id,
             state=ReviewState(row.state),
@@ -137,119 +332,15 @@ class ReviewStore:
             policy_version=row.policy_version,
             created_at=row.created_at,
             decided_at=row.decided_at,
+            decided_by=row.decided_by,
             request=sealed["request"],
             candidates=sealed["candidates"],
             decision_reason=sealed.get("decision_reason"),
             decision_refusals=sealed.get("decision_refusals", []),
+            first_approval=first,
+            candidate=sealed.get("candidate", first.candidate if first else None),
+            releasable=tuple(d is not None for d in sealed.get("disclosures", [])),
         )
-
-    def decide(
-        self,
-        connection: Connection,
-        trace_id: str,
-        reviewer: Client,
-        approve: bool,
-        candidate: int | None,
-        reason: str,
-        refusals: list[dict],
-        now: str,
-    ) -> ReviewState:
-        """Record the decision within the caller's transaction; approval releases the chosen candidate's
-        disclosure for the requester to collect (none if there was no candidate: the answer is then not found)."""
-        row = connection.execute(select(reviews).where(reviews.c.trace_id == trace_id)).first()
-        if row is None:
-            raise ReviewError(404, "no held request has this id")
-        if row.organisation == reviewer.organisation:
-            raise ReviewError(403, "a reviewer may not decide a request of their own organisation")
-        if row.state != ReviewState.PENDING.value:
-            raise ReviewError(409, ALREADY_DECIDED)
-        disclosure = None
-        case = self._open(trace_id, "case", row.sealed_case)
-        if approve:
-            disclosures = case["disclosures"]
-            if candidate is not None and not 0 <= candidate < len(disclosures):
-                raise ReviewError(422, f"candidate must be between 0 and {len(disclosures) - 1}")
-            if disclosures:
-                disclosure = disclosures[candidate or 0]
-                if disclosure is None:
-                    raise ReviewError(
-                        409,
-                        "that candidate's record is never disclosed (restricted, at a restricted person's address, "
-                        "or of someone who has died); with a restricted one, nothing in the request is",
-                    )
-        state = ReviewState.APPROVED if approve else ReviewState.REFUSED
-        connection.execute(
-            update(reviews)
-            .where(reviews.c.trace_id == trace_id, reviews.c.state == ReviewState.PENDING.value)
-            .values(
-                state=state.value,
-                decided_at=now,
-                decided_by=reviewer.id,
-                sealed_case=self._seal(
-                    trace_id,
-                    "case",
-                    {**case, "decision_reason": reason, "decision_refusals": refusals, "found": disclosure is not None},
-                ),
-                sealed_disclosure=None if disclosure is None else self._seal(trace_id, "disclosure", disclosure),
-            )
-        )
-        return state
-
-    def peek(self, trace_id: str, requester: Client, expired_if_decided_before: str) -> tuple[ReviewState, bool, bool]:
-        """For the requester who made the request: its state, whether a disclosure waits to be collected (never
-        once past retention, purged yet or not), and whether approval found the person."""
-        with self.engine.connect() as connection:
-            row = connection.execute(select(reviews).where(reviews.c.trace_id == trace_id)).first()
-        if row is None or row.client_id != requester.id:
-            raise ReviewError(404, "no held request of this client has this id")
-        expired = row.expired_at is not None or (
-            row.decided_at is not None and row.decided_at < expired_if_decided_before
-        )
-        waiting = row.sealed_disclosure is not None and not expired
-        found = row.state == ReviewState.APPROVED.value and self._open(trace_id, "case", row.sealed_case).get("found")
-        return ReviewState(row.state), waiting, bool(found)
-
-    def collect(self, connection: Connection, trace_id: str, now: str) -> dict:
-        """The waiting disclosure, emptied as it is read (within the caller's transaction)."""
-        row = connection.execute(select(reviews.c.sealed_disclosure).where(reviews.c.trace_id == trace_id)).first()
-        if row is None or row.sealed_disclosure is None:
-            raise ReviewError(409, "the disclosure was collected already")
-        done = connection.execute(
-            update(reviews)
-            .where(reviews.c.trace_id == trace_id, reviews.c.sealed_disclosure.is_not(None))
-            .values(sealed_disclosure=None, collected_at=now)
-        )
-        if done.rowcount != 1:
-            raise ReviewError(409, "the disclosure was collected already")
-        return self._open(trace_id, "disclosure", row.sealed_disclosure)
-
-    def due(self, decided_before: str) -> list[str]:
-        """The cases decided before ``decided_before`` and not yet expired."""
-        query = select(reviews.c.trace_id).where(reviews.c.decided_at < decided_before, reviews.c.expired_at.is_(None))
-        with self.engine.connect() as connection:
-            return list(connection.execute(query.order_by(reviews.c.decided_at)).scalars())
-
-    def expire(self, connection: Connection, trace_ids: list[str], now: str) -> None:
-        """Drop the disclosures and the subject's details from these cases; what stays is the reason, the policy,
-        the candidates' comparison levels and the decision."""
-        query = select(reviews.c.trace_id, reviews.c.sealed_case).where(
-            reviews.c.trace_id.in_(trace_ids), reviews.c.expired_at.is_(None)
-        )
-        for row in connection.execute(query).all():
-            case = self._open(row.trace_id, "case", row.sealed_case)
-            kept = {
-                "request": {k: v for k, v in case["request"].items() if k != "subject"},
-                "candidates": case["candidates"],
-                "disclosures": [],
-                "decision_reason": case.get("decision_reason"),
-                "decision_refusals": case.get("decision_refusals", []),
-                "found": case.get("found", False),
-            }
-            connection.execute(
-                update(reviews)
-                .where(reviews.c.trace_id == row.trace_id)
-                .values(sealed_case=self._seal(row.trace_id, "case", kept), sealed_disclosure=None, expired_at=now)
-            )
 
     def _seal(self, trace_id: str, purpose: str, value: object) -> bytes:
         nonce = os.urandom(_NONCE)

@@ -33,8 +33,8 @@ def current_revision(engine: Engine) -> str | None:
 
 
 def upgrade(engine: Engine, revision: str = "head", key: MasterKey | None = None) -> None:
-    """``key``: the master key, for the migrations that seal existing rows (0005); without it they load the one the
-    environment names, if there are rows to seal."""
+    """``key``: the master key, for the migrations that seal existing rows (0005: clients and organisations, 0006:
+    review rows); without it, 0005 loads the one the environment names and 0006 stops, if there are rows to seal."""
     _run(engine, command.upgrade, revision, key)
 
 

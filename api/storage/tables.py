@@ -71,14 +71,21 @@ reviews = Table(
     Column("created_at", String(32), nullable=False),
     # The request, the policy checks and the candidates' explanations, sealed (AES-GCM): no plaintext at rest.
     Column("sealed_case", LargeBinary, nullable=False),
-    Column("state", String(20), nullable=False),  # pending, approved, refused
-    Column("decided_at", String(32), nullable=True),
+    Column("state", String(20), nullable=False),  # pending, awaiting_second, approved, refused
+    Column("decided_at", String(32), nullable=True),  # the final decision (the second approval, if one was needed)
     Column("decided_by", Integer, nullable=True),
+    # Four eyes: the first of two approvals, and the organisation the second must not be of.
+    Column("first_approved_at", String(32), nullable=True),
+    Column("first_approved_by", Integer, nullable=True),
+    Column("first_approved_organisation", String(100), nullable=True),
     # After approval, what the requester may collect once; emptied when collected.
     Column("sealed_disclosure", LargeBinary, nullable=True),
     Column("collected_at", String(32), nullable=True),
     # Past the policy's retention period the disclosures and the subject's details are dropped from the case.
     Column("expired_at", String(32), nullable=True),
+    # HMAC-SHA256 of the columns above and of the sealed blobs' digests (``api.review.integrity``): a row edited
+    # in the database is refused where it is read.
+    Column("row_mac", String(64), nullable=False),
     Index("reviews_state", "state", "created_at"),
 )
 

@@ -13,7 +13,8 @@ from sqlalchemy import Connection
 from api.access.clients import Client
 from api.audit.outcomes import RegisterOutcome, Status
 from api.policy.versions import Refusal
-from api.review.queue import ReviewError, ReviewState
+from api.review.foureyes import OPEN
+from api.review.queue import ReviewError, ReviewState, ReviewTampered
 from api.usecases.denials import Denied
 from api.usecases.recording import Recorder
 from api.usecases.results import Answer, Disclosure
@@ -34,7 +35,8 @@ class Collection:
             state, releasing, found = service.reviews.peek(trace_id, client, service.retention_cutoff())
         refusals: tuple[Refusal, ...] = ()
         if releasing:  # the policy may have changed since the approval: the grounds must still pass now
-            refusals = service.recheck(service.reviews.case(trace_id)).refusals
+            with self.recorder.review_step(client, concerns=trace_id):
+                refusals = service.recheck(service.reviews.case(trace_id)).refusals
             releasing = not refusals
         released: dict = {}
 
@@ -46,14 +48,18 @@ class Collection:
         draft = service.draft(client, outcome, 200, trace_id, fields, refusal_codes=tuple(r.code for r in refusals))
         try:
             [entry] = self.recorder.write([draft], also=collect)
+        except ReviewTampered as error:  # changed since the look above
+            self.recorder.tampered(client, error.trace_id, error.status)
+            raise Denied(error.status, error.detail) from None
         except ReviewError as error:  # collected meanwhile by another request of the same client
             raise Denied(error.status, error.detail) from None
-        if state is ReviewState.PENDING:
+        if state in OPEN:  # awaiting a second approval is still pending to the requester
             return Answer(trace_id, Status.PENDING_REVIEW, None, entry.sequence)
         if refusals:
             return Answer(trace_id, Status.REFUSED, service.policy_in_force().version, entry.sequence, refusals)
         if state is ReviewState.REFUSED:
-            decided = tuple(Refusal(**r) for r in service.reviews.case(trace_id).decision_refusals)
+            with self.recorder.review_step(client, concerns=trace_id):
+                decided = tuple(Refusal(**r) for r in service.reviews.case(trace_id).decision_refusals)
             return Answer(trace_id, Status.REFUSED, None, entry.sequence, decided or (REVIEW_REFUSED,))
         disclosure = released["disclosure"]
         return Answer(

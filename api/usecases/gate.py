@@ -28,23 +28,25 @@ class Gate:
         except SQLAlchemyError:
             raise database_unavailable() from None
 
-    def check(self, client: Client, role: Role) -> tuple[RegisterOutcome, Denied] | None:
-        """Why ``client`` may not go on (the outcome to record and the denial), or None: its rate, then its role."""
+    def check(self, client: Client, role: Role, *others: Role) -> tuple[RegisterOutcome, Denied] | None:
+        """Why ``client`` may not go on (the outcome to record and the denial), or None: its rate, then its role
+        (``role`` or one of ``others``)."""
         wait = self.limiter.acquire(client.id, client.rate_per_minute)
         if wait is not None:
             detail = "this client's request rate is exceeded; retry after the time given"
             return RegisterOutcome.RATE_LIMITED, Denied(429, detail, retry_after=wait)
-        if client.role is not role:
+        if client.role not in (role, *others):
             article = "an" if role.value[0] in "aeiou" else "a"
-            return RegisterOutcome.FORBIDDEN, Denied(403, f"only {article} {role.value} client may use this")
+            named = " or ".join(r.value for r in (role, *others))
+            return RegisterOutcome.FORBIDDEN, Denied(403, f"only {article} {named} client may use this")
         return None
 
-    def admit(self, key: str | None, role: Role) -> Client:
-        """For the endpoints other than traces: the client holding ``key``, if its rate and role allow it now;
-        refusals recorded."""
+    def admit(self, key: str | None, role: Role, *others: Role) -> Client:
+        """For the endpoints other than traces: the client holding ``key``, if its rate and role (``role`` or one
+        of ``others``) allow it now; refusals recorded."""
         [client] = self.identify([key])
         if client is None:
             raise unauthenticated()
-        if refusal := self.check(client, role):
+        if refusal := self.check(client, role, *others):
             raise self.recorder.refused(client, *refusal)
         return client

@@ -3,22 +3,26 @@
 Every request from the rate check on is an entry, written before its answer leaves: a refusal, a read, a review
 step. If the entry cannot be written, the request is answered 503 and nothing is disclosed. A review step that the
 queue refuses (no such request, the reviewer's own organisation, decided already) is recorded as ``forbidden`` (a
-403) or ``invalid`` (anything else) and answered with the queue's reason.
+403) or ``invalid`` (anything else) and answered with the queue's reason; one on a row that fails its keyed MAC is
+recorded as ``tampering_detected`` (naming the row's trace id) and logged.
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import logging
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 
 from api.access.clients import Client
 from api.audit.entry import EntryDraft, RegisterEntry
 from api.audit.outcomes import RegisterOutcome
 from api.audit.register import Also, Numbered, RegisterUnavailable
-from api.review.queue import ReviewError
+from api.review.queue import ReviewError, ReviewTampered
 from api.usecases.denials import Denied, register_unavailable
 from api.usecases.service import TraceService
+
+_log = logging.getLogger("api")
 
 
 class Recorder:
@@ -75,7 +79,17 @@ class Recorder:
         reason; the denial does not name the entry."""
         try:
             yield
+        except ReviewTampered as error:
+            self.tampered(client, error.trace_id, error.status)
+            raise Denied(error.status, error.detail) from None
         except ReviewError as error:
             outcome = RegisterOutcome.FORBIDDEN if error.status == 403 else RegisterOutcome.INVALID
             self.note(client, outcome, error.status, concerns)
             raise Denied(error.status, error.detail) from None
+
+    def tampered(self, client: Client, trace_id: str, http_status: int = 200) -> None:
+        """A review row that fails its MAC, found on a request of ``client``: logged (the trace id only: it names
+        no one) and noted in the register, or only logged if the register cannot be written either."""
+        _log.error("review row %s fails its integrity check: refused (changed outside the service)", trace_id)
+        with suppress(Denied):  # the request is refused anyway; the log line stands
+            self.note(client, RegisterOutcome.TAMPERING_DETECTED, http_status, concerns=trace_id)

@@ -9,6 +9,7 @@ case loses its disclosures and the subject's details, each with an ``expired`` e
 from __future__ import annotations
 
 import datetime as dt
+import logging
 import uuid
 from collections.abc import Callable
 from zoneinfo import ZoneInfo
@@ -27,6 +28,7 @@ from matcher.disclosure import DISCLOSURE_FIELDS
 from matcher.tracer import Tracer
 
 UK = ZoneInfo("Europe/London")
+_log = logging.getLogger("api")
 SERVICE = Client(0, "(service)", Role.AUDITOR, None)
 """Who the service's own entries (the policy in force, expiries) are recorded as."""
 
@@ -81,11 +83,21 @@ class TraceService:
     def apply_retention(self) -> list[str]:
         """Expire the cases the retention period has run out on, each with a register entry (``expired``) in the
         same transaction. The trace ids expired."""
-        due = self.reviews.due(self.retention_cutoff())
-        if due:
-            drafts = [self.draft(SERVICE, RegisterOutcome.EXPIRED, 0, concerns=trace_id) for trace_id in due]
+        due, tampered = self.reviews.due(self.retention_cutoff())
+        drafts = [self.draft(SERVICE, RegisterOutcome.EXPIRED, 0, concerns=trace_id) for trace_id in due]
+        for trace_id in tampered:  # left as found, for an operator to restore: noted each time retention runs
+            _log.error("review row %s fails its integrity check: not expired (changed outside the service)", trace_id)
+            drafts.append(self.draft(SERVICE, RegisterOutcome.TAMPERING_DETECTED, 0, concerns=trace_id))
+        if drafts:
             self.register.append_many(drafts, self.clock(), also=lambda c, at: self.reviews.expire(c, due, at))
         return due
+
+    def level_agreements(self) -> dict[str, dict[str, str]]:
+        """Per comparison of the tracer, each level's label and how strongly it agrees (exact, close, weak,
+        none): what a reviewer is shown beside a candidate's levels. Empty where nothing is traced."""
+        if self.tracer is None:
+            return {}
+        return {c.name: {lv.label: lv.agreement.value for lv in c.levels} for c in self.tracer.comparisons}
 
     def record_policy_in_force(self) -> None:
         """An entry saying which policy is in force, if the register does not already say so last."""

@@ -32,22 +32,31 @@ def _hold_as_probe(api, requester_key, body) -> str:
     return answer["trace_id"]
 
 
-def test_a_reviewer_sees_the_case_without_the_record_and_approval_discloses_once(api, requester_key, people):
-    trace_id = _hold_welfare(api, requester_key, people)
-    reviewer = api.add_client("reviewer", name="caldicott", organisation="NHS England")
+def _guardian(api, name: str = "caldicott", organisation: str = "NHS England") -> str:
+    return api.add_client("guardian", name=name, organisation=organisation)
 
-    queue = api.http.get("/v1/reviews", headers=bearer(reviewer)).json()["pending"]
-    assert [(p["trace_id"], p["reason"]) for p in queue] == [(trace_id, "welfare")]
-    case = api.http.get(f"/v1/reviews/{trace_id}", headers=bearer(reviewer)).json()
+
+def test_a_guardian_sees_the_case_without_the_record_and_two_approvals_disclose_once(api, requester_key, people):
+    trace_id = _hold_welfare(api, requester_key, people)
+    guardian, second = _guardian(api), _guardian(api, "caldicott-wales", "NHS Wales")
+
+    queue = api.http.get("/v1/reviews", headers=bearer(guardian)).json()["pending"]
+    assert [(p["trace_id"], p["reason"], p["state"]) for p in queue] == [(trace_id, "welfare", "pending")]
+    case = api.http.get(f"/v1/reviews/{trace_id}", headers=bearer(guardian)).json()
     assert case["state"] == "pending" and case["request"]["subject"]["family_name"] == people["ordinary"]["family_name"]
     assert case["candidates"] and {"comparison", "level", "weight"} == set(case["candidates"][0]["comparisons"][0])
+    assert case["decided_by_role"] == "guardian" and set(case["approvals_needed"].values()) == {2}  # welfare
     assert people["ordinary"]["address_line_1"] not in str(case)  # per-field levels, never the record
 
     pending = api.http.get(f"/v1/traces/{trace_id}", headers=bearer(requester_key)).json()
     assert pending["status"] == "pending_review" and pending["disclosure"] is None
 
-    approve = {"decision": "approve", "reason": "lawful and necessary"}
-    decided = api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=bearer(reviewer))
+    approve = {"decision": "approve", "reason": "lawful and necessary", "candidate": 0}
+    decided = api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=bearer(guardian))
+    assert decided.status_code == 200 and decided.json()["state"] == "awaiting_second"
+    waiting = api.http.get(f"/v1/traces/{trace_id}", headers=bearer(requester_key)).json()
+    assert waiting["status"] == "pending_review" and waiting["disclosure"] is None
+    decided = api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=bearer(second))
     assert decided.status_code == 200 and decided.json()["state"] == "approved"
     first = api.http.get(f"/v1/traces/{trace_id}", headers=bearer(requester_key)).json()
     assert first["status"] == "traced"
@@ -57,9 +66,9 @@ def test_a_reviewer_sees_the_case_without_the_record_and_approval_discloses_once
 
     steps = [(e.draft.outcome, e.draft.concerns, e.draft.fields_disclosed) for e in api.entries()]
     assert steps[0] == ("pending_review", None, ())
-    assert [s[0] for s in steps[1:]] == ["reviews_listed", "review_read", "status_read", "review_approved",
-                                         "collected", "status_read"]  # fmt: skip
-    assert steps[5] == ("collected", trace_id, DISCLOSURE_FIELDS)
+    assert [s[0] for s in steps[1:]] == ["reviews_listed", "review_read", "status_read", "review_approved_once",
+                                         "status_read", "review_countersigned", "collected", "status_read"]  # fmt: skip
+    assert steps[7] == ("collected", trace_id, DISCLOSURE_FIELDS)
     assert api.components.service.register.verify().ok
 
 
@@ -67,7 +76,7 @@ def test_a_restricted_record_is_never_released_even_by_a_reviewer(api, requester
     trace_id = _hold_restricted(api, requester_key, people)
     sealed = api.components.service.reviews._open(trace_id, "case", _sealed_case(api, trace_id))
     assert sealed["disclosures"] and set(sealed["disclosures"]) == {None}  # never decrypted, so never stored
-    reviewer = api.add_client("reviewer", name="caldicott", organisation="NHS England")
+    reviewer = _guardian(api)
     approve = {"decision": "approve", "reason": "lawful and necessary"}
     refused = api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=bearer(reviewer))
     assert refused.status_code == 409 and "never disclosed" in refused.json()["detail"]
@@ -88,7 +97,7 @@ def _sealed_case(api, trace_id: str) -> bytes:
 
 def test_a_refusal_is_final_and_tells_the_requester(api, requester_key, people):
     trace_id = _hold_restricted(api, requester_key, people)
-    reviewer = api.add_client("reviewer", name="caldicott", organisation="NHS England")
+    reviewer = _guardian(api)
     refuse = {"decision": "refuse", "reason": "no serious crime shown"}
     assert api.http.post(f"/v1/reviews/{trace_id}", json=refuse, headers=bearer(reviewer)).status_code == 200
     answer = api.http.get(f"/v1/traces/{trace_id}", headers=bearer(requester_key)).json()
@@ -101,7 +110,7 @@ def test_a_refusal_is_final_and_tells_the_requester(api, requester_key, people):
 def test_a_reviewer_cannot_decide_their_own_organisations_request(api, people):
     requester = api.add_client("requester", name="ho-requests", organisation="Home Office")
     trace_id = _hold_restricted(api, requester, people)
-    insider = api.add_client("reviewer", name="ho-review", organisation="Home Office")
+    insider = api.add_client("guardian", name="ho-review", organisation="Home Office")
     response = api.http.post(
         f"/v1/reviews/{trace_id}", json={"decision": "approve", "reason": "looks fine"}, headers=bearer(insider)
     )
@@ -154,10 +163,11 @@ def test_a_policy_switch_is_recorded_and_a_waiting_request_is_judged_again(api, 
 
 
 def _approved(api, requester_key, people) -> str:
+    """A welfare request approved by two guardians of two organisations."""
     trace_id = _hold_welfare(api, requester_key, people)
-    reviewer = api.add_client("reviewer", name="caldicott", organisation="NHS England")
-    approve = {"decision": "approve", "reason": "necessary"}
-    assert api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=bearer(reviewer)).status_code == 200
+    approve = {"decision": "approve", "reason": "necessary", "candidate": 0}
+    for guardian in (_guardian(api), _guardian(api, "caldicott-wales", "NHS Wales")):
+        assert api.http.post(f"/v1/reviews/{trace_id}", json=approve, headers=bearer(guardian)).status_code == 200
     return trace_id
 
 
@@ -202,7 +212,7 @@ def test_deciding_an_expired_case_again_is_a_recorded_409_not_a_500(api, request
     trace_id = _approved(api, requester_key, people)
     api.clock.now += dt.timedelta(days=31)
     assert api.components.service.apply_retention() == [trace_id]
-    reviewer = api.add_client("reviewer", name="second-look", organisation="NHS Wales")
+    reviewer = _guardian(api, "second-look", "NHS Scotland")
     for decision in ("approve", "refuse"):
         response = api.http.post(
             f"/v1/reviews/{trace_id}", json={"decision": decision, "reason": "again"}, headers=bearer(reviewer)

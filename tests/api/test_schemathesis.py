@@ -50,7 +50,7 @@ ROLES: dict[str, Role | None] = {
     "GET /v1/traces/{trace_id}": Role.REQUESTER,
     "GET /v1/reviews": Role.REVIEWER,
     "GET /v1/reviews/{trace_id}": Role.REVIEWER,
-    "POST /v1/reviews/{trace_id}": Role.REVIEWER,
+    "POST /v1/reviews/{trace_id}": Role.GUARDIAN,  # the held requests here are welfare ones: a guardian's
     "GET /v1/register/summary": Role.AUDITOR,
     "GET /v1/register/entries": Role.AUDITOR,
     "GET /v1/health": None,
