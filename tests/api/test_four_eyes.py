@@ -132,7 +132,7 @@ def test_the_susan_andrews_path_needs_a_guardian_and_a_second_of_a_third_organis
     # Both decisions are in the case (who, when, the reasons sealed with it) and in the register.
     case = api.http.get(f"/v1/reviews/{trace_id}", headers=bearer(second)).json()
     assert case["state"] == "approved" and case["candidate"] == other
-    assert case["first_approval"]["organisation"] == "NHS England" and case["first_approval"]["candidate"] == other
+    assert case["first_approval"]["organisation"] == "nhs-england" and case["first_approval"]["candidate"] == other
     assert case["first_approval"]["reason"] == "concern for her safety"
     assert case["decision_reason"] == "the guardian's concern stands"
     clients = {c.name: c.id for c in api.components.clients.list()}

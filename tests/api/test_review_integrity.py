@@ -144,14 +144,16 @@ def test_a_missing_mac_is_never_accepted(api, people, world):
     assert_problem(api.http.get(f"/v1/reviews/{trace_id}", headers=bearer(keys["reviewer"])), 409)
 
 
-def test_migration_0006_gives_existing_rows_their_mac_with_the_key_and_stops_without(database_url, master_key):
+def test_migration_0006_gives_existing_rows_their_mac_with_the_key_and_stops_without(
+    database_url, master_key, monkeypatch
+):
     from api.review.queue import ReviewState, ReviewStore
     from api.storage.engine import make_engine
     from api.storage.migrate import current_revision, upgrade
 
     engine = make_engine(database_url)
     try:
-        upgrade(engine, "0004")
+        upgrade(engine, "0005", key=master_key)
         store = ReviewStore(engine, master_key)
         trace_id = "00000000-0000-4000-8000-000000000006"
         sealed = store._seal(trace_id, "case", {"request": {}, "candidates": [], "disclosures": []})
@@ -164,11 +166,19 @@ def test_migration_0006_gives_existing_rows_their_mac_with_the_key_and_stops_wit
                 ),
                 {"t": trace_id, "s": sealed},
             )
-        with pytest.raises(RuntimeError, match="needs the master key"):
-            upgrade(engine)
-        assert current_revision(engine) == "0004"
+        with monkeypatch.context() as without:  # no key given, and none in the environment
+            without.setattr("matcher.protection.keys.load_master_key", _no_key)
+            with pytest.raises(RuntimeError, match="needs the master key"):
+                upgrade(engine)
+        assert current_revision(engine) == "0005"
         upgrade(engine, key=master_key)
         case = store.case(trace_id)  # the migration's MAC is the store's
         assert case.state is ReviewState.PENDING and case.client_id == 7
     finally:
         engine.dispose()
+
+
+def _no_key():
+    from matcher.protection.keys import KeyConfigurationError
+
+    raise KeyConfigurationError("no master key configured")
