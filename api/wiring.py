@@ -1,8 +1,8 @@
 """The service's parts, wired from its configuration: ``build_components(settings)``.
 
-Everything is checked at start: a key that opens the index, a schema at the latest revision, a policy in force
-today. ``api.http.app.create_app(components)`` serves them; tests build components around their own tracer, key,
-clock and database.
+Everything is checked at start: a key that opens the index, a schema at the latest revision, a register that
+agrees with its head file (``api.audit.head``), a policy in force today. ``api.http.app.create_app(components)``
+serves them; tests build components around their own tracer, key, clock and database.
 """
 
 from __future__ import annotations
@@ -17,6 +17,7 @@ from api.access.clients import ClientStore
 from api.access.probing import ProbeCounter, ProbeTokens
 from api.access.ratelimit import RateLimiter
 from api.access.retries import RetryKeys, RetryStore
+from api.audit.head import HeadFile, head_path
 from api.audit.register import AuditRegister
 from api.audit.subjects import SubjectTokens
 from api.http.formats import TRACE_REQUESTS
@@ -66,10 +67,19 @@ def trace_service(
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> TraceService:
     """The use cases' shared state on this database and key; without a tracer where nothing is traced (expiring
-    review cases needs no index)."""
+    review cases needs no index). RegisterHeadError if the register disagrees with its head file: nothing is
+    written to it before it has been compared."""
     policies = PolicyBook.load(settings.policy_dir)
-    register, reviews = AuditRegister(engine, key), ReviewStore(engine, key)
+    register, reviews = open_register(settings, engine, key), ReviewStore(engine, key)
     return TraceService(tracer, policies, register, SubjectTokens(key), reviews, TRACE_REQUESTS, clock)
+
+
+def open_register(settings: Settings, engine: Engine, key: MasterKey) -> AuditRegister:
+    """The register with its head file (none for an in-memory database), compared with it."""
+    path = head_path(settings.database_url, settings.register_head_dir)
+    register = AuditRegister(engine, key, HeadFile(path, key) if path else None)
+    register.open()
+    return register
 
 
 def build_components(
@@ -79,7 +89,7 @@ def build_components(
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> Components:
     """Everything the service needs, checked at start: a key that opens the index, a schema at the latest
-    revision, a policy in force today."""
+    revision, a register that agrees with its head file, a policy in force today."""
     key = key or load_master_key()
     engine = make_engine(settings.database_url)
     try:
@@ -89,10 +99,10 @@ def build_components(
             require_current(engine)
         if tracer is None:
             tracer = Tracer(Index.load(settings.index_dir, key).warm())
+        service = trace_service(settings, engine, key, tracer, clock)
     except BaseException:
         engine.dispose()
         raise
-    service = trace_service(settings, engine, key, tracer, clock)
     service.record_policy_in_force()  # and NoPolicyInForce now rather than on the first request
     service.apply_retention()
     clients = ClientStore(engine)
