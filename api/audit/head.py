@@ -30,7 +30,7 @@ import json
 import os
 import re
 import tempfile
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
@@ -106,15 +106,17 @@ class HeadFile:
         with self._locked():
             return self.read() or self._write(0, GENESIS_HASH)
 
-    def advance(self, sequence: int, entry_hash: str) -> Checkpoint:
+    def advance(self, sequence: int, entry_hash: str, confirm: Callable[[Checkpoint], str | None]) -> Checkpoint:
         """Raise the file to entry ``sequence`` (just committed) unless it is there or beyond already; the file's
-        checkpoint afterwards. HeadFileError if it has gone, fails its check, or names another entry there."""
+        checkpoint afterwards. ``confirm(current)`` says what is wrong with the file's checkpoint as found, if
+        anything (it is not in the writer's chain). HeadFileError if it has gone, fails its check or is wrong."""
         with self._locked():
             current = self.read()
             if current is None:
-                raise HeadFileError(f"the head file {self.path} has been removed while the service ran")
-            if current.sequence == sequence and current.entry_hash != entry_hash:
-                raise HeadFileError(f"the head file {self.path} names another entry {sequence}: the register forked")
+                raise HeadFileError(f"the head file {self.path} was removed while the service ran")
+            problem = confirm(current)
+            if problem is not None:
+                raise HeadFileError(f"the head file {self.path} {problem}")
             if current.sequence >= sequence:
                 return current
             return self._write(sequence, entry_hash)

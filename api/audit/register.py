@@ -14,6 +14,7 @@ What an entry holds is defined in ``api.audit.entry``; the subject of a request 
 
 from __future__ import annotations
 
+import contextlib
 import datetime as dt
 import hashlib
 import hmac
@@ -24,7 +25,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import NoReturn
 
-from sqlalchemy import Connection, Engine, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.audit.entry import DRAFT_FIELDS, LATER_FIELDS, LISTED_FIELDS, EntryDraft, RegisterEntry, draft_values
@@ -77,6 +78,7 @@ class AuditRegister:
         # The newest entry this process knows was committed (its own, or one the head file names): the database's
         # newest must be it or follow it. Once it is not, every append is refused (``_refusal``) until a restart.
         self._known: tuple[int, str] | None = None
+        self._seen: Checkpoint | None = None  # the head file's checkpoint as this process last read or wrote it
         self._refusal: str | None = None
 
     def open(self) -> Checkpoint | None:
@@ -94,18 +96,38 @@ class AuditRegister:
             raise RegisterHeadError(f"{error}{_ADOPT}") from None
         if checkpoint is None:
             raise RegisterHeadError(
-                f"the register has entries but no head file{where}: its newest entries cannot be checked{_ADOPT}"
+                f"the register has entries but no head file at {self.head.path}: its newest entries cannot be "
+                f"checked{_ADOPT}"
             )
         problem = self.against(checkpoint)
         if problem is not None:
             raise RegisterHeadError(f"{problem}{where}{_ADOPT}")
         newest = self.newest()
+        self._seen = checkpoint
         self._known = (newest.sequence, newest.entry_hash) if newest else (0, GENESIS_HASH)
-        return checkpoint
+        if newest is not None and newest.sequence > checkpoint.sequence:
+            # Entries committed after the last checkpoint (a crash in between): they follow it, so it covers them now.
+            try:
+                self._checkpoint(newest)
+            except RegisterUnavailable as error:
+                raise RegisterHeadError(str(error)) from None
+        return self._seen
+
+    def close(self) -> None:
+        """At shutdown: the head file is to name the newest entry this process committed. Each batch is
+        checkpointed before its answers leave, so there is nothing left to write unless that changes."""
+        if self.head is None or self._known is None or self._refusal is not None:
+            return
+        if self._seen is None or self._seen.sequence < self._known[0]:
+            entry = self.page(self._known[0] - 1, 1)
+            if entry and entry[0].entry_hash == self._known[1]:
+                with self._lock, contextlib.suppress(RegisterUnavailable):  # logged by _refuse
+                    self._checkpoint(entry[0])
 
     def against(self, checkpoint: Checkpoint) -> str | None:
         """What is wrong with the database's chain from the checkpoint on, or None: the entry the checkpoint names
-        is there, written with the key, and every entry after it follows it."""
+        is there, written with the key, every entry after it follows it, and no entry before it is missing. (That
+        no earlier entry was changed is ``verify``'s to say: it reads them all.)"""
         newest = self.newest()
         if newest is None or newest.sequence < checkpoint.sequence:
             if checkpoint.sequence == 0:
@@ -122,7 +144,16 @@ class AuditRegister:
                     "rewritten"
                 )
         tail = self._walk(checkpoint.sequence + 1, checkpoint.entry_hash)
-        return None if tail.ok else f"after the head file's entry {checkpoint.sequence}: {tail.problem}"
+        if not tail.ok:
+            return f"after the head file's entry {checkpoint.sequence}: {tail.problem}"
+        # One count: an entry removed from within shows at every start. (Up to the newest read: others may be
+        # appending meanwhile.)
+        query = select(func.count()).where(register_entries.c.sequence <= newest.sequence)
+        with self.engine.connect() as connection:
+            count = connection.execute(query).scalar()
+        if count != newest.sequence:
+            return f"the register holds {count} entries but its newest is entry {newest.sequence}: entries were removed"
+        return None
 
     def newest(self) -> RegisterEntry | None:
         with self.engine.connect() as connection:
@@ -217,11 +248,31 @@ class AuditRegister:
         if self.head is None:
             return
         try:
-            checkpoint = self.head.advance(newest.sequence, newest.entry_hash)
+            checkpoint = self.head.advance(newest.sequence, newest.entry_hash, self._confirm)
         except (HeadFileError, OSError) as error:
             self._refuse(f"the register's head could not be checkpointed: {error}")
+        self._seen = checkpoint
         if checkpoint.sequence > newest.sequence:  # another process is ahead: the next append checks it is there
             self._known = (checkpoint.sequence, checkpoint.entry_hash)
+
+    def _confirm(self, found: Checkpoint) -> str | None:
+        """What is wrong with the head file's checkpoint as found before it is raised, if anything: it went back,
+        or it names an entry that is not in the database's chain (written by another process on a fork)."""
+        seen = self._seen
+        if seen is not None and (found.sequence, found.entry_hash) == (seen.sequence, seen.entry_hash):
+            return None  # as this process left it: the usual case, with one process
+        if seen is not None and found.sequence < seen.sequence:
+            return f"went back from entry {seen.sequence} to entry {found.sequence}"
+        if found.sequence == 0:
+            return None
+        query = select(register_entries.c.entry_hash).where(register_entries.c.sequence == found.sequence)
+        with self.engine.connect() as connection:
+            stored = connection.execute(query).scalar()
+        if stored is None:
+            return f"names entry {found.sequence}, which the register lacks: entries were removed"
+        if stored != found.entry_hash:
+            return f"names another entry {found.sequence} than the register's: the register was forked"
+        return None
 
     def _refuse(self, problem: str) -> NoReturn:
         if self._refusal is None:
