@@ -68,7 +68,7 @@ def head_path(database_url: str, directory: Path | None = None) -> Path | None:
         database = Path(url.database).expanduser().absolute()
         identity, beside = f"sqlite:{database}", database.parent
     else:
-        identity = url.set(drivername=url.get_backend_name(), password=None).render_as_string(hide_password=False)
+        identity = url.set(drivername=url.get_backend_name()).render_as_string(hide_password=True)  # "***" for any
         beside = STATE_DIR
     fingerprint = hashlib.sha256(identity.encode()).hexdigest()[:16]
     return (directory or beside) / f"register-head-{fingerprint}.json"

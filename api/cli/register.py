@@ -65,18 +65,21 @@ def _verify(args: argparse.Namespace) -> int:
             raise ConfigurationError("--anchor is SEQUENCE:HASH as printed by `register verify`")
         anchor = (int(sequence), digest)
     register, head = _register(args, args.head_file)
+    unchecked = None  # why the newest entries cannot be checked, if they cannot
     try:
         checkpoint = head.read() if head else None
     except HeadFileError as error:
-        print(f"BROKEN: {error}")
-        return 1
-    if head is not None and checkpoint is None and register.newest() is not None:
-        print(f"BROKEN: the register has entries but no head file at {head.path}: its newest entries cannot be checked")
-        return 1
+        checkpoint, unchecked = None, str(error)
+    if head is not None and checkpoint is None and unchecked is None and register.newest() is not None:
+        unchecked = f"the register has entries but no head file at {head.path}: its newest entries cannot be checked"
     result = register.verify(anchor, checkpoint)
     if not result.ok:
         print(f"BROKEN at entry {result.broken_at}: {result.problem}")
         print(f"the chain is intact up to entry {result.head_sequence}")
+        return 1
+    if unchecked is not None:  # the links are worth knowing about before a head is adopted
+        print(f"BROKEN: {unchecked}")
+        print(f"every link holds: {result.entries:,} entries; head {result.head_sequence}:{result.head_hash}")
         return 1
     print(f"register intact: {result.entries:,} entries; head {result.head_sequence}:{result.head_hash}")
     if checkpoint is not None:

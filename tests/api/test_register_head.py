@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from sqlalchemy import delete, func, insert, select
 
-from api.audit.head import HeadFile, head_path
+from api.audit.head import STATE_DIR, HeadFile, head_path
 from api.audit.outcomes import RegisterOutcome
 from api.audit.register import AuditRegister, RegisterHeadError, RegisterUnavailable
 from api.storage.tables import register_entries
@@ -73,6 +73,30 @@ def _refused(api: ApiHarness, key: MasterKey, tracer, database_url: str, message
     assert "register adopt-head" in str(raised.value)  # and says what an operator can do
     verify = _command(database_url, "verify")
     assert verify.returncode == 1 and "BROKEN" in verify.stdout, verify.stdout
+
+
+# Where the head file lives.
+
+
+def test_each_database_has_a_head_file_of_its_own(tmp_path):
+    postgres = "postgresql+psycopg://user:secret@db.example:5432/tracing"
+    beside = head_path(f"sqlite:///{tmp_path / 'a' / 'state.db'}")
+    assert beside.parent == tmp_path / "a" and beside.name.startswith("register-head-")  # beside the SQLite file
+    assert head_path(f"sqlite:///{tmp_path / 'b' / 'state.db'}").name != beside.name  # another file, another name
+    assert head_path(postgres).parent == STATE_DIR
+    assert head_path(postgres, tmp_path) == tmp_path / head_path(postgres).name  # TRACING_REGISTER_HEAD_DIR
+    assert head_path(postgres) == head_path(postgres.replace("secret", "rotated").replace("+psycopg", ""))
+    assert head_path(postgres) != head_path(f"{postgres}?options=-csearch_path%3Dother")  # a schema of its own
+    assert head_path("sqlite://") is None and head_path("sqlite:///:memory:") is None  # nothing outlives it
+
+
+def test_the_setting_moves_the_head_file(tmp_path):
+    from api.settings import Settings
+
+    settings = Settings.from_environment({"TRACING_REGISTER_HEAD_DIR": str(tmp_path)})
+    assert settings.register_head_dir == tmp_path
+    assert Settings.from_environment({}).register_head_dir is None
+    assert settings.describe()["register head"] == str(head_path(settings.database_url, tmp_path))
 
 
 # The normal path.
