@@ -1,23 +1,26 @@
 """The register's head, checkpointed outside the database it describes: a small file, keyed and signed.
 
 A hash chain cannot show that its newest entries were removed: what is left is a valid shorter chain. The head file
-holds the newest entry the service has committed (its sequence and hash) under an HMAC made with a subkey of the
-master key (``register-head``), so that whoever can write the database but does not hold the key can neither lower
-it nor forge one. The service compares the database with it at start and the ``register verify`` command does too
-(``api.audit.register``): a register shorter than its head file, or whose entry at the file's sequence has another
-hash, is refused.
+holds the newest entry the service has committed (its sequence and hash) under an HMAC made with a subkey of the master
+key (``register-head``), so that whoever can write the database and the file but does not hold the key cannot forge one
+(they can put an older copy back: what that leaves undetected is in SECURITY.md). The service compares the database with
+it at start and the ``register verify`` command does too (``api.audit.register``): a register shorter than its head
+file, or whose entry at the file's sequence has another hash, is refused.
 
-It only ever advances: it is rewritten after each committed batch of entries, before their answers leave, under a
-file lock (several processes may serve one database), and a process never writes a head older than the file's.
-Each write is a temporary file, flushed to disk, renamed over the old one: a crash leaves the old file or the new,
-and an old file is still a true lower bound, because it is written only after the entries it names are committed.
-The one way to lower it is ``python -m api register adopt-head``, which needs the key and is itself an entry.
+It only ever advances: it is rewritten after each committed batch of entries, before their answers leave, under a file
+lock (several processes may serve one database), and a process never writes a head older than the file's. Each write is
+a temporary file renamed over the old one: a crash of the process leaves the old file or the new, and an old file is
+still a true lower bound, because it is written only after the entries it names are committed. It is not forced to disk
+(``fsync``): that is a second disk flush per batch beside the database's, for a guarantee the file does not need (that a
+power cut cannot take it back a few seconds, as a copy put back by the insider does anyway). ext4 writes a file renamed
+over another before the rename; one torn on another filesystem fails its MAC and is refused, never trusted. The one way
+to lower it is ``python -m api register adopt-head``, which needs the key and is itself an entry.
 
 Where: ``head_path(database_url, directory)``; by default beside the SQLite file, or in ``out/service`` for another
-database (``Settings.register_head_dir`` moves it). The file's name is a fingerprint of the database (the SQLite
-file's absolute path, or the URL without its password): it is the configuration, not the database's content, that
-chooses which head file a database is compared with, so a register wiped together with any id it held still finds
-the file that remembers it.
+database (``Settings.register_head_dir`` moves it). The file's name is a fingerprint of the database (the SQLite file's
+absolute path, or the URL without its password): it is the configuration, not the database's content, that chooses which
+head file a database is compared with, so a register wiped together with any id it held still finds the file that
+remembers it.
 """
 
 from __future__ import annotations
@@ -134,8 +137,6 @@ class HeadFile:
         try:
             with os.fdopen(descriptor, "w") as out:
                 out.write(json.dumps(document, indent=1) + "\n")
-                out.flush()
-                os.fsync(out.fileno())  # the rename must not reach the disk before the content does
             os.replace(temporary, self.path)
         except BaseException:
             Path(temporary).unlink(missing_ok=True)
