@@ -34,7 +34,6 @@ from api.audit.outcomes import RegisterOutcome
 from api.storage.tables import register_entries
 from matcher.protection.keys import MasterKey
 
-__all__ = ["GENESIS_HASH", "AuditRegister", "RegisterHeadError", "RegisterUnavailable", "Verification"]
 _APPEND_ATTEMPTS = 5
 _POSTGRES_LOCK = 0x7265676973746572  # "register": one writer at a time across processes
 
