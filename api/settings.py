@@ -60,6 +60,9 @@ class Settings:
     connections_per_address: int = field(default=32, metadata=_env("TRACING_CONNECTIONS_PER_ADDRESS", 1, 100_000))
     # None: the policies shipped in api/policy/policies.
     policy_dir: Path | None = field(default=None, metadata=_env("TRACING_POLICY_DIR"))
+    # Where the register's head file (``api.audit.head``) lives: None is beside the SQLite file, or out/service for
+    # another database. Its name is the database's fingerprint, so many databases can share one directory.
+    register_head_dir: Path | None = field(default=None, metadata=_env("TRACING_REGISTER_HEAD_DIR"))
     # Bring the schema to the latest Alembic revision when the service starts.
     migrate_on_start: bool = field(default=True, metadata=_env("TRACING_MIGRATE_ON_START"))
 
@@ -76,6 +79,8 @@ class Settings:
         """Settings safe to print: the database password, if any, is masked."""
         from sqlalchemy.engine import make_url
 
+        from api.audit.head import head_path
+
         return {
             "index": str(self.index_dir),
             "database": make_url(self.database_url).render_as_string(hide_password=True),
@@ -89,6 +94,7 @@ class Settings:
             "connections": f"head within {self.header_deadline_seconds} s, body within "
             f"{self.body_deadline_seconds} s, {self.connections_per_address} connections per address",
             "policies": str(self.policy_dir or "shipped (api/policy/policies)"),
+            "register head": str(head_path(self.database_url, self.register_head_dir) or "none (in-memory database)"),
         }
 
 

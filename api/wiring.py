@@ -1,7 +1,8 @@
 """The service's parts, wired from its configuration: ``build_components(settings)``.
 
-Everything is checked at start: a key that opens the index, a schema at the latest revision, a policy in force
-today, clients and organisations as the register's changes left them. ``api.http.app.create_app(components)``
+Everything is checked at start: a key that opens the index, a schema at the latest revision, a register that
+agrees with its head file (``api.audit.head``), a policy in force today, clients and organisations as the
+register's changes left them. ``api.http.app.create_app(components)``
 serves them; tests build components around their own tracer, key, clock and database.
 """
 
@@ -18,6 +19,7 @@ from api.access.probing import ProbeCounter, ProbeTokens
 from api.access.ratelimit import RateLimiter
 from api.access.replay import replay
 from api.access.retries import RetryKeys, RetryStore
+from api.audit.head import HeadFile, head_path
 from api.audit.register import AuditRegister
 from api.audit.subjects import SubjectTokens
 from api.http.formats import TRACE_REQUESTS
@@ -67,9 +69,10 @@ def trace_service(
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> TraceService:
     """The use cases' shared state on this database and key; without a tracer where nothing is traced (expiring
-    review cases needs no index)."""
+    review cases needs no index). RegisterHeadError if the register disagrees with its head file: nothing is
+    written to it before it has been compared."""
     policies = PolicyBook.load(settings.policy_dir)
-    register, reviews = AuditRegister(engine, key), ReviewStore(engine, key)
+    register, reviews = open_register(settings, engine, key), ReviewStore(engine, key)
     return TraceService(tracer, policies, register, SubjectTokens(key), reviews, TRACE_REQUESTS, clock)
 
 
@@ -84,6 +87,14 @@ def check_rights(clients: ClientStore) -> None:
     clients.tampering.flush()
 
 
+def open_register(settings: Settings, engine: Engine, key: MasterKey) -> AuditRegister:
+    """The register with its head file (none for an in-memory database), compared with it."""
+    path = head_path(settings.database_url, settings.register_head_dir)
+    register = AuditRegister(engine, key, HeadFile(path, key) if path else None)
+    register.open()
+    return register
+
+
 def build_components(
     settings: Settings,
     key: MasterKey | None = None,
@@ -91,7 +102,7 @@ def build_components(
     clock: Callable[[], dt.datetime] = utc_now,
 ) -> Components:
     """Everything the service needs, checked at start: a key that opens the index, a schema at the latest
-    revision, a policy in force today."""
+    revision, a register that agrees with its head file, a policy in force today."""
     key = key or load_master_key()
     engine = make_engine(settings.database_url)
     try:
@@ -101,10 +112,10 @@ def build_components(
             require_current(engine)
         if tracer is None:
             tracer = Tracer(Index.load(settings.index_dir, key).warm())
+        service = trace_service(settings, engine, key, tracer, clock)
     except BaseException:
         engine.dispose()
         raise
-    service = trace_service(settings, engine, key, tracer, clock)
     service.record_policy_in_force()  # and NoPolicyInForce now rather than on the first request
     service.apply_retention()
     clients = ClientStore(engine, key, service.register)

@@ -9,6 +9,9 @@ from the synthetic request file (members and non-members, as the generator made 
 process: ``concurrency`` keep-alive connections (httpx, asyncio), each sending its next request when the last is
 answered, for ``duration`` seconds after a warm-up. Reports throughput, latency percentiles, statuses and errors,
 then checks that the register holds one entry per request and verifies. Prints one Markdown table row.
+
+``--head-file-cost ROUNDS`` measures what the register's head file costs instead: ROUNDS runs with it and ROUNDS
+without it (``benchmarks/serve_without_head.py``), interleaved, one table row each.
 """
 
 from __future__ import annotations
@@ -119,11 +122,15 @@ class Served:
 
 @contextmanager
 def serving(
-    index: Path, database_url: str | None = None, service_env: dict[str, str] = SERVICE_ENV
+    index: Path,
+    database_url: str | None = None,
+    service_env: dict[str, str] = SERVICE_ENV,
+    head_file: bool = True,
 ) -> Iterator[Served]:
     """``python -m api serve`` on loopback, on a fresh database (a temporary SQLite file unless ``database_url``,
     for which a fresh PostgreSQL schema is made and dropped), with a requester client. When the block ends the
-    service is stopped, its log read for errors and the register verified (the fields of Served after the block)."""
+    service is stopped, its log read for errors and the register verified (the fields of Served after the block).
+    Without ``head_file``, the service keeps no register head file (to measure what it costs)."""
     with tempfile.TemporaryDirectory() as tmp:
         db_url, drop = _fresh_database(database_url, Path(tmp))
         try:
@@ -134,13 +141,14 @@ def serving(
                 "TRACING_INDEX_DIR": str(index),
                 "DATABASE_URL": db_url,
                 "TRACING_PORT": str(port),
+                "TRACING_REGISTER_HEAD_DIR": tmp,  # the head file of a PostgreSQL schema goes with it
             }
             key = _add_client(env)
             log_path = Path(tmp) / "server.log"
             with log_path.open("w") as log:  # a file, not a pipe: an unread pipe fills and stalls the server's log
-                server = subprocess.Popen(
-                    [sys.executable, "-m", "api", "serve"], env=env, stdout=log, stderr=subprocess.STDOUT
-                )
+                without = str(Path(__file__).with_name("serve_without_head.py"))
+                command = ["-m", "api", "serve"] if head_file else [without]
+                server = subprocess.Popen([sys.executable, *command], env=env, stdout=log, stderr=subprocess.STDOUT)
                 try:
                     served = Served(f"http://127.0.0.1:{port}", key, server.pid, _wait_until_ready(port, server))
                     yield served
@@ -149,7 +157,7 @@ def serving(
                     server.wait(timeout=30)
             output = log_path.read_text().splitlines()
             served.server_error_lines = [line for line in output if "unhandled" in line or "Traceback" in line]
-            _check_register(served, env, db_url)
+            _check_register(served, env, db_url, head_file)
         finally:
             drop()
 
@@ -165,14 +173,30 @@ def _add_client(env: dict[str, str]) -> str:
     return add.stdout.strip().splitlines()[-1]
 
 
-def _check_register(served: Served, env: dict[str, str], database_url: str) -> None:
+def _check_register(served: Served, env: dict[str, str], database_url: str, head_file: bool = True) -> None:
+    served.register_outcomes = _outcomes(database_url)
+    if not head_file:  # the command would refuse a register without its head file: its links only, here
+        served.register_verified, served.register_entries = _links_verify(database_url)
+        return
     verify = subprocess.run(
         [sys.executable, "-m", "api", "register", "verify"], env=env, capture_output=True, text=True
     )
     served.register_verified = verify.returncode == 0
     if served.register_verified:
         served.register_entries = int(verify.stdout.split("intact: ")[1].split(" entries")[0].replace(",", ""))
-    served.register_outcomes = _outcomes(database_url)
+
+
+def _links_verify(database_url: str) -> tuple[bool, int]:
+    from api.audit.register import AuditRegister
+    from api.storage.engine import make_engine
+    from matcher.protection.keys import load_master_key
+
+    engine = make_engine(database_url)
+    try:
+        result = AuditRegister(engine, load_master_key()).verify()
+    finally:
+        engine.dispose()
+    return result.ok, result.entries
 
 
 def run(
@@ -183,14 +207,16 @@ def run(
     warmup: float = 3.0,
     database_url: str | None = None,
     client: str = "wrk",
+    head_file: bool = True,
 ) -> dict:
     bodies = request_bodies(requests, 20_000)
-    with serving(index, database_url) as served:
+    with serving(index, database_url, head_file=head_file) as served:
         drive = drive_wrk if client == "wrk" else drive_httpx
         result = drive(f"{served.url}/v1/traces", served.key, bodies, concurrency, warmup, duration)
         server_rss = served.rss_mib()
     return {
         "database": "PostgreSQL" if database_url else "SQLite",
+        "head_file": head_file,
         "client": client,
         "concurrency": concurrency,
         "measured_requests": result["requests"],
@@ -262,16 +288,34 @@ def main() -> None:
         default="wrk" if shutil.which("wrk") else "httpx",
         help="wrk (Debian package `wrk`; the default when installed) or httpx in a process of its own",
     )
-    args = parser.parse_args()
-    result = run(
-        args.index, args.requests, args.concurrency, args.duration, args.warmup, args.database_url, args.client
+    parser.add_argument(
+        "--head-file-cost",
+        type=int,
+        metavar="ROUNDS",
+        help="ROUNDS runs with the register's head file and ROUNDS without it, interleaved (what it costs)",
     )
-    print(json.dumps(result, indent=2))
+    args = parser.parse_args()
+    options = (args.concurrency, args.duration, args.warmup, args.database_url, args.client)
+    if args.head_file_cost:
+        results = [
+            run(args.index, args.requests, *options, head_file=head_file)
+            for _ in range(args.head_file_cost)
+            for head_file in (True, False)
+        ]
+    else:
+        results = [run(args.index, args.requests, *options)]
+    print(json.dumps(results if args.head_file_cost else results[0], indent=2))
     print(f"\nmachine: {platform.machine()}, {os.cpu_count()} cores; index: {args.index}")
-    print("| database | client | concurrency | traces/s | p50 ms | p99 ms | errors | register |")
-    print("|---|---|---:|---:|---:|---:|---:|---|")
+    print("| database | head file | client | concurrency | traces/s | p50 ms | p99 ms | errors | register |")
+    print("|---|---|---|---:|---:|---:|---:|---:|---|")
+    for result in results:
+        _print_row(result)
+
+
+def _print_row(result: dict) -> None:
     cells = [
         result["database"],
+        "yes" if result["head_file"] else "no",
         result["client"],
         result["concurrency"],
         f"{result['throughput']:.0f}",

@@ -27,6 +27,7 @@ from api.access.organisations import NAME, ClientError, OrganisationStore
 from api.access.replay import newest_state
 from api.access.rows import RowMacs, rights_draft
 from api.access.tampering import UNVERIFIED, Finding, RowProblem, TamperReports
+from api.audit.entry import RegisterEntry
 from api.audit.outcomes import RegisterOutcome
 from api.audit.register import AuditRegister
 from api.storage.tables import clients
@@ -115,9 +116,10 @@ class ClientStore:
                 }
                 # The MAC covers the id, which the insert gives: the row is written, then sealed, in one transaction.
                 row["id"] = int(connection.execute(insert(clients).values(**row, row_mac="")).inserted_primary_key[0])
-                self._seal(connection, RegisterOutcome.CLIENT_ADDED, row, now)
+                entries = self._seal(connection, RegisterOutcome.CLIENT_ADDED, row, now)
         except IntegrityError:
             raise ClientError(f"a client named {name!r} already exists") from None
+        self.register.committed(entries)
         return Client(row["id"], name, role, rate_per_minute, org_id), key
 
     def revoke(self, name: str) -> ClientRecord:
@@ -199,7 +201,8 @@ class ClientStore:
                     f"the client {name!r} is not as the register's changes left it (restored from an old copy?): "
                     "revoke it, or run `python -m api register verify`"
                 )
-            self._seal(connection, outcome, row, now)
+            entries = self._seal(connection, outcome, row, now)
+        self.register.committed(entries)
         return next(c for c in self.list() if c.name == name)
 
     def _differs(self, connection: Connection, client_id: int, row_mac: str) -> bool:
@@ -207,8 +210,11 @@ class ClientStore:
         state = newest_state(connection, client_id)
         return state is not None and state.get("row_mac") != row_mac
 
-    def _seal(self, connection: Connection, outcome: RegisterOutcome, row: dict, now: dt.datetime) -> None:
-        """Write the row's MAC and the register entry of the change, in the change's transaction."""
+    def _seal(
+        self, connection: Connection, outcome: RegisterOutcome, row: dict, now: dt.datetime
+    ) -> list[RegisterEntry]:
+        """Write the row's MAC and the register entry of the change, in the change's transaction; the entry, for
+        the head file once the transaction has committed."""
         row_mac = self.macs.client(row)
         connection.execute(update(clients).where(clients.c.id == row["id"]).values(
             **{k: v for k, v in row.items() if k not in ("id", "row_mac")}, row_mac=row_mac
@@ -220,7 +226,7 @@ class ClientStore:
             "revoked": row["revoked_at"] is not None,
             "row_mac": row_mac,
         }
-        self.register.append_in(connection, [rights_draft(outcome, row["id"], row["name"], state)], now)
+        return self.register.append_in(connection, [rights_draft(outcome, row["id"], row["name"], state)], now)
 
 
 def _role(role: Role | str) -> Role:

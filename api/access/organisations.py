@@ -61,11 +61,12 @@ class OrganisationStore:
                 self.register.lock(connection)
                 connection.execute(insert(organisations).values(**row, row_mac=self.macs.organisation(row)))
                 state = {"organisation": org_id, "row_mac": self.macs.organisation(row)}
-                self.register.append_in(
+                entries = self.register.append_in(
                     connection, [rights_draft(RegisterOutcome.ORGANISATION_ADDED, 0, org_id, state)], now
                 )
         except IntegrityError:
             raise ClientError(f"the organisation {org_id!r} exists already (names are compared as ids)") from None
+        self.register.committed(entries)
         return Organisation(**row)
 
     def ensure(self, name: str) -> Organisation:

@@ -14,6 +14,7 @@ this: a new field also needs a migration (a test checks that the migrations buil
 
 from __future__ import annotations
 
+import json
 from dataclasses import MISSING, dataclass, field, fields
 from typing import Any, get_args, get_type_hints
 
@@ -139,3 +140,22 @@ def draft_values(draft: EntryDraft) -> dict[str, Any]:
     """The draft's fields by name, as they are: every value is immutable, so nothing is copied (``asdict`` would
     copy each one, on the path of every trace answer)."""
     return {name: getattr(draft, name) for name in DRAFT_FIELDS}
+
+
+def entry_row(sequence: int, recorded_at: str, draft: EntryDraft, previous_hash: str) -> dict:
+    """The entry as stored and hashed (the hash is of JSON with sorted keys: the order here does not count)."""
+    values = draft_values(draft)
+    values["outcome"] = str(draft.outcome)  # the text of a RegisterOutcome, as every database stores it
+    for name in LISTED_FIELDS:
+        values[name] = json.dumps(list(values[name]))
+    return {"sequence": sequence, "recorded_at": recorded_at, **values, "previous_hash": previous_hash}
+
+
+def entry_from_row(row: dict) -> RegisterEntry:
+    """The entry a stored row holds."""
+    values = {name: row.get(name) for name in DRAFT_FIELDS}
+    for name in LISTED_FIELDS:
+        values[name] = tuple(json.loads(row[name]))
+    return RegisterEntry(
+        int(row["sequence"]), row["recorded_at"], EntryDraft(**values), row["previous_hash"], row["entry_hash"]
+    )

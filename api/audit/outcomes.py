@@ -39,6 +39,9 @@ class RegisterOutcome(StrEnum):
     COLLECTED = "collected"
     POLICY_IN_FORCE = "policy_in_force"
     EXPIRED = "expired"
+    # An operator adopted the register's head as it stands (``register adopt-head``): its head file was missing,
+    # failed its check or disagreed; the entry's refusal code says which.
+    HEAD_ADOPTED = "head_adopted"
     # A reviewer's decision on a held request.
     REVIEW_APPROVED = "review_approved"
     REVIEW_REFUSED = "review_refused"
@@ -102,6 +105,7 @@ READS = frozenset(
         RegisterOutcome.COLLECTED,
         RegisterOutcome.POLICY_IN_FORCE,
         RegisterOutcome.EXPIRED,
+        RegisterOutcome.HEAD_ADOPTED,
     }
 )
 """Entries of the register's and the queue's readers, requesters' looks at held requests and the service's notes:

@@ -1,7 +1,8 @@
 """``python -m api``: the service's commands, one module per command group.
 
 Configuration comes from the environment (``api.settings``). An error a user can fix (a setting, the key, a
-client, the schema, the policy, a missing or damaged file) is printed as one line, and the exit status is 2.
+client, the schema, the policy, a missing or damaged file, a register that disagrees with its head file) is printed
+as one line, and the exit status is 2.
 """
 
 from __future__ import annotations
@@ -10,6 +11,7 @@ import argparse
 import sys
 
 from api.access.clients import ClientError
+from api.audit.register import RegisterHeadError
 from api.cli import clients, db, demo, organisations, register, retention, serve, simulate
 from api.policy.versions import NoPolicyInForce
 from api.settings import ConfigurationError
@@ -46,6 +48,7 @@ def main(argv: list[str] | None = None) -> int:
         TamperedPayloadError,
         DamagedIndexError,
         OldIndexFormatError,
+        RegisterHeadError,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

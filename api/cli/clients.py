@@ -10,6 +10,7 @@ import argparse
 
 from api.access.clients import ClientRecord, ClientStore, Role
 from api.cli.common import migrated_engine, settings_of
+from api.wiring import open_register
 from matcher.protection.keys import load_master_key
 
 
@@ -48,7 +49,10 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def _store(args: argparse.Namespace) -> ClientStore:
     key = load_master_key()
-    return ClientStore(migrated_engine(settings_of(args), key), key, background_reports=False)
+    settings = settings_of(args)
+    engine = migrated_engine(settings, key)
+    # The register with its head file: a change of rights is covered by the head as soon as it is made.
+    return ClientStore(engine, key, open_register(settings, engine, key), background_reports=False)
 
 
 def _add(args: argparse.Namespace) -> int:

@@ -12,6 +12,7 @@ from api.access.clients import ClientStore, Role
 from api.cli.common import add_listen_arguments, migrated_engine, settings_of
 from api.cli.serve import run as serve
 from api.http.examples import IMMIGRATION_REQUEST
+from api.wiring import open_register
 from matcher.build import BUILD_ERRORS, build_index
 from matcher.index import FORMAT_VERSION
 from matcher.protection.keys import load_master_key
@@ -42,7 +43,8 @@ def run(args: argparse.Namespace) -> int:
             print(f"error: {error}", file=sys.stderr)
             return 2
     master_key = load_master_key()
-    store = ClientStore(migrated_engine(settings, master_key), master_key, background_reports=False)
+    engine = migrated_engine(settings, master_key)
+    store = ClientStore(engine, master_key, open_register(settings, engine, master_key), background_reports=False)
     name = f"demo-requester-{len(store.list()) + 1}"
     # Each demo requester is an organisation of its own, as a client without one was before organisations existed.
     organisation = store.organisations.ensure(name)

@@ -10,6 +10,7 @@ import argparse
 
 from api.access.organisations import OrganisationStore
 from api.cli.common import migrated_engine, settings_of
+from api.wiring import open_register
 from matcher.protection.keys import load_master_key
 
 
@@ -25,7 +26,9 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
 
 def _store(args: argparse.Namespace) -> OrganisationStore:
     key = load_master_key()
-    return OrganisationStore(migrated_engine(settings_of(args), key), key)
+    settings = settings_of(args)
+    engine = migrated_engine(settings, key)
+    return OrganisationStore(engine, key, open_register(settings, engine, key))
 
 
 def _add(args: argparse.Namespace) -> int:

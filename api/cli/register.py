@@ -1,16 +1,23 @@
-"""``python -m api register verify|export``: check the hash chain; write the entries as CSV."""
+"""``python -m api register verify|export|adopt-head``: check the hash chain and its head file; write the entries as
+CSV; adopt the register's head when its head file is missing or disagrees (recorded as an entry)."""
 
 from __future__ import annotations
 
 import argparse
+import datetime as dt
+import uuid
 from pathlib import Path
 
 from api.access.replay import replay
 from api.access.rows import RowMacs
+from api.audit.entry import EntryDraft
+from api.audit.head import HeadFile, HeadFileError, head_path
+from api.audit.outcomes import RegisterOutcome
 from api.audit.register import AuditRegister
 from api.audit.transparency import export_csv
 from api.cli.common import date_argument, migrated_engine, settings_of
 from api.settings import ConfigurationError
+from api.usecases.service import SERVICE
 from matcher.protection.keys import load_master_key
 
 
@@ -20,25 +27,36 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     verify = register.add_parser(
         "verify",
-        help="check every link of the hash chain, and the clients and organisations against its changes of rights; "
-        "exit 1 if either fails",
+        help="check every link of the hash chain and the register's head file, and the clients and organisations "
+        "against its changes of rights; exit 1 if any fails",
     )
     verify.add_argument("--anchor", help="SEQUENCE:HASH printed by an earlier verify, to detect removed newest entries")
+    verify.add_argument("--head-file", type=Path, help="the head file to check against (default: the service's)")
     verify.set_defaults(run=_verify)
     export = register.add_parser("export", help="write the register's entries as CSV (no subject detail is in them)")
     export.add_argument("--from", dest="start", type=date_argument, help="first UTC day, YYYY-MM-DD")
     export.add_argument("--to", dest="end", type=date_argument, help="last UTC day, YYYY-MM-DD")
     export.add_argument("--out", type=Path, required=True)
     export.set_defaults(run=_export)
+    adopt = register.add_parser(
+        "adopt-head",
+        help="write a head file for the register as it stands, once its chain verifies (recorded as an entry)",
+    )
+    adopt.add_argument(
+        "--replace", action="store_true", help="also over a head file that fails its check or names another head"
+    )
+    adopt.set_defaults(run=_adopt)
 
 
-def _register(args: argparse.Namespace) -> AuditRegister:
-    key = load_master_key()
-    return AuditRegister(migrated_engine(settings_of(args), key), key)
+def _register(args: argparse.Namespace, head_file: Path | None = None) -> tuple[AuditRegister, HeadFile | None]:
+    """The register (it does not check the head file itself: the command does) and its head file, if any."""
+    settings, key = settings_of(args), load_master_key()
+    path = head_file or head_path(settings.database_url, settings.register_head_dir)
+    return AuditRegister(migrated_engine(settings, key), key), HeadFile(path, key) if path else None
 
 
 def _export(args: argparse.Namespace) -> int:
-    count = export_csv(_register(args).entries(args.start, args.end), args.out)
+    count = export_csv(_register(args)[0].entries(args.start, args.end), args.out)
     print(f"wrote {count:,} entries to {args.out}")
     return 0
 
@@ -50,15 +68,27 @@ def _verify(args: argparse.Namespace) -> int:
         if not sequence.isdigit() or len(digest) != 64:
             raise ConfigurationError("--anchor is SEQUENCE:HASH as printed by `register verify`")
         anchor = (int(sequence), digest)
-    register = _register(args)
-    result = register.verify(anchor)
+    register, head = _register(args, args.head_file)
+    unchecked = None  # why the newest entries cannot be checked, if they cannot
+    try:
+        checkpoint = head.read() if head else None
+    except HeadFileError as error:
+        checkpoint, unchecked = None, str(error)
+    if head is not None and checkpoint is None and unchecked is None and register.newest() is not None:
+        unchecked = f"the register has entries but no head file at {head.path}: its newest entries cannot be checked"
+    result = register.verify(anchor, checkpoint)
     if not result.ok:
         print(f"BROKEN at entry {result.broken_at}: {result.problem}")
         print(f"the chain is intact up to entry {result.head_sequence}")
         return 1
-    rights = _verify_rights(register)
+    if unchecked is not None:  # the links are worth knowing about before a head is adopted
+        print(f"BROKEN: {unchecked}")
+        print(f"every link holds: {result.entries:,} entries; head {result.head_sequence}:{result.head_hash}")
+        return 1
     print(f"register intact: {result.entries:,} entries; head {result.head_sequence}:{result.head_hash}")
-    return rights
+    if checkpoint is not None:
+        print(f"head file {head.path}: entry {checkpoint.sequence}, written {checkpoint.written_at}")
+    return _verify_rights(register)
 
 
 def _verify_rights(register: AuditRegister) -> int:
@@ -70,4 +100,37 @@ def _verify_rights(register: AuditRegister) -> int:
         print(f"{len(findings)} clients or organisations rows are not as the register's changes left them")
         return 1
     print("clients and organisations: as the register's changes left them")
+    return 0
+
+
+def _adopt(args: argparse.Namespace) -> int:
+    register, head = _register(args)
+    if head is None:
+        raise ConfigurationError("an in-memory database has no head file")
+    result = register.verify()
+    if not result.ok:
+        print(f"BROKEN at entry {result.broken_at}: {result.problem}; nothing adopted")
+        return 1
+    try:
+        checkpoint, reason, problem = head.read(), "head_file_missing", None
+    except HeadFileError as error:
+        checkpoint, reason, problem = None, "head_file_failed_check", str(error)
+    if checkpoint is not None:
+        problem = register.against(checkpoint)
+        if problem is None:
+            print(f"the head file {head.path} agrees with the register (entry {checkpoint.sequence}): nothing to adopt")
+            return 0
+        reason = "head_file_disagreed"
+    if problem is not None and not args.replace:
+        print(f"{problem}: find out why, then pass --replace to adopt the register's head over the head file")
+        return 1
+    draft = EntryDraft(
+        str(uuid.uuid4()), SERVICE.id, SERVICE.name, RegisterOutcome.HEAD_ADOPTED, 0, refusal_codes=(reason,)
+    )
+    entry = register.append(draft, dt.datetime.now(dt.UTC))
+    head.replace(entry.sequence, entry.entry_hash)
+    print(
+        f"adopted the register's head at entry {result.head_sequence} ({reason.replace('_', ' ')}); recorded as "
+        f"entry {entry.sequence}; head file {head.path}"
+    )
     return 0

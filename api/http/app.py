@@ -29,6 +29,8 @@ def create_app(components: Components | None) -> FastAPI:
     async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         yield
         await asyncio.to_thread(app.state.dispatcher.close)
+        if components is not None:  # after the last answer: the head file names the last entry written
+            await asyncio.to_thread(components.service.register.close)
 
     app = FastAPI(
         lifespan=lifespan,

@@ -2,12 +2,27 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 import pyarrow as pa
 import pytest
 
-from tests.support.api import POSTGRES_URL, ApiHarness
+from tests.support.api import HEAD_DIR_VARIABLE, POSTGRES_URL, ApiHarness
+
+
+@pytest.fixture(scope="session", autouse=True)
+def register_head_dir(tmp_path_factory: pytest.TempPathFactory):
+    """One directory for the session's register head files, in the environment so that the commands the tests run
+    find them: never the repository's out/service. Each database's file has a name of its own."""
+    directory = tmp_path_factory.mktemp("register-heads")
+    saved = os.environ.get(HEAD_DIR_VARIABLE)
+    os.environ[HEAD_DIR_VARIABLE] = str(directory)
+    yield directory
+    if saved is None:
+        del os.environ[HEAD_DIR_VARIABLE]
+    else:
+        os.environ[HEAD_DIR_VARIABLE] = saved
 
 
 @pytest.fixture(params=["sqlite", "postgresql"])

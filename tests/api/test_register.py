@@ -119,9 +119,10 @@ def test_register_verify_command_exits_nonzero_on_a_broken_chain(api, requester_
     ok = subprocess.run(command, env=env, capture_output=True, text=True)
     assert ok.returncode == 0 and "register intact: 6 entries" in ok.stdout  # the set-up and 3 answers
     head = ok.stdout.split("head ")[1].strip()
-    with api.components.engine.begin() as connection:  # the newest entry removed: what is left is a valid chain
+    with api.components.engine.begin() as connection:  # the newest entry removed: what is left is a valid chain...
         connection.execute(delete(register_entries).where(register_entries.c.sequence == 6))
-    assert subprocess.run(command, env=env, capture_output=True, text=True).returncode == 0
+    truncated = subprocess.run(command, env=env, capture_output=True, text=True)  # ...but not the one the head file
+    assert truncated.returncode == 1 and "before the head file's entry 6" in truncated.stdout  # names
     anchored = subprocess.run([*command, "--anchor", head], env=env, capture_output=True, text=True)
     assert anchored.returncode == 1 and "before the anchor 6" in anchored.stdout
     with api.components.engine.begin() as connection:

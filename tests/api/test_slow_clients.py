@@ -45,7 +45,7 @@ class Served:
 
 
 @pytest.fixture
-def served(database_url: str, tracer, master_key) -> Iterator[Served]:
+def served(database_url: str, tracer, master_key, register_head_dir) -> Iterator[Served]:
     import uvicorn
 
     from api.cli.serve import server_config
@@ -63,6 +63,7 @@ def served(database_url: str, tracer, master_key) -> Iterator[Served]:
         header_deadline_seconds=HEAD_DEADLINE,
         body_deadline_seconds=BODY_DEADLINE,
         connections_per_address=PER_ADDRESS,
+        register_head_dir=register_head_dir,  # the session's, not the repository's out/service
     )
     components = build_components(settings, key=master_key, tracer=tracer)
     organisation = components.clients.organisations.ensure("requester-1").id

@@ -8,7 +8,9 @@ from __future__ import annotations
 import datetime as dt
 import json
 import os
+from pathlib import Path
 
+HEAD_DIR_VARIABLE = "TRACING_REGISTER_HEAD_DIR"
 POSTGRES_URL = os.environ.get("TEST_POSTGRES_URL", "postgresql+psycopg://postgres@127.0.0.1:5432/test")
 UNKNOWN_KEY = f"trc_{'0' * 12}_{'A' * 43}"  # well formed, held by no client
 PROBLEM_MEDIA_TYPE = "application/problem+json"
@@ -54,6 +56,7 @@ class ApiHarness:
         probe_limit: int = 1_000,
         response_floor_ms: int = 0,
         answer_timeout_seconds: int = 60,
+        register_head_dir: Path | None = None,
     ):
         from fastapi.testclient import TestClient
 
@@ -69,6 +72,8 @@ class ApiHarness:
             probe_limit=probe_limit,
             response_floor_ms=response_floor_ms,
             answer_timeout_seconds=answer_timeout_seconds,
+            # The session's directory (tests/api/conftest.py), as for the commands the tests run in subprocesses.
+            register_head_dir=register_head_dir or Path(os.environ[HEAD_DIR_VARIABLE]),
         )
         self.components = build_components(self.settings, key=master_key, tracer=tracer, clock=self.clock)
         self.app = create_app(self.components)
