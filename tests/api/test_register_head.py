@@ -117,14 +117,15 @@ def test_a_restart_after_a_clean_stop_starts(api, requester_key, people, master_
     api.close()
     restarted = ApiHarness(database_url, tracer, master_key)
     try:
-        answer = restarted.trace(trace_body(people["ordinary"]), restarted.add_client("requester", name="again"))
-        assert answer.json()["register_sequence"] == newest + 1  # the numbering goes on, nothing reused
-        assert _head_file(restarted, master_key).read().sequence == newest + 1
+        again = restarted.add_client("requester", name="again")  # its organisation and itself: two entries
+        answer = restarted.trace(trace_body(people["ordinary"]), again)
+        assert answer.json()["register_sequence"] == newest + 3  # the numbering goes on, nothing reused
+        assert _head_file(restarted, master_key).read().sequence == newest + 3
     finally:
         restarted.close()
     verify = _command(database_url, "verify")
     assert verify.returncode == 0
-    assert f"head file {_head_file(api, master_key).path}: entry {newest + 1}" in verify.stdout
+    assert f"head file {_head_file(api, master_key).path}: entry {newest + 3}" in verify.stdout
 
 
 _WRITER = """
