@@ -529,7 +529,6 @@ def holdout(
             continue
         requests.append(request)
         truth.append({"request_id": request_id, "nhs_number": nhs, "kind": kind})
-    schema = REQUEST_SCHEMA.append(pa.field("town", pa.string()))
     truth_schema = pa.schema([("request_id", pa.string()), ("nhs_number", pa.string()), ("kind", pa.string())])
     index_population = population.filter(pa.array(~held))
-    return index_population, pa.Table.from_pylist(requests, schema), pa.Table.from_pylist(truth, truth_schema)
+    return index_population, pa.Table.from_pylist(requests, REQUEST_SCHEMA), pa.Table.from_pylist(truth, truth_schema)

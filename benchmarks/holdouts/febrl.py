@@ -73,7 +73,7 @@ def population_record(rec_id: str, row: dict) -> dict:
 
 
 def trace_request(rec_id: str, row: dict) -> dict:
-    """One FEBRL duplicate as a row of REQUEST_SCHEMA (plus its town), the date of birth as typed."""
+    """One FEBRL duplicate as a row of REQUEST_SCHEMA, the date of birth as typed."""
     dob = _text(row.get("date_of_birth"))
     return {
         "request_id": rec_id,
@@ -87,9 +87,6 @@ def trace_request(rec_id: str, row: dict) -> dict:
         "nhs_number": None,
         "date_of_birth": f"{dob[:4]}-{dob[4:6]}-{dob[6:]}" if dob and len(dob) == 8 else dob,
     }
-
-
-REQUEST_WITH_TOWN = REQUEST_SCHEMA.append(pa.field("town", pa.string()))
 
 
 def febrl4_tables() -> tuple[pa.Table, pa.Table, pa.Table]:
@@ -110,6 +107,6 @@ def febrl4_tables() -> tuple[pa.Table, pa.Table, pa.Table]:
     ]
     return (
         pa.Table.from_pylist(population, POPULATION_SCHEMA),
-        pa.Table.from_pylist(requests, REQUEST_WITH_TOWN),
+        pa.Table.from_pylist(requests, REQUEST_SCHEMA),
         pa.Table.from_pylist(truth, TRUTH_SCHEMA),
     )

@@ -17,6 +17,7 @@ import numpy as np
 import pyarrow as pa
 
 from matcher.blocking import DEFAULT_RULES, BlockingIndex, BlockingRule
+from matcher.comparison.library import DEFAULT_COMPARISONS, derived_columns_named
 from matcher.decision.decide import standing
 from matcher.index.households import shares_a_restricted_address
 from matcher.index.storage import index_arrays, read_index, save_index
@@ -71,10 +72,13 @@ class Index:
         key: MasterKey,
         rules: tuple[BlockingRule, ...] = DEFAULT_RULES,
         encoded: bool = False,
-        features: Sequence[FeatureBuilder] = (),
+        features: Sequence[FeatureBuilder] | None = None,
     ) -> Index:
         """``encoded``: hold no name in clear, in memory either (names as keyed Bloom filters). ``features``:
-        derived feature columns some comparison reads besides the built-in ones."""
+        derived feature columns some comparison reads besides the built-in ones (by default those of the library's
+        default comparisons)."""
+        if features is None:
+            features = derived_columns_named(DEFAULT_COMPARISONS)
         keys = key.for_index(new_index_id())
         tokeniser = Tokeniser(keys.tokens)
         cipher = PayloadCipher(keys)
