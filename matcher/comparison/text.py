@@ -8,6 +8,7 @@ the person has left still agrees with something.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from functools import cached_property
@@ -35,31 +36,44 @@ class TextColumn:
     def build(
         self, values: Sequence[str | None], tokeniser: Tokeniser, history: Sequence[Sequence[dict] | None] | None = None
     ) -> dict[str, np.ndarray]:
-        texts = [normalise_text(v) for v in values]
-        whole = tokeniser.tokens([f"{self.name}:{t}" if t else None for t in texts])
-        word_tokens = self._words([sorted(set(t.split())) if t else [] for t in texts], tokeniser)
-        out = {"token": whole, "words.offsets": word_tokens.offsets, "words.values": word_tokens.values}
+        # Lines, towns and words repeat across millions of records: each distinct text is tokenised once per call
+        # (the cache lives as long as the call, so no request's text stays behind in the process).
+        seen: dict[str, int] = {}
+        normalise = functools.cache(normalise_text)
+
+        def tokens(rows: list[list[str]]) -> Ragged:
+            flat = [f"{self.name}:{t}" for row in rows for t in row]
+            for text in flat:
+                if text not in seen:
+                    seen[text] = len(seen)
+            table = tokeniser.tokens(list(seen))
+            lengths = np.fromiter((len(row) for row in rows), dtype=np.int64, count=len(rows))
+            offsets = np.zeros(len(rows) + 1, dtype=np.int64)
+            np.cumsum(lengths, out=offsets[1:])
+            at = np.fromiter((seen[t] for t in flat), dtype=np.int64, count=len(flat))
+            return Ragged(offsets.astype(np.int32), table[at] if len(flat) else np.empty(0, dtype=np.uint64))
+
+        texts = [normalise(v) for v in values]
+        whole = tokens([[t] if t else [] for t in texts])
+        present = whole.lengths() > 0
+        line = np.zeros(len(texts), dtype=np.uint64)  # MISSING where there is no text
+        line[present] = whole.values
+        words = tokens([[f"word:{w}" for w in sorted(set(t.split()))] if t else [] for t in texts])
+        out = {"token": line, "words.offsets": words.offsets, "words.values": words.values}
         if self.history is None:
             return out
         before = [
-            [t for t in dict.fromkeys(normalise_text(a.get(self.source)) for a in (row or ())) if t]
+            [t for t in dict.fromkeys(normalise(a.get(self.source)) for a in (row or ())) if t]
             for row in (history or [None] * len(texts))
         ]
-        previous = Ragged.from_lists(
-            [tokeniser.tokens([f"{self.name}:{t}" for t in row]).tolist() for row in before], dtype=np.uint64
-        )
-        previous_words = self._words([sorted({w for t in row for w in t.split()}) for row in before], tokeniser)
+        previous = tokens(before)
+        previous_words = tokens([[f"word:{w}" for w in sorted({w for t in row for w in t.split()})] for row in before])
         return out | {
             "previous.offsets": previous.offsets,
             "previous.values": previous.values,
             "previous_words.offsets": previous_words.offsets,
             "previous_words.values": previous_words.values,
         }
-
-    def _words(self, rows: list[list[str]], tokeniser: Tokeniser) -> Ragged:
-        return Ragged.from_lists(
-            [tokeniser.tokens([f"{self.name}.word:{w}" for w in row]).tolist() for row in rows], dtype=np.uint64
-        )
 
     def pairs(self, requests: Entities, records: Entities, req: np.ndarray, rec: np.ndarray) -> TextPairs:
         return TextPairs(self, requests, records, req, rec)

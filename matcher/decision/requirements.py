@@ -93,7 +93,16 @@ DEFAULT_REQUIREMENTS = (
         corroborators=(("postcode", ("unit", "previous_unit", "sector", "district")), _NHS_NUMBER_AGREES),
         name="middle_name_as_first_needs_the_address",
     ),
-    Requirement("family_name", sufficient=(EXACT, CLOSE, WEAK), name="family_name_agrees"),
+    # A family name left out is no twin's or sibling's trait (they share it): with the first name and the date of
+    # birth agreeing, the same address line or postcode unit (or the NHS number) says it is this person.
+    Requirement(
+        "family_name",
+        sufficient=(EXACT, CLOSE, WEAK),
+        corroborated=(NULL_LABEL,),
+        corroborators=(_ADDRESS_LINE_AGREES, ("postcode", ("unit", "previous_unit")), _NHS_NUMBER_AGREES),
+        if_present=("address_line_1",),
+        name="family_name_agrees",
+    ),
     # A namesake born the same year is one digit away one time in thirty: a date short of exact needs a postcode, the
     # address line (or the NHS number) to say it is this person.
     Requirement(

@@ -58,6 +58,11 @@ def test_requirements_naming_unknown_levels_fail_at_construction():
         (dict(given_name="nickname", family_name="exact", date_of_birth="exact", sex="exact"), True),
         # the address line corroborates as a postcode unit does; a postcode compared as text is no conflict
         (dict(given_name="exact", family_name="exact", date_of_birth="one_digit_wrong", address_line_1="exact"), True),
+        # no family name: only with the same address line or postcode unit
+        (dict(given_name="exact", date_of_birth="exact"), False),
+        (dict(given_name="exact", date_of_birth="exact", address_line_1="exact"), True),
+        (dict(given_name="exact", date_of_birth="exact", postcode="unit"), True),
+        (dict(given_name="exact", date_of_birth="exact", postcode="sector"), False),
         (dict(given_name="exact", family_name="exact", date_of_birth="one_digit_wrong", town="exact"), False),
         (dict(given_name="one_edit", family_name="exact", date_of_birth="exact", postcode="text"), True),
         (dict(given_name="one_edit", family_name="exact", date_of_birth="exact", postcode="else"), False),
@@ -195,6 +200,8 @@ def _by_label(variants: tuple[str, ...], weak: tuple[str, ...], family: tuple[st
         Requirement(
             "family_name",
             sufficient=("exact", "previous_family_name", "compound_part", *family, "phonetic", "swapped_with_given"),
+            corroborated=("null",),
+            corroborators=(address, ("postcode", ("unit", "previous_unit")), nhs),
         ),
         Requirement(
             "date_of_birth",
