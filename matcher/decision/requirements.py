@@ -135,7 +135,7 @@ class RequirementCheck:
 
     Selectors are resolved once, here, into lookup tables indexed by level number (+1, so NULL is row 0): a
     requirement naming a comparison or level the tracer does not have fails at construction, not on a request.
-    Where the comparisons have few enough level combinations (62,370 for the default six), the answer for every
+    Where the comparisons the requirements name have few enough level combinations, the answer for every
     combination is worked out here too, and a check is then a single table lookup per pair.
     """
 
