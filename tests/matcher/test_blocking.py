@@ -96,3 +96,28 @@ def test_tokens_are_truncated_hmac_sha256(value):
     key = b"k" * 32
     expected = int.from_bytes(hmac.digest(key, value.encode(), hashlib.sha256)[:8], "little") or 1
     assert Tokeniser(key).token(value) == expected
+
+
+def test_a_postcode_that_is_not_a_uk_one_blocks_as_its_text():
+    from matcher.blocking.rules import component_values
+    from matcher.records.entities import Entities
+
+    tokeniser = Tokeniser(os.urandom(32))
+
+    def people(postcodes: list[str | None]) -> Entities:
+        n = len(postcodes)
+        return Entities.from_columns(
+            tokeniser,
+            given_name=["ANN"] * n,
+            other_given_names=[None] * n,
+            family_name=["SMITH"] * n,
+            date_of_birth=["1980-01-02"] * n,
+            sex=[None] * n,
+            postcode=postcodes,
+            nhs_number=[None] * n,
+        )
+
+    records = component_values(people(["4223", "4224", "LS6 2AB"]), ["postcode"], as_request=False)["postcode"]
+    request = component_values(people(["4223", "ls62ab"]), ["postcode"], as_request=True)["postcode"]
+    assert len(records[1]) == 3 and len(set(records[1].tolist())) == 3
+    assert request[1][0] == records[1][0] and request[1][1] == records[1][2]
