@@ -73,6 +73,9 @@ class TraceResult:
     disclosure: dict | None  # only when matched and not restricted
     explanation: tuple[CandidateExplanation, ...] = ()  # for audit and review, never for the requester
     nearest: tuple[int, ...] = ()  # internal: rows of the best-scoring candidates, whatever the outcome
+    # Not a certain match because the best-scoring candidate failed this decision requirement (its reason); the
+    # probability is still the model's for that candidate.
+    blocked_by: str | None = None
 
 
 @dataclass
@@ -86,6 +89,7 @@ class BatchTrace:
     gamma: np.ndarray
     scores: Scores
     eligible: np.ndarray | None  # per pair: meets the decision's requirements
+    blocked_by: list[str | None] | None = None  # per request: see TraceResult.blocked_by
 
 
 class Tracer:
@@ -152,7 +156,14 @@ class Tracer:
             self.index.standing_at(batch.pair_record),
             decision,
         )
-        return replace(batch, decisions=decisions, eligible=eligible)
+        blocked_by: list[str | None] = [None] * len(batch.request_ids)
+        best = decisions.model_best_pair
+        uncertain = ~np.isin(decisions.outcome, [OUTCOMES.index(o) for o in CERTAIN])
+        blocked = np.flatnonzero(uncertain & (best >= 0))
+        blocked = blocked[~eligible[best[blocked]]]
+        for i, reason in zip(blocked.tolist(), check.first_failed(batch.gamma[best[blocked]]), strict=True):
+            blocked_by[i] = reason
+        return replace(batch, decisions=decisions, eligible=eligible, blocked_by=blocked_by)
 
     def request_entities(self, requests: Requests) -> tuple[Entities, list]:
         return Entities.from_requests(requests, self.index.tokeniser, self.index.encoder, self.features)
@@ -188,6 +199,7 @@ class Tracer:
                     disclosure=disclosures.get(i),
                     explanation=self.explain(batch, i) if explain else (),
                     nearest=nearest[i],
+                    blocked_by=batch.blocked_by[i] if batch.blocked_by else None,
                 )
             )
         return out
@@ -264,6 +276,7 @@ class Tracer:
             "matched_nhs_number": pa.array(np.where(decided, best_nhs, None).tolist(), pa.string()),
             "candidates": pa.array(d.candidates, pa.int64()),
             "best_nhs_number": pa.array(best_nhs.tolist(), pa.string()),
+            "blocked_by": pa.array(batch.blocked_by or [None] * len(d.outcome), pa.string()),
         }
         if with_candidates:
             offsets = np.zeros(len(d.outcome) + 1, dtype=np.int32)

@@ -385,7 +385,11 @@ def _hold_reason(result: TraceResult, arrival: Arrival, policy: PolicyVersion) -
     if result.outcome is Outcome.AMBIGUOUS and policy.review_ambiguous:
         return ReviewReason.AMBIGUOUS
     floor = policy.review_near_threshold
-    if result.outcome is Outcome.NO_MATCH and floor is not None and result.probability >= floor:
+    # Near the threshold is about a candidate that met the decision's requirements: one a requirement blocked
+    # (its probability is still the model's) is no near miss for a reviewer to settle, or a sweep of dates of birth
+    # would reach a reviewer with the person it is looking for.
+    near = result.outcome is Outcome.NO_MATCH and result.blocked_by is None
+    if near and floor is not None and result.probability >= floor:
         return ReviewReason.NEAR_THRESHOLD
     return None
 

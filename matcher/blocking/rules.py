@@ -154,7 +154,11 @@ COMPONENTS: dict[str, Component] = {
     "year_of_birth": Component("date_of_birth", lambda e, date: date // np.uint64(10_000)),
     # Month and day without the year (survives a wrong year); the offset keeps it apart from a full date.
     "birthday": Component("date_of_birth", lambda e, date: date % np.uint64(10_000) + np.uint64(1 << 40)),
-    "postcode": Component("postcode", lambda e, code: e.postcodes.unit[code]),
+    # A postcode that is not a UK one blocks as its text (it has no unit): FEBRL's 4-digit codes, a foreign one.
+    "postcode": Component(
+        "postcode",
+        lambda e, code: np.where(e.postcodes.text[code] != MISSING, e.postcodes.text[code], e.postcodes.unit[code]),
+    ),
     "postcode_district": Component("postcode", lambda e, code: e.postcodes.district[code]),
     "nhs_number": Component("nhs_number", lambda e, token: token),
 }

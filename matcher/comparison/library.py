@@ -1,7 +1,7 @@
 """The comparisons the tracer uses: one definition per field, in plaintext and in encoded form.
 
-A comparison is its column and its ordered levels, nothing more; adding one (an address line, an email) is a
-definition here plus, for a field the built-in columns do not read, its feature column.
+A comparison is its column and its ordered levels, nothing more; adding one (an email, say) is a definition here
+plus, for a field the built-in columns do not read, its feature column (as the address line and the town have).
 """
 
 from __future__ import annotations
@@ -39,7 +39,7 @@ from matcher.comparison.names import (
     SwappedLevel,
 )
 from matcher.comparison.postcodes import PostcodeColumn, PostcodeLevel
-from matcher.comparison.text import SharedWordsLevel, TextColumn
+from matcher.comparison.text import PreviousExactLevel, PreviousSharedWordsLevel, SharedWordsLevel, TextColumn
 from matcher.comparison.values import ValueColumn
 from matcher.contract.normalise import normalise_name
 from matcher.protection.tokens import Tokeniser, pair_token
@@ -139,6 +139,9 @@ def postcode() -> Comparison:
             PostcodeLevel("sector", agreement=Agreement.CLOSE),
             PostcodeLevel("district"),
             PostcodeLevel("area"),
+            # Not a UK postcode on either side (FEBRL's 4-digit codes): the same text. A code that size covers a
+            # suburb, so it agrees only weakly, and never counts as a unit or sector where requirements ask for one.
+            PostcodeLevel("text"),
             ElseLevel(),
         ),
     )
@@ -152,19 +155,48 @@ def nhs_number() -> Comparison:
     return Comparison(NHS_NUMBER, (ExactLevel(), ElseLevel()))
 
 
-ADDRESS_LINE = TextColumn("address_line_1", source="address_line_1")
-"""The first line of the address, as keyed tokens of the line and of its words (never in clear at rest)."""
+ADDRESS_LINE = TextColumn("address_line_1", source="address_line_1", history="previous_addresses")
+"""The first line of the address (house number and street), as keyed tokens of the line and of its words, the
+record's previous addresses' too (never in clear at rest)."""
+TOWN = TextColumn("town", source="town", history="previous_addresses")
+"""The town of the address, the record's previous towns too, as keyed tokens."""
 
 
 def address_line() -> Comparison:
-    """The request's first address line against the record's current one. Not among the defaults: a model is
-    trained for the comparisons it scores, so adding it is a choice made with a new model."""
-    return Comparison(ADDRESS_LINE, (ExactLevel(), SharedWordsLevel(0.5), ElseLevel()))
+    """The request's first address line against the record's current one and its previous ones: the same line, a
+    line the person has left, most words shared (a flat number added, ROAD written RD, a typo in one word, the
+    house next door)."""
+    return Comparison(
+        ADDRESS_LINE,
+        (
+            ExactLevel(),
+            PreviousExactLevel(),
+            SharedWordsLevel(0.5),
+            PreviousSharedWordsLevel(0.5),
+            ElseLevel(),
+        ),
+    )
 
 
-DEFAULT_COMPARISONS = ("given_name", "family_name", "date_of_birth", "postcode", "sex", "nhs_number")
-"""What an index is built and trained for unless told otherwise, by name (a comparison's name is its column's)."""
-_DERIVED_COLUMNS = {ADDRESS_LINE.name: ADDRESS_LINE}
+def town() -> Comparison:
+    """The request's town against the record's current and previous towns: weak evidence alone (a town holds
+    thousands), but what a postcode that is not a UK one, or none, leaves to say where the person lives."""
+    return Comparison(TOWN, (ExactLevel(), PreviousExactLevel(agreement=Agreement.WEAK), ElseLevel()))
+
+
+DEFAULT_COMPARISONS = (
+    "given_name",
+    "family_name",
+    "date_of_birth",
+    "postcode",
+    "sex",
+    "nhs_number",
+    "address_line_1",
+    "town",
+)
+"""What an index is built and trained for unless told otherwise, by name (a comparison's name is its column's):
+every field a request may carry."""
+_DERIVED_COLUMNS = {ADDRESS_LINE.name: ADDRESS_LINE, TOWN.name: TOWN}
 
 
 def comparisons_named(names: Sequence[str], tokeniser: Tokeniser, encoded: bool = False) -> tuple[Comparison, ...]:
@@ -179,6 +211,7 @@ def comparisons_named(names: Sequence[str], tokeniser: Tokeniser, encoded: bool 
         "sex": sex,
         "nhs_number": nhs_number,
         ADDRESS_LINE.name: address_line,
+        TOWN.name: town,
     }
     unknown = [name for name in names if name not in makers]
     if unknown:

@@ -1,4 +1,5 @@
-"""Postcodes: the request's postcode against the record's current and previous ones, at unit down to area."""
+"""Postcodes: the request's postcode against the record's current and previous ones, at unit down to area, and a
+postcode that is not a UK one as the text it is."""
 
 from __future__ import annotations
 
@@ -31,7 +32,11 @@ class PostcodePairs(PairsOfSides):
         self.right = getattr(records, column.attribute)[rec]
         self.history: Ragged = getattr(records, column.history)
         has_history = self.history.offsets[rec + 1] > self.history.offsets[rec]
+        # A postcode that is not a UK one is compared only with another such: against a UK postcode it says nothing
+        # either way (NFA, N/A and a foreign code typed in would otherwise conflict with everyone).
+        as_text = requests.postcodes.text[self.left] != MISSING
         self.present = (self.left >= 0) & ((self.right >= 0) | has_history)
+        self.present &= as_text == (records.postcodes.text[self.right] != MISSING)
         self._parts: dict[str, tuple[np.ndarray, np.ndarray]] = {}
         self._previous = self.history.explode(rec)  # (pair, postcode position) of every previous postcode
 
@@ -41,7 +46,7 @@ class PostcodePairs(PairsOfSides):
 
     def agreement(self, part: str) -> tuple[np.ndarray, np.ndarray]:
         """(agrees with the record's current postcode, agrees with one of its previous ones) at ``part``: unit,
-        sector, district or area."""
+        sector, district, area, or text (both are the same postcode that is not a UK one)."""
         found = self._parts.get(part)
         if found is None:
             owner, previous = self._previous
@@ -55,8 +60,9 @@ class PostcodePairs(PairsOfSides):
 
 @dataclass(frozen=True)
 class PostcodeLevel(Level):
-    """The request's postcode agrees with the record's to ``part`` (unit, sector, district or area): with its
-    current postcode, with a previous one, or with either."""
+    """The request's postcode agrees with the record's to ``part`` (unit, sector, district or area; ``text``: the
+    same postcode that is not a UK one, compared whole): with its current postcode, with a previous one, or with
+    either."""
 
     part: str
     current: bool = True
@@ -64,8 +70,8 @@ class PostcodeLevel(Level):
     agreement: Agreement = Agreement.WEAK
 
     def __post_init__(self) -> None:
-        if self.part not in ("unit", "sector", "district", "area") or not (self.current or self.previous):
-            raise ValueError("a postcode level is at unit, sector, district or area, of some postcode")
+        if self.part not in ("unit", "sector", "district", "area", "text") or not (self.current or self.previous):
+            raise ValueError("a postcode level is at unit, sector, district, area or text, of some postcode")
 
     @property
     def label(self) -> str:

@@ -89,6 +89,15 @@ def parse_postcode(value: str | None) -> Postcode | None:
     return None
 
 
+def postcode_text(value: str | None) -> str | None:
+    """A postcode that is not a UK one (FEBRL's 4-digit Australian codes, a typed-in foreign code) as text to
+    compare whole: upper-case letters and digits only; None when nothing is left."""
+    if value is None:
+        return None
+    text = re.sub(r"[^A-Z0-9]", "", unicodedata.normalize("NFKD", str(value)).upper())
+    return text or None
+
+
 def _area(outward: str) -> str:
     return outward[:2] if outward[1].isalpha() else outward[:1]
 

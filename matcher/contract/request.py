@@ -15,6 +15,7 @@ REQUEST_FIELDS = (
     "sex",
     "postcode",
     "address_line_1",
+    "town",
     "nhs_number",
 )
 """What a request may say about the person (the columns of REQUEST_SCHEMA but its id)."""
@@ -31,6 +32,7 @@ class TraceRequest:
     sex: str | None = None
     postcode: str | None = None
     address_line_1: str | None = None
+    town: str | None = None
     nhs_number: str | None = None
     request_id: str | None = None
 

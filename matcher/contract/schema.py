@@ -50,6 +50,8 @@ REQUEST_SCHEMA = pa.schema(
         ("sex", pa.string()),
         ("postcode", pa.string()),
         ("address_line_1", pa.string()),
+        # Added in format 9: the town of that address (optional, as every field but the family name and date).
+        ("town", pa.string()),
         ("nhs_number", pa.string()),
         # As typed by a caseworker: "YYYY-MM-DD", possibly an impossible date after corruption.
         ("date_of_birth", pa.string()),

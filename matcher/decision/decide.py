@@ -4,6 +4,11 @@ Per request, over its candidates that meet every requirement (``matcher.decision
 candidate's posterior probability (normalised against every other candidate and against "not in the index", see
 ``matcher.scoring.model``) must reach ``threshold`` AND its match weight must beat the runner-up's by
 ``margin_bits``. A candidate that would pass alone but not against its rivals makes the request ambiguous.
+
+The probability reported is the one the decision used for a certain match; for any other outcome it is the model's
+own: the posterior of the best-scoring candidate against every candidate and "not in the index", whether or not
+that candidate meets the requirements (a requirement blocks a match, it does not change what the model says). The
+tracer names the requirement that blocked it beside it.
 """
 
 from __future__ import annotations
@@ -48,13 +53,15 @@ class DecisionConfig:
 
 @dataclass(frozen=True)
 class Decisions:
-    """Per request: outcome code (index into OUTCOMES), probability, best pair (-1: none), candidates scored."""
+    """Per request: outcome code (index into OUTCOMES), probability, best pair (-1: none), candidates scored;
+    ``model_best_pair``: the best-scoring candidate whether or not it meets the requirements (-1: none)."""
 
     outcome: np.ndarray
     probability: np.ndarray
     best_pair: np.ndarray
     runner_up_pair: np.ndarray
     candidates: np.ndarray
+    model_best_pair: np.ndarray
 
 
 def decide(
@@ -101,7 +108,26 @@ def decide(
     outcome[clear] = standings[best_pair[clear]]
     best_pair[~np.isfinite(best_weight)] = -1
     probability = np.nan_to_num(probability, nan=0.0)
-    return Decisions(outcome, probability, best_pair, runner_up, candidates)
+    model_best, model_probability = _model_view(n_requests, pair_request, match_weight, starts, has)
+    probability = np.where(clear, probability, model_probability)
+    return Decisions(outcome, probability, best_pair, runner_up, candidates, model_best)
+
+
+def _model_view(
+    n_requests: int, pair_request: np.ndarray, match_weight: np.ndarray, starts: np.ndarray, has: np.ndarray
+) -> tuple[np.ndarray, np.ndarray]:
+    """Per request: the best-scoring candidate, requirements aside, and its posterior against every candidate and
+    "not in the index" (0 with no candidate). ``starts``: where each request's pairs begin in request order."""
+    order = np.lexsort((-match_weight, pair_request))
+    best = np.full(n_requests, -1, dtype=np.int64)
+    best[has] = order[starts[has]]
+    best_weight = np.zeros(n_requests)
+    best_weight[has] = match_weight[best[has]]
+    shift = np.maximum(best_weight, 0.0)
+    total = np.zeros(n_requests)
+    np.add.at(total, pair_request, np.exp2(match_weight - shift[pair_request]))
+    total += np.exp2(-shift)
+    return best, np.where(has, np.exp2(best_weight - shift) / total, 0.0)
 
 
 def _decide_one(
@@ -124,14 +150,25 @@ def _decide_one(
     probability = 2.0 ** (best_weight - shift) / total
     alone = 1.0 / (1.0 + 2.0**-best_weight) if math.isfinite(best_weight) else 0.0
     clear = probability >= config.threshold and gap >= config.margin_bits
+    model_best = -1
     if clear:
         outcome = OUTCOMES[standings[best]]
     else:
         outcome = Outcome.AMBIGUOUS if alone >= config.threshold else Outcome.NO_MATCH
+    if match_weight.size:  # the model's view, requirements aside (see ``_model_view``)
+        raw = match_weight.tolist()
+        model_best = max(range(len(raw)), key=lambda i: (raw[i], -i))
+        top = max(raw[model_best], 0.0)
+        model_probability = 2.0 ** (raw[model_best] - top) / (sum(2.0 ** (w - top) for w in raw) + 2.0**-top)
+        if not clear:
+            probability = model_probability
+    elif not clear:
+        probability = 0.0
     return Decisions(
         outcome=np.array([OUTCOMES.index(outcome)], dtype=np.int8),
         probability=np.array([probability]),
         best_pair=np.array([best if math.isfinite(best_weight) else -1], dtype=np.int64),
         runner_up_pair=np.array([runner_up], dtype=np.int64),
         candidates=np.array([len(weights)], dtype=np.int64),
+        model_best_pair=np.array([model_best], dtype=np.int64),
     )

@@ -18,6 +18,7 @@ import pyarrow as pa
 import pyarrow.parquet as pq
 
 from matcher.blocking import DEFAULT_RULES, BlockingIndex, BlockingRule
+from matcher.comparison.library import DEFAULT_COMPARISONS, derived_columns_named
 from matcher.decision.decide import standing
 from matcher.index.households import shares_a_restricted_address
 from matcher.index.storage import index_arrays, read_index, save_index
@@ -72,11 +73,14 @@ class Index:
         key: MasterKey,
         rules: tuple[BlockingRule, ...] = DEFAULT_RULES,
         encoded: bool = False,
-        features: Sequence[FeatureBuilder] = (),
+        features: Sequence[FeatureBuilder] | None = None,
     ) -> Index:
         """``encoded``: hold no name in clear, in memory either (names as keyed Bloom filters). ``features``:
-        derived feature columns some comparison reads besides the built-in ones. ``population`` as a Parquet
-        file's path is read here, so that only its shuffled copy is held while the index is built, not both."""
+        derived feature columns some comparison reads besides the built-in ones (by default those of the library's
+        default comparisons). ``population`` as a Parquet file's path is read here, so that only its shuffled copy
+        is held while the index is built, not both."""
+        if features is None:
+            features = derived_columns_named(DEFAULT_COMPARISONS)
         if not isinstance(population, pa.Table):
             population = pq.read_table(population)
         keys = key.for_index(new_index_id())

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 import numpy as np
 import pyarrow as pa
 
-from matcher.comparison.library import derived_columns_named
+from matcher.comparison.library import DEFAULT_COMPARISONS, derived_columns_named
 from matcher.contract.normalise import normalise_nhs_number
 from matcher.index.index import Index
 from matcher.protection.keys import MasterKey
@@ -22,7 +22,8 @@ def rotate_index(
     does not depend on the key. Refuses a population other than the one the index was built from. ``features``:
     the derived feature columns to build again; by default those its model's comparisons read."""
     if features is None:
-        names = [parameters.name for parameters in index.model.comparisons] if index.model else []
+        # An index without a model yet: the columns it was built with, those of the default comparisons.
+        names = [parameters.name for parameters in index.model.comparisons] if index.model else DEFAULT_COMPARISONS
         features = derived_columns_named(names)
     lost = sorted(set(index.records.features) - {feature.name for feature in features})
     if lost:

@@ -27,6 +27,7 @@ from matcher.contract.normalise import (
     normalise_sex,
     parse_date_of_birth,
     parse_postcode,
+    postcode_text,
     split_given_names,
 )
 from matcher.contract.request import REQUEST_FIELDS, Requests, TraceRequest
@@ -92,6 +93,9 @@ class PostcodeTable:
     sector: np.ndarray
     district: np.ndarray
     area: np.ndarray
+    # A postcode that is not a UK one, as its normalised text (MISSING for one that parses): compared whole, as
+    # the text it is, rather than dropped.
+    text: np.ndarray
 
     @classmethod
     def build(cls, strings: list[str], tokeniser: Tokeniser) -> PostcodeTable:
@@ -102,6 +106,7 @@ class PostcodeTable:
             sector=tokeniser.tokens([*(f"sec:{p.sector}" if p and p.sector else None for p in parsed), None]),
             district=tokeniser.tokens([*(f"dis:{p.district}" if p else None for p in parsed), None]),
             area=tokeniser.tokens([*(f"are:{p.area}" if p else None for p in parsed), None]),
+            text=tokeniser.tokens([*(None if p else f"txt:{s}" for s, p in zip(strings, parsed, strict=True)), None]),
         )
 
 
@@ -115,8 +120,13 @@ class FeatureBuilder(Protocol):
 
     name: str
     source: str  # the column of the population and of requests it is computed from
+    # The population's column of previous addresses (a list of structs with a ``source`` field) the record's side
+    # is also built from, or None; requests have no history.
+    history: str | None
 
-    def build(self, values: Sequence[str | None], tokeniser: Tokeniser) -> dict[str, np.ndarray]: ...
+    def build(
+        self, values: Sequence[str | None], tokeniser: Tokeniser, history: Sequence[Sequence[dict] | None] | None = None
+    ) -> dict[str, np.ndarray]: ...
 
 
 @dataclass
@@ -158,9 +168,10 @@ class Entities:
         encoder: BloomEncoder | None = None,
         features: Sequence[FeatureBuilder] = (),
         sources: Mapping[str, Sequence[str | None]] | None = None,
+        histories: Mapping[str, Sequence[Sequence[dict] | None]] | None = None,
     ) -> Entities:
         """Normalise raw columns; malformed values become missing and are counted in ``malformed``. ``features``
-        are built from their source columns in ``sources``."""
+        are built from their source columns in ``sources`` (and their history columns in ``histories``)."""
         # Values repeat across rows (a national index has ~40k surnames): each is normalised once per call. The
         # caches live as long as the call, so no request's names stay behind in the process.
         normalise = functools.cache(normalise_name)
@@ -178,13 +189,15 @@ class Entities:
             [[names.add(x) for x in map(normalise, v or ()) if x] for v in (previous_family_names or [None] * n)]
         )
 
-        def postcode_text(value: str | None) -> str | None:
+        def as_postcode(value: str | None) -> str | None:
             parsed = parse(value)
-            return parsed.text if parsed else None
+            return parsed.text if parsed else postcode_text(value)
 
-        code = _intern_column(postcode, postcode_text, postcodes, "postcode", malformed)
+        code = _intern_column(postcode, as_postcode, postcodes, "postcode", malformed)
+        # Not a UK postcode: kept as text (above), and still counted as malformed.
+        malformed["postcode"] += sum(1 for v in postcode if v is not None and parse(v) is None and postcode_text(v))
         previous_codes = Ragged.from_lists(
-            [[postcodes.add(x) for x in map(postcode_text, v or ()) if x] for v in (previous_postcodes or [None] * n)]
+            [[postcodes.add(x) for x in map(as_postcode, v or ()) if x] for v in (previous_postcodes or [None] * n)]
         )
 
         dob = np.zeros(n, dtype=np.int32)
@@ -202,7 +215,7 @@ class Entities:
         nhs_text = [normalise_nhs_number(v) for v in nhs_number]
         malformed["nhs_number"] += sum(1 for raw, v in zip(nhs_number, nhs_text, strict=True) if raw and not v)
         sexes = np.fromiter((normalise_sex(v) for v in sex), dtype=np.int8, count=n)
-        sources = sources or {}
+        sources, histories = sources or {}, histories or {}
         return cls(
             names=NameTable.build(names.values, tokeniser, encoder),
             postcodes=PostcodeTable.build(postcodes.values, tokeniser),
@@ -217,7 +230,10 @@ class Entities:
             previous_postcodes=previous_codes,
             nhs_number=nhs_number_tokens(nhs_text, tokeniser),
             malformed=+malformed,
-            features={f.name: f.build(sources.get(f.source) or [None] * n, tokeniser) for f in features},
+            features={
+                f.name: f.build(sources.get(f.source) or [None] * n, tokeniser, histories.get(f.history or ""))
+                for f in features
+            },
         )
 
     @classmethod
@@ -246,6 +262,7 @@ class Entities:
             encoder=encoder,
             features=features,
             sources={f.source: population.column(f.source).to_pylist() for f in features},
+            histories={f.history: population.column(f.history).to_pylist() for f in features if f.history},
         )
 
     @classmethod
@@ -266,7 +283,8 @@ class Entities:
             columns = {f: [row.get(f) for row in rows] for f in wanted}
         ids = columns.pop("request_id")
         sources = {f.source: columns[f.source] for f in features}
-        columns.pop("address_line_1")  # compared only through a feature column that declares it
+        for compared_as_feature in ("address_line_1", "town"):  # compared only through a column that declares it
+            columns.pop(compared_as_feature)
         entities = cls.from_columns(tokeniser, **columns, encoder=encoder, features=features, sources=sources)
         return entities, ids
 

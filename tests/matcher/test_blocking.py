@@ -115,3 +115,28 @@ def test_the_rule_by_rule_build_is_the_index_of_every_key_sorted_together(traine
     np.testing.assert_array_equal(built.directory, reference.directory)
     np.testing.assert_array_equal(built.residuals, reference.residuals)
     np.testing.assert_array_equal(built.rows, reference.rows)
+
+
+def test_a_postcode_that_is_not_a_uk_one_blocks_as_its_text():
+    from matcher.blocking.rules import component_values
+    from matcher.records.entities import Entities
+
+    tokeniser = Tokeniser(os.urandom(32))
+
+    def people(postcodes: list[str | None]) -> Entities:
+        n = len(postcodes)
+        return Entities.from_columns(
+            tokeniser,
+            given_name=["ANN"] * n,
+            other_given_names=[None] * n,
+            family_name=["SMITH"] * n,
+            date_of_birth=["1980-01-02"] * n,
+            sex=[None] * n,
+            postcode=postcodes,
+            nhs_number=[None] * n,
+        )
+
+    records = component_values(people(["4223", "4224", "LS6 2AB"]), ["postcode"], as_request=False)["postcode"]
+    request = component_values(people(["4223", "ls62ab"]), ["postcode"], as_request=True)["postcode"]
+    assert len(records[1]) == 3 and len(set(records[1].tolist())) == 3
+    assert request[1][0] == records[1][0] and request[1][1] == records[1][2]

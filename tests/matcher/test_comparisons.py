@@ -7,7 +7,7 @@ import pytest
 
 from matcher.comparison import NULL
 from matcher.comparison import library as comparisons
-from matcher.protection.tokens import Tokeniser
+from matcher.protection.tokens import MISSING, Tokeniser
 from matcher.records.entities import Entities
 
 TOKENISER = Tokeniser(os.urandom(32))
@@ -114,6 +114,21 @@ def test_postcode_levels_cover_current_and_previous(postcode, expected):
     assert level(comparisons.postcode(), {"postcode": postcode}, **history) == expected
 
 
+@pytest.mark.parametrize(
+    ("postcode", "record_postcode", "expected"),
+    [
+        ("4223", "4223", "text"),  # FEBRL's Australian codes: not UK ones, compared as text, not dropped
+        (" 4223 ", "4223", "text"),
+        ("4223", "4224", "else"),
+        ("4223", "LS13 4JT", "null"),  # a code that is not a UK one says nothing against a UK one
+        ("LS13 4JT", "4223", "null"),
+    ],
+)
+def test_a_postcode_that_does_not_parse_is_compared_as_text(postcode, record_postcode, expected):
+    record = {**RECORD, "postcode": record_postcode}
+    assert level(comparisons.postcode(), {"postcode": postcode}, record) == expected
+
+
 def test_sex_and_nhs_number():
     assert level(comparisons.sex(), {"sex": "female"}) == "else"
     assert level(comparisons.sex(), {"sex": "unknown"}) == "null"
@@ -125,7 +140,10 @@ def test_sex_and_nhs_number():
 def test_malformed_values_are_counted_not_fatal():
     e = entities([{**RECORD, "postcode": "NOT A CODE", "date_of_birth": "soon", "family_name": "!!"}])
     assert e.malformed == {"postcode": 1, "date_of_birth": 1, "family_name": 1}
-    assert e.postcode[0] == -1 and e.date_of_birth[0] == 0 and e.family[0] == -1
+    assert e.date_of_birth[0] == 0 and e.family[0] == -1
+    # Not a UK postcode: counted, and kept as text to compare with another such (it is no unit, sector or area).
+    assert e.postcodes.strings[e.postcode[0]] == "NOTACODE" and e.postcodes.unit[e.postcode[0]] == MISSING
+    assert entities([{**RECORD, "postcode": " , "}]).postcode[0] == -1
 
 
 def test_a_comparison_ends_in_else_and_names_each_level_once():
@@ -141,7 +159,7 @@ def test_a_comparison_ends_in_else_and_names_each_level_once():
         Comparison(SEX, (ExactLevel(), ExactLevel(), ElseLevel()))
     with pytest.raises(ValueError, match="one or two edits"):
         EditDistanceLevel(3)
-    with pytest.raises(ValueError, match="unit, sector, district or area"):
+    with pytest.raises(ValueError, match="unit, sector, district, area or text"):
         PostcodeLevel("street")
     assert [EditDistanceLevel(2).label, JaroWinklerLevel(0.8).label, PostcodeLevel("unit", current=False).label] == [
         "two_edits",

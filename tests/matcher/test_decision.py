@@ -56,6 +56,26 @@ def test_requirements_naming_unknown_levels_fail_at_construction():
         (dict(given_name="other_given_name", family_name="exact", date_of_birth="exact", postcode="district"), True),
         (dict(given_name="nickname", family_name="exact", date_of_birth="exact", sex="else"), False),
         (dict(given_name="nickname", family_name="exact", date_of_birth="exact", sex="exact"), True),
+        # the address line corroborates as a postcode unit does; a postcode compared as text is no conflict
+        (dict(given_name="exact", family_name="exact", date_of_birth="one_digit_wrong", address_line_1="exact"), True),
+        # no family name: only with the same address line or postcode unit
+        (dict(given_name="exact", date_of_birth="exact"), False),
+        (dict(given_name="exact", date_of_birth="exact", address_line_1="exact"), True),
+        (dict(given_name="exact", date_of_birth="exact", postcode="unit"), True),
+        (dict(given_name="exact", date_of_birth="exact", postcode="sector"), False),
+        (dict(given_name="exact", family_name="exact", date_of_birth="one_digit_wrong", town="exact"), False),
+        (dict(given_name="one_edit", family_name="exact", date_of_birth="exact", postcode="text"), True),
+        (dict(given_name="one_edit", family_name="exact", date_of_birth="exact", postcode="else"), False),
+        (
+            dict(
+                given_name="one_edit",
+                family_name="exact",
+                date_of_birth="exact",
+                postcode="else",
+                address_line_1="exact",
+            ),
+            True,
+        ),
     ],
 )
 def test_default_requirements(pair, eligible):
@@ -107,6 +127,38 @@ def test_single_request_decision_is_the_batch_decision(weights, data):
     assert one.best_pair[0] == both.best_pair[0]
     assert one.candidates[0] == both.candidates[0]
     assert one.probability[0] == pytest.approx(both.probability[0], rel=1e-12, abs=1e-300)
+    assert one.model_best_pair[0] == both.model_best_pair[0]
+
+
+def test_a_blocked_candidate_keeps_the_models_probability():
+    """A requirement blocks a match; it does not make the model's probability 0."""
+    config = DecisionConfig()
+    weights, pair_request = np.array([30.0, 2.0]), np.zeros(2, dtype=np.int64)
+    codes = np.zeros(2, dtype=np.int8)
+    blocked = decide(2, np.array([0, 1]), weights, np.array([False, True]), codes, config)
+    assert OUTCOMES[blocked.outcome[0]] is Outcome.NO_MATCH and blocked.probability[0] > 0.999
+    assert blocked.model_best_pair[0] == 0 and blocked.best_pair[0] == -1
+    one = decide(1, pair_request, weights, np.array([False, True]), codes, config)
+    assert OUTCOMES[one.outcome[0]] is Outcome.NO_MATCH and one.model_best_pair[0] == 0
+    assert one.probability[0] == pytest.approx(1 / (1 + 2.0**-28 + 2.0**-30))
+
+
+def test_a_blocked_trace_names_the_requirement_beside_the_probability(tracer, population):
+    person = next(
+        row for row in population.slice(0, 500).to_pylist() if not row["restricted"] and row["date_of_death"] is None
+    )
+    request = {
+        "given_name": None,
+        "family_name": person["family_name"],
+        "date_of_birth": person["date_of_birth"].isoformat(),
+        "postcode": person["postcode"],
+        "address_line_1": person["address_line_1"],
+    }
+    result = tracer.trace(request)
+    assert result.outcome is Outcome.NO_MATCH and result.blocked_by == "first_name_agrees"
+    assert result.probability > 0.5  # the model's, for the candidate the requirement blocked
+    found = tracer.trace({**request, "given_name": person["given_name"]})
+    assert found.outcome is Outcome.MATCHED and found.blocked_by is None
 
 
 def test_the_precomputed_table_answers_as_the_requirements_do():
@@ -120,6 +172,7 @@ def test_the_precomputed_table_answers_as_the_requirements_do():
 def _by_label(variants: tuple[str, ...], weak: tuple[str, ...], family: tuple[str, ...]) -> tuple[Requirement, ...]:
     """The default requirements as they were written before levels had agreements: every level by its label."""
     nhs = ("nhs_number", ("exact",))
+    address = ("address_line_1", ("exact", "previous_exact"))
     return (
         Requirement("given_name", sufficient=("exact", *variants), corroborated=weak, corroborators=(nhs,)),
         Requirement(
@@ -132,7 +185,11 @@ def _by_label(variants: tuple[str, ...], weak: tuple[str, ...], family: tuple[st
             "given_name",
             sufficient=("exact",),
             corroborated=(*variants, *weak),
-            corroborators=(("postcode", ("unit", "previous_unit", "sector", "district", "area", "null")), nhs),
+            corroborators=(
+                ("postcode", ("unit", "previous_unit", "sector", "district", "area", "text", "null")),
+                address,
+                nhs,
+            ),
         ),
         Requirement(
             "given_name",
@@ -143,12 +200,14 @@ def _by_label(variants: tuple[str, ...], weak: tuple[str, ...], family: tuple[st
         Requirement(
             "family_name",
             sufficient=("exact", "previous_family_name", "compound_part", *family, "phonetic", "swapped_with_given"),
+            corroborated=("null",),
+            corroborators=(address, ("postcode", ("unit", "previous_unit")), nhs),
         ),
         Requirement(
             "date_of_birth",
             sufficient=("exact",),
             corroborated=("day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january"),
-            corroborators=(("postcode", ("unit", "previous_unit", "sector")), nhs),
+            corroborators=(("postcode", ("unit", "previous_unit", "sector")), address, nhs),
         ),
         Requirement(
             "date_of_birth",
@@ -177,3 +236,17 @@ def test_requirements_by_agreement_decide_as_the_labels_they_stand_for(encoded, 
     by_agreement = RequirementCheck(comparisons, DEFAULT_REQUIREMENTS)
     assert by_agreement._all_combinations is not None and by_agreement._all_combinations.any()
     np.testing.assert_array_equal(by_agreement._all_combinations, by_label._all_combinations)
+
+
+def test_a_tracer_without_the_address_line_keeps_the_requirements_that_it_could_corroborate():
+    """A model trained without the address line (an index of an older choice of comparisons): its corroboration
+    is simply not there; the date still needs the postcode."""
+    without = tuple(c for c in COMPARISONS if c.name not in ("address_line_1", "town"))
+    check = RequirementCheck(without, DEFAULT_REQUIREMENTS)
+    row = np.full((1, len(without)), NULL, dtype=np.int8)
+    names = [c.name for c in without]
+    for name, label in (("given_name", "exact"), ("family_name", "exact"), ("date_of_birth", "one_digit_wrong")):
+        row[0, names.index(name)] = without[names.index(name)].labels.index(label)
+    assert not check(row)[0]
+    row[0, names.index("postcode")] = without[names.index("postcode")].labels.index("unit")
+    assert check(row)[0]

@@ -1,8 +1,9 @@
 """A comparison of a field the built-in columns do not read is one comparison definition plus its feature column.
 
 The address-line comparison (``library.address_line()`` over ``library.ADDRESS_LINE``) is the example: nothing
-else in the core names it, yet an index and requests built with the column carry its keyed tokens, the estimator
-trains it, the tracer scores, explains and saves it, and a tracer asked to read a column its index lacks refuses.
+else in the core names it, yet an index and requests built with the column carry its keyed tokens (of the record's
+previous addresses too), the estimator trains it, the tracer scores, explains and saves it, and a tracer asked to
+read a column its index lacks refuses.
 """
 
 import os
@@ -15,6 +16,7 @@ from matcher.comparison import NULL, default_comparisons, derived_columns
 from matcher.comparison.library import (
     ADDRESS_LINE,
     DEFAULT_COMPARISONS,
+    TOWN,
     address_line,
     comparisons_named,
     derived_columns_named,
@@ -29,7 +31,7 @@ from tests.support.world import index_file_bytes
 TOKENISER = Tokeniser(os.urandom(32))
 
 
-def entities(lines: list[str | None]) -> Entities:
+def entities(lines: list[str | None], previous: list[list[str]] | None = None) -> Entities:
     n = len(lines)
     return Entities.from_columns(
         TOKENISER,
@@ -42,6 +44,7 @@ def entities(lines: list[str | None]) -> Entities:
         nhs_number=[None] * n,
         features=(ADDRESS_LINE,),
         sources={"address_line_1": lines},
+        histories={"previous_addresses": [[{"address_line_1": x} for x in row] for row in previous or [[]] * n]},
     )
 
 
@@ -50,8 +53,10 @@ def entities(lines: list[str | None]) -> Entities:
     [
         ("14 moorland road", "exact"),
         ("14, Moorland-Road", "exact"),
+        ("2 Church Lane", "previous_exact"),  # an address the person has left
         ("Flat 2, 14 Moorland Road", "shared_words>=0.50"),
         ("14 Moorland Avenue", "shared_words>=0.50"),
+        ("2 Church Ln", "previous_shared_words>=0.50"),
         ("3 High Street", "else"),
         (None, "null"),
         ("  ,  ", "null"),
@@ -59,14 +64,24 @@ def entities(lines: list[str | None]) -> Entities:
 )
 def test_address_line_levels(request_line, expected):
     comparison = address_line()
-    code = comparison.compare(entities([request_line]), entities(["14 MOORLAND ROAD"]), np.array([0]), np.array([0]))
+    record = entities(["14 MOORLAND ROAD"], previous=[["2 CHURCH LANE", "9 MILL ROW"]])
+    code = comparison.compare(entities([request_line]), record, np.array([0]), np.array([0]))
     assert ("null" if code[0] == NULL else comparison.labels[code[0]]) == expected
+
+
+def test_a_record_with_only_previous_addresses_is_compared_with_them():
+    comparison = address_line()
+    record = entities([None], previous=[["2 CHURCH LANE"]])
+    code = comparison.compare(entities(["2 church lane"]), record, np.array([0]), np.array([0]))
+    assert comparison.labels[code[0]] == "previous_exact"
+    nothing = comparison.compare(entities(["2 church lane"]), entities([None]), np.array([0]), np.array([0]))
+    assert nothing[0] == NULL
 
 
 @pytest.fixture(scope="module")
 def address_index(population, population_path, master_key, tmp_path_factory):
-    """20,000 people indexed and trained for the default comparisons plus the address line, as ``matcher build``
-    does (``matcher.build``), saved and loaded."""
+    """20,000 people indexed and trained for the default comparisons (the address line and town among them), as
+    ``matcher build`` does (``matcher.build``), saved and loaded."""
     import pyarrow.parquet as pq
 
     from matcher.build import build_index
@@ -76,8 +91,7 @@ def address_index(population, population_path, master_key, tmp_path_factory):
     people = population.slice(0, 20_000)
     pq.write_table(people, root / "population.parquet")
     training = GENERATOR.training_requests(population_path).slice(0, 5_000)
-    names = (*DEFAULT_COMPARISONS, "address_line_1")
-    build_index(root / "population.parquet", root / "index", training, comparisons=names, report=lambda line: None)
+    build_index(root / "population.parquet", root / "index", training, report=lambda line: None)
     return Index.load(root / "index", master_key), people
 
 
@@ -96,7 +110,13 @@ def test_the_address_line_is_trained_scored_and_explained(address_index):
     levels = {c.comparison: c.level for c in result.explanation[0].comparisons}
     assert levels["address_line_1"] == "exact"
     parameters = {p.name: p for p in index.model.comparisons}["address_line_1"]
-    assert parameters.levels == ("exact", "shared_words>=0.50", "else")
+    assert parameters.levels == (
+        "exact",
+        "previous_exact",
+        "shared_words>=0.50",
+        "previous_shared_words>=0.50",
+        "else",
+    )
     assert parameters.weights()[0] > 0 > parameters.weights()[-1]
 
 
@@ -109,9 +129,11 @@ def test_no_index_file_holds_an_address_line_in_clear(address_index, tmp_path):
 
 
 def test_a_tracer_refuses_a_column_its_index_was_not_built_with(trained_index):
-    comparisons = (*default_comparisons(trained_index.tokeniser), address_line())
-    with pytest.raises(ValueError, match=r"without the feature columns \['address_line_1'\]"):
-        Tracer(trained_index, comparisons=comparisons)
+    from dataclasses import replace
+
+    without = replace(trained_index, records=replace(trained_index.records, features={}))
+    with pytest.raises(ValueError, match=r"without the feature columns \['address_line_1', 'town'\]"):
+        Tracer(without, comparisons=default_comparisons(trained_index.tokeniser))
 
 
 def test_rotation_builds_the_feature_columns_again(address_index, population, tmp_path):
@@ -121,7 +143,7 @@ def test_rotation_builds_the_feature_columns_again(address_index, population, tm
     index, people = address_index
     new_key = MasterKey.generate()
     rotated = rotate_index(index, people, new_key)
-    assert set(rotated.records.features) == {"address_line_1"}
+    assert set(rotated.records.features) == {"address_line_1", "town"}
     before, after = index.records.features["address_line_1"], rotated.records.features["address_line_1"]
     assert not np.array_equal(before["token"], after["token"])  # re-keyed
     person = people.slice(11, 1).to_pylist()[0]
@@ -134,9 +156,10 @@ def test_rotation_builds_the_feature_columns_again(address_index, population, tm
 
 
 def test_the_derived_columns_of_comparisons_by_name_are_the_columns_they_read():
-    names = (*DEFAULT_COMPARISONS, "address_line_1")
+    names = ("given_name", "address_line_1")
     assert derived_columns_named(names) == derived_columns(comparisons_named(names, TOKENISER)) == (ADDRESS_LINE,)
-    assert derived_columns_named(DEFAULT_COMPARISONS) == ()
+    assert derived_columns_named(DEFAULT_COMPARISONS) == (ADDRESS_LINE, TOWN)
+    assert derived_columns_named(("given_name", "family_name")) == ()
     with pytest.raises(ValueError, match="shoe_size"):
         comparisons_named(("shoe_size",), TOKENISER)
 
