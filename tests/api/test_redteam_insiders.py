@@ -403,3 +403,53 @@ def test_a_rights_entry_edited_is_found_by_verify_and_at_start(api, master_key):
         assert found == [("entry_hash_invalid",), ("not_in_register",)]  # and the row's key is refused
     finally:
         api.close()
+
+
+def test_concurrent_collections_and_countersignatures_release_once(api, people, world, namesakes_pair):
+    """A requester racing eight collections, and two guardians of two organisations racing a countersignature:
+    one disclosure, one final decision."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    keys = world
+    third = _client(api, "g-sco", "guardian", "NHS Scotland")
+    trace_id = api.trace(trace_body(namesakes_pair[0], basis=WELFARE), keys["requester"]).json()["trace_id"]
+    assert _decide(api, keys["guardian"], trace_id, candidate=0).json()["state"] == "awaiting_second"
+    with ThreadPoolExecutor(2) as pool:
+        results = list(pool.map(lambda k: _decide(api, k, trace_id, candidate=0), [keys["guardian2"], third]))
+    assert sorted(r.status_code for r in results) == [200, 409]
+    with ThreadPoolExecutor(8) as pool:
+        looks = list(pool.map(lambda _: _look(api, keys["requester"], trace_id), range(8)))
+    disclosed = [r for r in looks if r.status_code == 200 and r.json().get("disclosure")]
+    assert len(disclosed) == 1, [r.status_code for r in looks]
+
+
+def test_a_retry_of_a_held_request_never_carries_its_later_disclosure(api, people, world):
+    keys = world
+    headers = bearer(keys["requester"]) | {"X-Request-ID": "0b7e3f0c-3f55-4d1e-9d0c-2c8a3f9e1d44"}
+    probes = api.components.probes
+    limit, probes.limit = probes.limit, 0
+    try:
+        first = api.http.post("/v1/traces", json=trace_body(people["ordinary"]), headers=headers).json()
+    finally:
+        probes.limit = limit
+    assert first["status"] == "pending_review"
+    assert _decide(api, keys["reviewer"], first["trace_id"], candidate=0).json()["state"] == "approved"
+    again = api.http.post("/v1/traces", json=trace_body(people["ordinary"]), headers=headers).json()
+    assert again["status"] == "pending_review" and not again.get("disclosure")
+    assert _look(api, keys["accomplice"], first["trace_id"]).status_code == 404  # another requester
+
+
+def test_an_expired_case_put_back_from_before_its_expiry_is_not_collected(api, people, world, master_key):
+    import datetime as dt
+
+    keys = world
+    trace_id = _held_probe(api, keys["requester"], people["ordinary"])
+    assert _decide(api, keys["reviewer"], trace_id, candidate=0).json()["state"] == "approved"
+    with api.components.engine.connect() as connection:
+        saved = dict(connection.execute(text("SELECT * FROM reviews WHERE trace_id = :t"), {"t": trace_id}).one()._mapping)
+    api.clock.now += dt.timedelta(days=31)
+    api.components.service.apply_retention()
+    columns = [c for c in saved if c != "trace_id"]
+    _sql(api, "UPDATE reviews SET " + ", ".join(f"{c} = :{c}" for c in columns) + " WHERE trace_id = :trace_id", **saved)
+    answer = _look(api, keys["requester"], trace_id)
+    assert answer.status_code != 200 or not answer.json().get("disclosure")
