@@ -518,3 +518,46 @@ def test_a_reviewer_learns_nothing_of_a_restricted_candidates_record(api, people
     levels = {c["comparison"]: c["level"] for cand in case["candidates"] for c in cand["comparisons"]}
     refused = _decide(api, keys["reviewer"], answer["trace_id"], candidate=0)
     assert levels.get("postcode") not in ("unit", "exact"), f"levels {levels}; approve: {refused.status_code}"
+
+
+def _hide_entries(api: ApiHarness, outcomes: tuple[str, ...]) -> None:
+    """The operator's trigger: inserts of register entries with these outcomes are silently dropped."""
+    listed = ", ".join(f"'{o}'" for o in outcomes)
+    if api.components.engine.dialect.name == "postgresql":
+        _sql(
+            api,
+            "CREATE FUNCTION redteam_drop() RETURNS trigger AS $$ BEGIN RETURN NULL; END $$ LANGUAGE plpgsql",
+            f"CREATE TRIGGER redteam_hide BEFORE INSERT ON register_entries FOR EACH ROW "
+            f"WHEN (NEW.outcome IN ({listed})) EXECUTE FUNCTION redteam_drop()",
+        )
+    else:
+        _sql(
+            api,
+            f"CREATE TRIGGER redteam_hide BEFORE INSERT ON register_entries "
+            f"WHEN NEW.outcome IN ({listed}) BEGIN SELECT RAISE(IGNORE); END",
+        )
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE (operator, no key): a BEFORE INSERT trigger on register_entries that drops chosen entries (traced, "
+    "collected, tampering_detected) is not noticed: the service answers (with the disclosure), the next entry "
+    "chains from the real head, `register verify` passes and nothing at start looks; a disclosure leaves without "
+    "its entry, and edited rows are refused without a tampering_detected",
+)
+def test_a_trigger_that_drops_register_entries_is_noticed(api, people, world, master_key):
+    keys = world
+    _hide_entries(api, ("traced", "collected", "tampering_detected"))
+    answer = api.trace(trace_body(people["ordinary"]), keys["requester"]).json()
+    assert answer["status"] == "traced" and answer["disclosure"]
+    _sql(api, "UPDATE clients SET role = 'guardian' WHERE name = 'bf-requests'")
+    assert api.trace(trace_body(people["ordinary"]), keys["accomplice"]).status_code == 401
+    api.trace(trace_body(people["ordinary"], subject__given_name="X"), keys["requester"])  # a later entry
+    recorded = [e for e in api.entries() if e.draft.trace_id == answer["trace_id"]]
+    tampered = _tampering(api)
+    api = _restart(api, master_key)
+    try:
+        ok = api.components.service.register.verify().ok
+        assert recorded or not ok, f"a traced disclosure has no entry, the register verifies; tampering: {tampered}"
+    finally:
+        api.close()
