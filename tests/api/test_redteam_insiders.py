@@ -561,3 +561,40 @@ def test_a_trigger_that_drops_register_entries_is_noticed(api, people, world, ma
         assert recorded or not ok, f"a traced disclosure has no entry, the register verifies; tampering: {tampered}"
     finally:
         api.close()
+
+
+@pytest.mark.xfail(
+    strict=True,
+    reason="HOLE (operator, no key): a BEFORE UPDATE trigger on reviews that keeps the old row when the service "
+    "writes a refusal: the decision is answered 'refused' and its review_refused entry written, but the row stays "
+    "pending with its valid MAC, open to any other decider; nothing compares review rows with the register",
+)
+def test_a_refusal_the_database_never_kept_is_noticed(api, people, world, master_key):
+    keys = world
+    if api.components.engine.dialect.name == "postgresql":
+        _sql(
+            api,
+            "CREATE FUNCTION redteam_keep() RETURNS trigger AS $$ BEGIN RETURN OLD; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER redteam_freeze BEFORE UPDATE ON reviews FOR EACH ROW "
+            "WHEN (NEW.state = 'refused') EXECUTE FUNCTION redteam_keep()",
+        )
+    else:  # SQLite cannot return OLD: put the row back after the update instead
+        _sql(
+            api,
+            "CREATE TABLE redteam_saved AS SELECT * FROM reviews WHERE 0",
+            "CREATE TRIGGER redteam_save BEFORE UPDATE ON reviews WHEN NEW.state = 'refused' BEGIN "
+            "INSERT INTO redteam_saved SELECT * FROM reviews WHERE trace_id = OLD.trace_id; END",
+            "CREATE TRIGGER redteam_freeze AFTER UPDATE ON reviews WHEN NEW.state = 'refused' BEGIN "
+            "DELETE FROM reviews WHERE trace_id = NEW.trace_id; "
+            "INSERT INTO reviews SELECT * FROM redteam_saved WHERE trace_id = NEW.trace_id; "
+            "DELETE FROM redteam_saved; END",
+        )
+    trace_id = api.trace(trace_body(people["ordinary"], basis=WELFARE), keys["requester"]).json()["trace_id"]
+    assert _decide(api, keys["guardian"], trace_id, "refuse").json()["state"] == "refused"
+    api = _restart(api, master_key)
+    try:
+        case = api.http.get(f"/v1/reviews/{trace_id}", headers=bearer(keys["guardian2"])).json()
+        detected = bool(_tampering(api)) or not api.components.service.register.verify().ok
+        assert case["state"] == "refused" or detected, f"the refused case is {case['state']}, undetected"
+    finally:
+        api.close()
