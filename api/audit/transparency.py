@@ -106,10 +106,13 @@ EXPORT_COLUMNS = tuple(f.name for f in RECORD_FIELDS)
 
 def entry_record(entry: RegisterEntry) -> dict:
     """An entry as a flat record (what the entries endpoint and the CSV export give): no subject detail exists in it
-    to give, only the keyed token."""
+    to give, only the keyed token, and its outcome as the requester was answered."""
     draft = draft_values(entry.draft)
     for name in LISTED_FIELDS:
         draft[name] = list(draft[name])
+    # As the requester was answered: an entry that said "withheld" would tell the reader who is restricted. The
+    # register itself keeps the truth (its hash is of it), for `register verify` and the key's holder.
+    draft["outcome"] = str(ANSWERED_AS.get(entry.draft.outcome, entry.draft.outcome))
     return {
         "sequence": entry.sequence,
         "recorded_at": entry.recorded_at,

@@ -7,10 +7,12 @@ letting any reviewer refuse would let one person end such a request with no one 
 
 An approval needs a second, by a reviewer (for a welfare request, a guardian) of an organisation other than the
 first approver's and the requester's, and never the same client, when it would release a welfare request, or a
-candidate that does not meet the decision's requirements (or when no candidate meets them): the case where the
-core was not certain who the person is. The second approver names the same candidate: the two approve one
-disclosure, not one each; one who thinks another candidate is the person refuses, and the request can be made
-again. A second refusal refuses. The first approval releases nothing.
+candidate that does not meet the decision's requirements (or when no candidate meets them), or any candidate of a
+request held because the core was not certain who the person is (ambiguous, near the threshold). One approval is
+enough for a request held as a probe (the core was certain; the pattern of requests was not) whose candidate meets
+the requirements, and for a case with no candidate (its approval releases nothing). The second approver names the
+same candidate: the two approve one disclosure, not one each; one who thinks another candidate is the person
+refuses, and the request can be made again. A second refusal refuses. The first approval releases nothing.
 """
 
 from __future__ import annotations
@@ -55,6 +57,7 @@ class Standing:
     state: ReviewState
     organisation: str  # the requester's
     category: int | None  # of the request's basis (None if unreadable: treated as welfare)
+    reason: str  # why it was held (a ReviewReason's value)
     meets_requirements: tuple[bool, ...]  # per candidate
     releasable: tuple[bool, ...]  # per candidate: whether approval could release anything of it
     first: FirstApproval | None
@@ -71,10 +74,17 @@ def welfare(standing: Standing) -> bool:
     return standing.category != Category.IMMIGRATION_OFFENCE
 
 
+UNCERTAIN = frozenset({"ambiguous", "near_threshold"})
+"""Holds the core made because it was not certain who the person is, whatever the candidates' requirements say."""
+
+
 def needs_second(standing: Standing, candidate: int | None) -> bool:
-    """Whether approving ``candidate`` needs a second approval."""
+    """Whether approving ``candidate`` needs a second approval. Approving a case with no candidate answers
+    not_found and releases nothing, so one approval ends it (else it could never be completed)."""
     meets = standing.meets_requirements
-    return welfare(standing) or candidate is None or not meets[candidate] or not any(meets)
+    if candidate is None:
+        return False
+    return welfare(standing) or standing.reason in UNCERTAIN or not meets[candidate] or not any(meets)
 
 
 def transition(standing: Standing, reviewer: Client, approve: bool, candidate: int | None) -> Transition:

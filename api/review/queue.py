@@ -122,6 +122,7 @@ class Case:
             state=self.state,
             organisation=self.organisation,
             category=basis.get("category"),
+            reason=self.reason.value,
             meets_requirements=tuple(bool(c.get("meets_requirements")) for c in self.candidates),
             releasable=self.releasable,
             first=self.first_approval,

@@ -36,8 +36,9 @@ def review_cases(tracer: Tracer, held: list[HeldRequest], policy: PolicyVersion)
         payloads = tracer.disclosures(records)  # None for a withheld or deceased candidate
         if (tracer.index.standing_at(records) == OUTCOMES.index(Outcome.RESTRICTED)).any():
             # A withheld candidate (never opened): the others may be its household, whose address is its
-            # whereabouts, so nothing in this request is ever released.
-            payloads = [None] * len(payloads)
+            # whereabouts, so nothing in this request is ever released, and the reviewer is shown no candidate at
+            # all: the levels of a restricted person's record (postcode unit exact) would say where they live.
+            candidates, payloads = [], []
         holds.append(
             Hold(
                 trace_id=arrival.trace_id,

@@ -12,8 +12,10 @@ from api.review.foureyes import FirstApproval, ReviewError, ReviewState, Standin
 HOME_OFFICE = "Home Office"
 
 
-def _standing(category: int = 1, meets=(True, False), state=ReviewState.PENDING, first=None) -> Standing:
-    return Standing(state, HOME_OFFICE, category, tuple(meets), (True,) * len(meets), first)
+def _standing(
+    category: int = 1, meets=(True, False), state=ReviewState.PENDING, first=None, reason="enumeration"
+) -> Standing:
+    return Standing(state, HOME_OFFICE, category, reason, tuple(meets), (True,) * len(meets), first)
 
 
 def _client(id_: int, role: Role = Role.REVIEWER, organisation: str = "NHS England") -> Client:
@@ -41,6 +43,18 @@ def test_a_candidate_short_of_the_requirements_or_none_meeting_them_or_welfare_w
     guardian = _client(1, Role.GUARDIAN)
     assert transition(_standing(category=2), guardian, True, 0).to is ReviewState.AWAITING_SECOND
     assert transition(_standing(category=None), guardian, True, 0).to is ReviewState.AWAITING_SECOND  # unreadable
+
+
+def test_a_hold_the_core_was_not_certain_of_waits_for_a_second_even_for_a_candidate_meeting_the_requirements():
+    for reason in ("ambiguous", "near_threshold"):
+        assert transition(_standing(reason=reason), _client(1), True, 0).to is ReviewState.AWAITING_SECOND
+    assert transition(_standing(reason="enumeration"), _client(1), True, 0).to is ReviewState.APPROVED
+
+
+def test_a_case_without_candidates_is_ended_by_one_approval_which_releases_nothing():
+    for category in (1, 2):
+        done = transition(_standing(category=category, meets=()), _client(1, Role.GUARDIAN), True, None)
+        assert (done.to, done.candidate) == (ReviewState.APPROVED, None)
 
 
 def test_welfare_is_a_guardians_to_decide_either_way():
