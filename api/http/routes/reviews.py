@@ -13,6 +13,7 @@ from api.http import examples
 from api.http.formats import review_decision
 from api.http.models import PendingReview, RefusalModel, ReviewCase, ReviewOutcome, ReviewQueue
 from api.http.params import BearerDependency, ComponentsDependency, key_of, read_body
+from api.http.params import trace_id as valid_trace_id
 from api.usecases.denials import Denied
 from api.wiring import Components
 
@@ -38,6 +39,8 @@ def list_reviews(credentials: BearerDependency, components: ComponentsDependency
 )
 def read_review(trace_id: str, credentials: BearerDependency, components: ComponentsDependency) -> ReviewCase:
     client = components.gate.admit(key_of(credentials), Role.REVIEWER)
+    with components.recorder.invalid_recorded(client):
+        trace_id = valid_trace_id(trace_id)
     reading = components.reviewing.case(client, trace_id)
     case = reading.case
     return ReviewCase(
@@ -74,6 +77,7 @@ def _decide(
 ) -> ReviewOutcome:
     client = components.gate.admit(key, Role.REVIEWER)
     with components.recorder.invalid_recorded(client):
+        trace_id = valid_trace_id(trace_id)
         decision = review_decision(body, unreadable)
     decided = components.reviewing.decide(client, trace_id, decision)
     return ReviewOutcome(
