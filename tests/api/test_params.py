@@ -138,3 +138,43 @@ def test_a_trace_id_in_capitals_is_the_same_id(api, requester_key, people):
     reviewer = api.add_client("reviewer")
     case = api.http.get(f"/v1/reviews/{held['trace_id'].upper()}", headers=bearer(reviewer))
     assert case.status_code == 200 and case.json()["trace_id"] == held["trace_id"]
+
+
+def test_the_document_describes_every_query_and_path_parameter_as_the_service_checks_it():
+    """Each parameter's schema is the one ``api.http.params`` checks against (type, format, pattern, bounds,
+    lengths), not FastAPI's "any string or null", so that a fuzzer generates around its edges."""
+    import re
+
+    from api.http.app import create_app
+    from api.http.params import FIRST_DAY, LAST_DAY, PARAMETER_SCHEMAS
+
+    document = create_app(None).openapi()
+    seen = set()
+    for operations in document["paths"].values():
+        for operation in operations.values():
+            for parameter in operation.get("parameters", []):
+                if parameter["in"] in ("query", "path"):
+                    where = (parameter["in"], parameter["name"])
+                    assert parameter["schema"] == PARAMETER_SCHEMAS[where], where
+                    seen.add(where)
+    assert seen == set(PARAMETER_SCHEMAS)
+    day = re.compile(PARAMETER_SCHEMAS[("query", "from")]["pattern"])
+    assert day.match(FIRST_DAY.isoformat()) and day.match(LAST_DAY.isoformat())
+    for outside in ("1899-12-31", "9999-01-01", "2026-13-01", "2026-11-32", "2026-11-1"):
+        assert not day.match(outside), outside
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/v1/register/summary", {"from": "yesterday"}),
+        ("/v1/register/entries", {"limit": "many"}),
+        ("/v1/register/entries", {"after": "-1"}),
+        ("/v1/register/summary", {"to": ""}),  # empty is not "not given": the schema says a date
+    ],
+)
+def test_a_value_the_document_rules_out_is_the_services_recorded_422_not_fastapis(api, path, params):
+    auditor = api.add_client("auditor")
+    before = len(invalid_entries(api))
+    response = api.http.get(path, params=params, headers=bearer(auditor))
+    assert_recorded_422(api, response, f"query.{next(iter(params))}", before)
