@@ -58,9 +58,10 @@ PARAMETER_SCHEMAS: dict[tuple[str, str], dict] = {
     ("query", "to"): _DAY_SCHEMA,
     ("query", "after"): {"type": "integer", "minimum": 0, "maximum": MAX_AFTER, "default": 0},
     ("query", "limit"): {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT, "default": 100},
+    # No "format": "uuid": the pattern says as much, and with it schemathesis's stateful scenarios on PostgreSQL
+    # (derandomised) no longer reached a decided request (why was not found in the time there was).
     ("path", "trace_id"): {
         "type": "string",
-        "format": "uuid",
         "pattern": REQUEST_ID_PATTERN,
         "minLength": 36,
         "maxLength": 36,
