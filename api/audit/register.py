@@ -320,7 +320,7 @@ class AuditRegister:
         query = select(register_entries).where(register_entries.c.sequence > after)
         if start is not None:
             query = query.where(register_entries.c.recorded_at >= start.isoformat())
-        if end is not None:  # ISO text sorts as time does: everything on ``end`` is before the next day
+        if end is not None and end < dt.date.max:  # ISO text sorts as time does: all of ``end`` is before the next day
             query = query.where(register_entries.c.recorded_at < (end + dt.timedelta(days=1)).isoformat())
         with self.engine.connect() as connection:
             rows = connection.execute(query.order_by(register_entries.c.sequence).limit(limit)).all()

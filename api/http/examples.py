@@ -272,7 +272,7 @@ READ_RESPONSES = {
         ),
     },
     422: {
-        "description": "A malformed query or decision: the fields at fault, never their values",
+        "description": "A malformed query, trace_id or decision: the fields at fault, never their values",
         **_problem(
             422,
             "invalid-request",
@@ -293,9 +293,9 @@ def _only(*statuses: int) -> dict:
 # Per endpoint, the statuses it can answer with (READ_RESPONSES holds them all).
 REGISTER_RESPONSES = _only(401, 403, 422, 429, 503)
 REVIEW_QUEUE_RESPONSES = _only(401, 403, 429, 503)
-REVIEW_CASE_RESPONSES = _only(401, 403, 404, 409, 429, 503)
+REVIEW_CASE_RESPONSES = _only(401, 403, 404, 409, 422, 429, 503)
 REVIEW_DECISION_RESPONSES = _only(401, 403, 404, 409, 413, 415, 422, 429, 503)
-HELD_TRACE_RESPONSES = _only(401, 403, 404, 409, 429, 503)
+HELD_TRACE_RESPONSES = _only(401, 403, 404, 409, 422, 429, 503)
 HEALTH_RESPONSES = {
     503: {
         "description": "The database does not answer",

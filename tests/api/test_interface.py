@@ -159,8 +159,10 @@ def test_an_unknown_path_or_id_holding_personal_data_is_not_repeated(api, reques
     assert_problem(response, 404)
     assert "Hartley" not in response.text
     unknown_id = api.http.get("/v1/traces/Amelia%20Hartley", headers={"Authorization": f"Bearer {requester_key}"})
-    assert assert_problem(unknown_id, 404)["instance"] == "/v1/traces/{trace_id}"
+    assert assert_problem(unknown_id, 422)["instance"] == "/v1/traces/{trace_id}"
     assert "Hartley" not in unknown_id.text
+    # Not a trace_id, so not written into the register as the request it concerns (it was, before).
+    assert api.entries()[-1].draft.outcome == "invalid" and api.entries()[-1].draft.concerns is None
 
 
 def test_a_problem_names_the_route_not_the_path_as_sent(api):

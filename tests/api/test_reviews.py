@@ -124,7 +124,8 @@ def test_only_the_requester_who_asked_collects_and_only_reviewers_review(api, re
     other = api.add_client("requester")
     assert api.http.get(f"/v1/traces/{trace_id}", headers=bearer(other)).status_code == 404
     assert api.http.get("/v1/reviews", headers=bearer(requester_key)).status_code == 403
-    assert api.http.get("/v1/reviews/no-such-id", headers=bearer(api.add_client("reviewer"))).status_code == 404
+    unknown = "/v1/reviews/0b7e3f0c-3f55-4d1e-9d0c-2c8a3f9e1d44"
+    assert api.http.get(unknown, headers=bearer(api.add_client("reviewer"))).status_code == 404
 
 
 def test_the_held_case_is_sealed_at_rest(api, requester_key, people):

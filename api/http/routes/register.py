@@ -15,13 +15,25 @@ from api.access.clients import Client, Role
 from api.audit.transparency import entry_record
 from api.http import examples
 from api.http.models import RegisterEntryModel, RegisterPage, RegisterSummary, SummaryRowModel
-from api.http.params import BearerDependency, ComponentsDependency, given_once, key_of, period, whole_number
+from api.http.params import (
+    MAX_AFTER,
+    MAX_LIMIT,
+    BearerDependency,
+    ComponentsDependency,
+    given_once,
+    key_of,
+    period,
+    whole_number,
+)
 from api.wiring import Components
 
 router = APIRouter(tags=["register"], responses=examples.REGISTER_RESPONSES)
 
-From = Annotated[str | None, Query(alias="from", description="first UTC day, YYYY-MM-DD")]
-To = Annotated[str | None, Query(alias="to", description="last UTC day, YYYY-MM-DD")]
+# Plain text here, checked in ``api.http.params`` (a recorded 422); the document's schemas are PARAMETER_SCHEMAS.
+From = Annotated[str | None, Query(alias="from", description="first UTC day, YYYY-MM-DD, 1900-01-01 to 9998-12-31")]
+To = Annotated[str | None, Query(alias="to", description="last UTC day, YYYY-MM-DD, 1900-01-01 to 9998-12-31")]
+After = Annotated[str | None, Query(description=f"the next_after of the previous page, 0 to {MAX_AFTER} (default 0)")]
+Limit = Annotated[str | None, Query(description=f"entries per page, 1 to {MAX_LIMIT} (default 100)")]
 
 
 @router.get(
@@ -54,14 +66,14 @@ def register_entries(
     components: ComponentsDependency,
     start: From = None,
     end: To = None,
-    after: Annotated[str | None, Query(description="the next_after of the previous page")] = None,
-    limit: Annotated[str | None, Query(description="entries per page, 1 to 1000 (default 100)")] = None,
+    after: After = None,
+    limit: Limit = None,
 ) -> RegisterPage:
     """Entries hold no subject detail: only a keyed token of who was asked about. This read is recorded."""
     client, first, last = _auditor_over_period(components, request, key_of(credentials), start, end)
     with components.recorder.invalid_recorded(client):
-        cursor = whole_number("after", after, 0, 0, 2**62)
-        size = whole_number("limit", limit, 100, 1, 1_000)
+        cursor = whole_number("after", after, 0, 0, MAX_AFTER)
+        size = whole_number("limit", limit, 100, 1, MAX_LIMIT)
     page = components.register_reads.entries(client, cursor, size, first, last)
     return RegisterPage(
         entries=[RegisterEntryModel(**entry_record(e)) for e in page.entries], next_after=page.next_after

@@ -21,6 +21,7 @@ from api.http.models import (
     ReviewQueue,
 )
 from api.http.params import BearerDependency, ComponentsDependency, key_of, read_body
+from api.http.params import trace_id as valid_trace_id
 from api.review.foureyes import needs_second, welfare
 from api.usecases.denials import Denied
 from api.wiring import Components
@@ -50,6 +51,8 @@ def list_reviews(credentials: BearerDependency, components: ComponentsDependency
 )
 def read_review(trace_id: str, credentials: BearerDependency, components: ComponentsDependency) -> ReviewCase:
     client = components.gate.admit(key_of(credentials), *DECIDERS)
+    with components.recorder.invalid_recorded(client):
+        trace_id = valid_trace_id(trace_id)
     reading = components.reviewing.case(client, trace_id)
     case, standing = reading.case, reading.case.standing
     first = case.first_approval
@@ -104,6 +107,7 @@ def _decide(
 ) -> ReviewOutcome:
     client = components.gate.admit(key, *DECIDERS)
     with components.recorder.invalid_recorded(client):
+        trace_id = valid_trace_id(trace_id)
         decision = review_decision(body, unreadable)
     decided = components.reviewing.decide(client, trace_id, decision)
     return ReviewOutcome(
