@@ -28,6 +28,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from api.access.clients import MAX_RATE_PER_MINUTE, ClientStore, Role
+from api.audit.head import HeadFile, head_path
 from api.audit.register import AuditRegister, RegisterEntry
 from api.storage.engine import make_engine
 from api.storage.migrate import upgrade
@@ -35,7 +36,7 @@ from matcher.estimation import FellegiSunterEstimator
 from matcher.index import Index
 from synthetic.profiles import PROFILES
 from synthetic.requests import generate_requests
-from tests.support.api import trace_body
+from tests.support.api import HEAD_DIR_VARIABLE, trace_body
 
 REPO = Path(__file__).resolve().parents[2]
 INDEX_RECORDS = 3_000
@@ -276,7 +277,11 @@ def _add_requester(database_url: str, master_key) -> str:
     engine = make_engine(database_url)
     try:
         upgrade(engine, key=master_key)
-        store = ClientStore(engine, master_key, background_reports=False)
+        # Through a register with the servers' head file: its entries (the organisation, the client) are covered.
+        head = HeadFile(head_path(database_url, Path(os.environ[HEAD_DIR_VARIABLE])), master_key)
+        register = AuditRegister(engine, master_key, head)
+        register.open()
+        store = ClientStore(engine, master_key, register, background_reports=False)
         organisation = store.organisations.ensure("load").id
         return store.add("load-requester", Role.REQUESTER, MAX_RATE_PER_MINUTE, organisation=organisation)[1]
     finally:

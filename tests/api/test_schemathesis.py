@@ -61,7 +61,7 @@ ROLES: dict[str, Role | None] = {
 # STATEFUL_STEPS calls. SQLite takes the bulk; PostgreSQL runs the same suite, smaller, for its own behaviour
 # (types, transactions, the register's chain under its isolation). Derandomised: the same cases in every run.
 CASES = {"sqlite": 80, "postgresql": 25}
-SCENARIOS = {"sqlite": 50, "postgresql": 15}
+SCENARIOS = {"sqlite": 50, "postgresql": 25}
 STATEFUL_STEPS = 8
 
 # A client's rate high enough that fuzzing never meets the rate limit (test_api_auth covers the 429).
