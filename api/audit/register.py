@@ -21,6 +21,7 @@ import hmac
 import json
 import logging
 import threading
+import time
 from collections.abc import Callable, Iterator
 from typing import NoReturn
 
@@ -34,7 +35,9 @@ from api.audit.verification import Verification, walk
 from api.storage.tables import register_entries
 from matcher.protection.keys import MasterKey
 
-_APPEND_ATTEMPTS = 5
+# SQLite reads the head before it takes the write lock, so processes appending at once can collide: each retry
+# re-reads the head after a short, growing pause (a fresh-clone CI run saw five attempts used up by four processes).
+_APPEND_ATTEMPTS = 20
 _POSTGRES_LOCK = 0x7265676973746572  # "register": one writer at a time across processes
 
 
@@ -175,6 +178,7 @@ class AuditRegister:
             try:
                 return self._append_batch(batch, also, numbered)
             except IntegrityError:  # another process took a sequence number: re-read the head and retry
+                time.sleep(0.001 * attempt)
                 if attempt == _APPEND_ATTEMPTS - 1:
                     raise
         raise AssertionError("unreachable")
