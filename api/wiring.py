@@ -1,8 +1,9 @@
 """The service's parts, wired from its configuration: ``build_components(settings)``.
 
-Everything is checked at start: a key that opens the index, a schema at the latest revision, a register that
-agrees with its head file (``api.audit.head``), a policy in force today, clients and organisations as the
-register's changes left them. ``api.http.app.create_app(components)``
+Everything is checked at start: a key that opens the index; a schema at the latest revision and not older than the
+one the service last ran on; no trigger, rule or row security the service did not create (``api.storage.foreign``);
+a register whose every entry verifies and that agrees with its head file (``api.audit.head``); a policy in force
+today; clients and organisations as the register's changes left them. ``api.http.app.create_app(components)``
 serves them; tests build components around their own tracer, key, clock and database.
 """
 
@@ -19,15 +20,16 @@ from api.access.probing import ProbeCounter, ProbeTokens
 from api.access.ratelimit import RateLimiter
 from api.access.replay import replay
 from api.access.retries import RetryKeys, RetryStore
-from api.audit.head import HeadFile, head_path
-from api.audit.register import AuditRegister
+from api.audit.head import HeadFile, HeadFileError, head_path
+from api.audit.register import AuditRegister, RegisterHeadError
 from api.audit.subjects import SubjectTokens
 from api.http.formats import TRACE_REQUESTS
 from api.policy.versions import PolicyBook
 from api.review.queue import ReviewStore
 from api.settings import Settings
 from api.storage.engine import make_engine
-from api.storage.migrate import require_current, upgrade
+from api.storage.foreign import refuse_foreign_objects
+from api.storage.migrate import current_revision, head_revision, require_current, set_back, upgrade
 from api.usecases.admission import Admission
 from api.usecases.collection import Collection
 from api.usecases.gate import Gate
@@ -88,11 +90,30 @@ def check_rights(clients: ClientStore) -> None:
 
 
 def open_register(settings: Settings, engine: Engine, key: MasterKey) -> AuditRegister:
-    """The register with its head file (none for an in-memory database), compared with it."""
+    """The register with its head file (none for an in-memory database), compared with it; ForeignObjectsFound if
+    the database has triggers, rules or row security on the service's tables (``api.storage.foreign``)."""
+    refuse_foreign_objects(engine)  # before anything is read from it or written to it
     path = head_path(settings.database_url, settings.register_head_dir)
-    register = AuditRegister(engine, key, HeadFile(path, key) if path else None)
+    register = AuditRegister(engine, key, HeadFile(path, key, head_revision()) if path else None)
     register.open()
     return register
+
+
+def migrate(settings: Settings, engine: Engine, key: MasterKey) -> None:
+    """Bring the database to the latest revision, unless its schema is older than the one the register's head file
+    says the service last ran on (RegisterHeadError): a migration that seals existing rows must not be made to run
+    again on rows edited without the key."""
+    path = head_path(settings.database_url, settings.register_head_dir)
+    try:
+        checkpoint = HeadFile(path, key).read() if path else None
+    except HeadFileError as error:
+        if current_revision(engine) == head_revision():
+            return  # nothing to migrate: opening the register reports the file, and says how to adopt a head
+        raise RegisterHeadError(f"{error}; nothing is migrated while the head file cannot be checked") from None
+    problem = set_back(engine, checkpoint.schema) if checkpoint and checkpoint.schema else None
+    if problem is not None:
+        raise RegisterHeadError(f"{problem} (head file {path}); nothing was migrated")
+    upgrade(engine, key=key)
 
 
 def build_components(
@@ -107,7 +128,7 @@ def build_components(
     engine = make_engine(settings.database_url)
     try:
         if settings.migrate_on_start:
-            upgrade(engine, key=key)
+            migrate(settings, engine, key)
         else:
             require_current(engine)
         if tracer is None:

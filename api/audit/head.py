@@ -42,7 +42,9 @@ from sqlalchemy.engine import make_url
 
 from matcher.protection.keys import MasterKey
 
-FORMAT = 1
+FORMAT = 2
+"""Format 2 adds the schema revision the service last ran on (format 1 files are read, as of no known revision)."""
+_FORMATS = (1, 2)
 STATE_DIR = Path("out/service")
 """Where the head file of a database that is not a SQLite file lives unless told: the embedded default's directory."""
 GENESIS_HASH = "0" * 64
@@ -59,6 +61,9 @@ class Checkpoint:
     sequence: int  # 0 for a register with no entry yet
     entry_hash: str  # GENESIS_HASH for sequence 0
     written_at: str  # ISO 8601 UTC, for the operator reading the file
+    # The database schema's Alembic revision when the file was written (None in a format 1 file): a database found
+    # at an older revision was set back by hand, to have a migration that seals rows seal edited ones.
+    schema: str | None = None
 
 
 def head_path(database_url: str, directory: Path | None = None) -> Path | None:
@@ -78,8 +83,11 @@ def head_path(database_url: str, directory: Path | None = None) -> Path | None:
 
 
 class HeadFile:
-    def __init__(self, path: Path, key: MasterKey) -> None:
+    def __init__(self, path: Path, key: MasterKey, schema: str | None = None) -> None:
+        """``schema``: the revision the service runs on, written into each checkpoint (None: a reader's, which
+        never writes one)."""
         self.path = path
+        self.schema = schema
         self._key = key.derive("register-head")
         self._lock_path = path.with_name(f".{path.name}.lock")
 
@@ -93,12 +101,15 @@ class HeadFile:
             raise HeadFileError(f"the head file {self.path} cannot be read ({error.strerror})") from None
         try:
             document = json.loads(raw)
-            checkpoint = Checkpoint(document["sequence"], document["entry_hash"], document["written_at"])
             mac, version = document["mac"], document["format"]
+            schema = document["schema"] if version != 1 else None
+            checkpoint = Checkpoint(document["sequence"], document["entry_hash"], document["written_at"], schema)
         except (ValueError, TypeError, KeyError):
             raise HeadFileError(f"the head file {self.path} is not a register head file") from None
-        authentic = isinstance(mac, str) and hmac.compare_digest(mac.encode(), self._mac(checkpoint).encode())
-        if version != FORMAT or not authentic:
+        known = version in _FORMATS and not isinstance(version, bool)
+        expected = self._mac(checkpoint, version) if known else ""
+        authentic = known and isinstance(mac, str) and hmac.compare_digest(mac.encode(), expected.encode())
+        if not authentic:
             raise HeadFileError(f"the head file {self.path} fails its check: altered, or not written with this key")
         if not _well_formed(checkpoint):  # signed, so written by this code: only a future format could differ
             raise HeadFileError(f"the head file {self.path} is not a register head file")
@@ -121,7 +132,9 @@ class HeadFile:
             if problem is not None:
                 raise HeadFileError(f"the head file {self.path} {problem}")
             if current.sequence >= sequence:
-                return current
+                if current.schema == self.schema or self.schema is None:
+                    return current
+                return self._write(current.sequence, current.entry_hash)  # the same entry, now at this revision
             return self._write(sequence, entry_hash)
 
     def replace(self, sequence: int, entry_hash: str) -> Checkpoint:
@@ -131,8 +144,8 @@ class HeadFile:
 
     def _write(self, sequence: int, entry_hash: str) -> Checkpoint:
         written_at = dt.datetime.now(dt.UTC).isoformat(timespec="microseconds")
-        checkpoint = Checkpoint(sequence, entry_hash, written_at)
-        document = {"format": FORMAT, **_fields(checkpoint), "mac": self._mac(checkpoint)}
+        checkpoint = Checkpoint(sequence, entry_hash, written_at, self.schema)
+        document = {"format": FORMAT, **_fields(checkpoint, FORMAT), "mac": self._mac(checkpoint, FORMAT)}
         descriptor, temporary = tempfile.mkstemp(dir=self.path.parent, prefix=f".{self.path.name}.")
         try:
             with os.fdopen(descriptor, "w") as out:
@@ -154,13 +167,14 @@ class HeadFile:
         finally:
             os.close(descriptor)  # closing releases the lock
 
-    def _mac(self, checkpoint: Checkpoint) -> str:
-        message = json.dumps({"format": FORMAT, **_fields(checkpoint)}, sort_keys=True, separators=(",", ":"))
+    def _mac(self, checkpoint: Checkpoint, version: int) -> str:
+        message = json.dumps({"format": version, **_fields(checkpoint, version)}, sort_keys=True, separators=(",", ":"))
         return hmac.new(self._key, message.encode(), hashlib.sha256).hexdigest()
 
 
-def _fields(checkpoint: Checkpoint) -> dict:
-    return {"sequence": checkpoint.sequence, "entry_hash": checkpoint.entry_hash, "written_at": checkpoint.written_at}
+def _fields(checkpoint: Checkpoint, version: int) -> dict:
+    fields = {"sequence": checkpoint.sequence, "entry_hash": checkpoint.entry_hash, "written_at": checkpoint.written_at}
+    return fields if version == 1 else fields | {"schema": checkpoint.schema}
 
 
 def _well_formed(checkpoint: Checkpoint) -> bool:
@@ -171,4 +185,5 @@ def _well_formed(checkpoint: Checkpoint) -> bool:
         and isinstance(checkpoint.entry_hash, str)
         and bool(_HASH.fullmatch(checkpoint.entry_hash))
         and isinstance(checkpoint.written_at, str)
+        and (checkpoint.schema is None or isinstance(checkpoint.schema, str))
     )

@@ -16,19 +16,18 @@ from __future__ import annotations
 
 import contextlib
 import datetime as dt
-import hashlib
 import hmac
-import json
 import logging
 import threading
 import time
 from collections.abc import Callable, Iterator
 from typing import NoReturn
 
-from sqlalchemy import Connection, Engine, func, insert, select, text
+from sqlalchemy import Connection, Engine, Row, func, insert, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
-from api.audit.entry import LATER_FIELDS, EntryDraft, RegisterEntry, entry_from_row, entry_row
+from api.audit.entry import EntryDraft, RegisterEntry, entry_from_row, entry_row
+from api.audit.hashing import EntryHasher
 from api.audit.head import GENESIS_HASH, Checkpoint, HeadFile, HeadFileError
 from api.audit.outcomes import RegisterOutcome
 from api.audit.verification import Verification, walk
@@ -61,7 +60,7 @@ class AuditRegister:
         """``head``: the register's head file (None: none is kept, as for a reader or an in-memory database)."""
         self.engine = engine
         self.head = head
-        self._key = key.derive("audit-register")
+        self._hasher = EntryHasher(key.derive("audit-register"))
         self._lock = threading.Lock()  # one writer at a time in this process; the database orders processes
         # The newest entry this process knows was committed (its own, or one the head file names): the database's
         # newest must be it or follow it. Once it is not, every append is refused (``_refusal``) until a restart.
@@ -90,14 +89,27 @@ class AuditRegister:
         problem = self.against(checkpoint)
         if problem is not None:
             raise RegisterHeadError(f"{problem}{where}{_ADOPT}")
+        # Every entry, at every start: an entry removed from the middle, or one whose fields were changed (a
+        # revocation made into something else, a review step hidden), is refused here rather than obeyed.
+        whole = self.verify(checkpoint=checkpoint)
+        if not whole.ok:
+            raise RegisterHeadError(
+                f"the register fails its check: {whole.problem}{where}. The service does not start on an altered "
+                "register: `python -m api register verify` says where"
+            )
         newest = self.newest()
         self._seen = checkpoint
         self._known = (newest.sequence, newest.entry_hash) if newest else (0, GENESIS_HASH)
-        if newest is not None and newest.sequence > checkpoint.sequence:
-            # Entries committed after the last checkpoint (a crash in between): they follow it, so it covers them now.
+        # Entries committed after the last checkpoint (a crash in between) follow it, so it covers them now; and a
+        # file of another schema revision is brought to this one's at once, not at the first append.
+        behind = newest is not None and newest.sequence > checkpoint.sequence
+        if behind or (self.head.schema is not None and checkpoint.schema != self.head.schema):
             try:
-                self._checkpoint(newest)
-            except RegisterUnavailable as error:
+                if newest is None:
+                    self._seen = self.head.advance(0, GENESIS_HASH, self._confirm)
+                else:
+                    self._checkpoint(newest)
+            except (RegisterUnavailable, HeadFileError) as error:
                 raise RegisterHeadError(str(error)) from None
         return self._seen
 
@@ -241,6 +253,13 @@ class AuditRegister:
             entries.append(RegisterEntry(sequence, recorded_at, draft, previous, row["entry_hash"]))
             previous = row["entry_hash"]
         connection.execute(insert(register_entries), rows)
+        # What the database kept, in the same transaction: a trigger that drops chosen entries (a disclosure's, a
+        # tampering report) would otherwise let the answer leave without its record.
+        kept = connection.execute(
+            select(func.count()).where(register_entries.c.sequence.between(entries[0].sequence, sequence))
+        ).scalar()
+        if kept != len(rows):
+            self._refuse(f"the database kept {kept} of {len(rows)} entries written: something in it drops entries")
         return entries
 
     def _follows_known(self, connection: Connection, sequence: int, entry_hash: str) -> None:
@@ -339,7 +358,22 @@ class AuditRegister:
         return self._walk(1, GENESIS_HASH, anchors)
 
     def _walk(self, first: int, previous: str, anchors: dict[int, tuple[str, str]] | None = None) -> Verification:
-        return walk(self._entries_after(first - 1), self.authentic, first, previous, anchors)
+        return walk(self._rows_after(first - 1), self._authentic_row, first, previous, anchors)
+
+    def _rows_after(self, after: int, batch: int = 10_000) -> Iterator[Row]:
+        """The stored rows as they are, in order: hashed as stored, without making entries of them (a walk at each
+        start reads every one)."""
+        while True:
+            query = select(register_entries).where(register_entries.c.sequence > after)
+            with self.engine.connect() as connection:
+                rows = connection.execute(query.order_by(register_entries.c.sequence).limit(batch)).all()
+            if not rows:
+                return
+            yield from rows
+            after = rows[-1].sequence
+
+    def _authentic_row(self, row: Row) -> bool:
+        return self._hasher.authentic_row(row)
 
     def entries_of(self, outcomes: frozenset[RegisterOutcome], batch: int = 1_000) -> Iterator[RegisterEntry]:
         """Every entry with one of these outcomes, in sequence order."""
@@ -367,9 +401,7 @@ class AuditRegister:
         return hmac.compare_digest(self._hash(row), entry.entry_hash)
 
     def _hash(self, row: dict) -> str:
-        content = {k: v for k, v in row.items() if k != "entry_hash" and not (k in LATER_FIELDS and v is None)}
-        message = json.dumps(content, sort_keys=True, separators=(",", ":")).encode()
-        return hmac.new(self._key, message, hashlib.sha256).hexdigest()
+        return self._hasher.hash(row)
 
 
 _log = logging.getLogger(__name__)

@@ -4,8 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
-
-from api.audit.entry import RegisterEntry
+from typing import Protocol, TypeVar
 
 
 @dataclass(frozen=True)
@@ -22,9 +21,23 @@ class Verification:
         return self.broken_at is None and self.problem is None
 
 
+class Linked(Protocol):
+    """An entry or a stored row: its place in the chain."""
+
+    @property
+    def sequence(self) -> int: ...
+    @property
+    def previous_hash(self) -> str: ...
+    @property
+    def entry_hash(self) -> str: ...
+
+
+L = TypeVar("L", bound=Linked)
+
+
 def walk(
-    entries: Iterable[RegisterEntry],
-    authentic: Callable[[RegisterEntry], bool],
+    entries: Iterable[L],
+    authentic: Callable[[L], bool],
     first: int,
     previous: str,
     anchors: dict[int, tuple[str, str]] | None = None,

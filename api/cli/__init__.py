@@ -15,6 +15,7 @@ from api.audit.register import RegisterHeadError
 from api.cli import clients, db, demo, organisations, register, retention, serve, simulate
 from api.policy.versions import NoPolicyInForce
 from api.settings import ConfigurationError
+from api.storage.foreign import ForeignObjectsFound
 from api.storage.migrate import SchemaOutOfDate
 from matcher.index import DamagedIndexError, OldIndexFormatError
 from matcher.protection.keys import KeyConfigurationError
@@ -49,6 +50,7 @@ def main(argv: list[str] | None = None) -> int:
         DamagedIndexError,
         OldIndexFormatError,
         RegisterHeadError,
+        ForeignObjectsFound,
     ) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2

@@ -11,6 +11,7 @@ from sqlalchemy import Engine
 from api.settings import Settings
 from api.storage.engine import make_engine
 from api.storage.migrate import upgrade
+from api.wiring import migrate
 from matcher.protection.keys import KeyConfigurationError, MasterKey, load_master_key
 
 
@@ -29,7 +30,10 @@ def migrated_engine(settings: Settings, key: MasterKey | None = None) -> Engine:
         except KeyConfigurationError:
             key = None  # a migration that needs it says so
     engine = make_engine(settings.database_url)
-    upgrade(engine, key=key)
+    if key is None:
+        upgrade(engine)  # no migration that seals rows can run, so there is nothing to launder
+    else:
+        migrate(settings, engine, key)
     return engine
 
 

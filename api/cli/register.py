@@ -17,6 +17,8 @@ from api.audit.register import AuditRegister
 from api.audit.transparency import export_csv
 from api.cli.common import date_argument, migrated_engine, settings_of
 from api.settings import ConfigurationError
+from api.storage.foreign import foreign_objects
+from api.storage.migrate import head_revision
 from api.usecases.service import SERVICE
 from matcher.protection.keys import load_master_key
 
@@ -52,7 +54,7 @@ def _register(args: argparse.Namespace, head_file: Path | None = None) -> tuple[
     """The register (it does not check the head file itself: the command does) and its head file, if any."""
     settings, key = settings_of(args), load_master_key()
     path = head_file or head_path(settings.database_url, settings.register_head_dir)
-    return AuditRegister(migrated_engine(settings, key), key), HeadFile(path, key) if path else None
+    return AuditRegister(migrated_engine(settings, key), key), HeadFile(path, key, head_revision()) if path else None
 
 
 def _export(args: argparse.Namespace) -> int:
@@ -88,7 +90,10 @@ def _verify(args: argparse.Namespace) -> int:
     print(f"register intact: {result.entries:,} entries; head {result.head_sequence}:{result.head_hash}")
     if checkpoint is not None:
         print(f"head file {head.path}: entry {checkpoint.sequence}, written {checkpoint.written_at}")
-    return _verify_rights(register)
+    foreign = foreign_objects(register.engine)
+    for found in foreign:
+        print(f"FOREIGN {found}: the service did not create it, and does not start while it is there")
+    return max(_verify_rights(register), 1 if foreign else 0)
 
 
 def _verify_rights(register: AuditRegister) -> int:

@@ -8,6 +8,7 @@ from alembic import command
 from alembic.config import Config
 from alembic.runtime.migration import MigrationContext
 from alembic.script import ScriptDirectory
+from alembic.script.revision import RevisionError
 from sqlalchemy import Engine
 
 from matcher.protection.keys import MasterKey
@@ -30,6 +31,26 @@ def head_revision() -> str:
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()
+
+
+def set_back(engine: Engine, recorded: str) -> str | None:
+    """What is wrong, if anything, with the database's revision given that the service has run on ``recorded``:
+    an older one means the schema was set back by hand (so that a migration sealing rows would seal edited ones),
+    and one this code does not know, that a newer version wrote it."""
+    current = current_revision(engine)
+    if current == recorded:
+        return None
+    try:
+        script = ScriptDirectory.from_config(alembic_config())
+        earlier = {r.revision for r in script.iterate_revisions(recorded, "base")}
+    except RevisionError:
+        return f"the service has run on schema revision {recorded}, which this version does not know"
+    if current is None or current in earlier:
+        return (
+            f"the database schema is at revision {current or 'none'}, but the service has run on it at revision "
+            f"{recorded}: the schema was set back by hand"
+        )
+    return None
 
 
 def upgrade(engine: Engine, revision: str = "head", key: MasterKey | None = None) -> None:

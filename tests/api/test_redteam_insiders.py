@@ -79,18 +79,13 @@ def world(api):
 # --- Holes -------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE: an operator without the key sets alembic_version back to 0005 and drops the 0006 columns; the next "
-    "start's migration 0006 gives every review row (edited ones included) a fresh valid MAC: an approved case "
-    "handed to another requester is collected by it, with no tampering_detected and a register that verifies",
-)
-def test_migration_0006_rerun_launders_a_review_row_handed_to_another_requester(api, people, world, master_key):
+def test_migration_0006_rerun_to_launder_a_review_row_is_refused_at_start(api, people, world, master_key):
+    """The operator without the key edits a review row (its MAC refuses it), then sets the schema back to before
+    0006 so that the next start's migration would seal the edited row anew: the start refuses and migrates nothing."""
     keys = world
     trace_id = _held_probe(api, keys["requester"], people["ordinary"])
     assert _decide(api, keys["reviewer"], trace_id, candidate=0).json()["state"] == "approved"
     accomplice = _ids(api)["bf-requests"]
-    # The operator: the edit the MAC refuses, then the schema as it was before 0006, then a restart.
     _sql(
         api,
         "UPDATE reviews SET client_id = :c, organisation = 'border-force' WHERE trace_id = :t",
@@ -102,14 +97,12 @@ def test_migration_0006_rerun_launders_a_review_row_handed_to_another_requester(
         c=accomplice,
         t=trace_id,
     )
-    api = _restart(api, master_key)
-    try:
-        answer = _look(api, keys["accomplice"], trace_id)
-        leaked = answer.status_code == 200 and answer.json()["status"] == "traced"
-        detected = bool(_tampering(api)) or not api.components.service.register.verify().ok
-        assert not leaked or detected, "another requester collected the disclosure, undetected"
-    finally:
-        api.close()
+    url, tracer, engine = api.settings.database_url, api.components.service.tracer, api.components.engine
+    api.close()
+    with pytest.raises(RegisterHeadError, match=r"at revision 0005, but the service has run on it at revision 00"):
+        ApiHarness(url, tracer, master_key)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
 
 
 @pytest.mark.xfail(
@@ -267,15 +260,14 @@ def namesakes_pair(population):
     raise AssertionError("no namesakes")
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE (needs the known truncation): an operator without the key empties the register, drops the 0005/0006 "
-    "columns and sets alembic_version to 0004; the next start's migration 0005 seals every clients row as it "
-    "finds it, makes an organisation of any text in it and records each as added: clients the operator "
-    "inserted with keys the operator chose (a requester and two guardians of three made-up organisations) are "
-    "trusted, and trace, approve, countersign and collect a welfare disclosure; replay and verify find nothing",
-)
-def test_migration_0005_rerun_launders_clients_the_operator_inserted(api, people, world, master_key):
+@pytest.mark.parametrize("empty_register", [True, False], ids=["register-emptied", "register-kept"])
+def test_migration_0005_rerun_to_launder_clients_the_operator_inserted_is_refused_at_start(
+    api, people, world, master_key, empty_register
+):
+    """The operator without the key inserts clients with keys of its choosing (a requester and two guardians of
+    three made-up organisations), drops what 0005 and 0006 added and sets the schema back to 0004, so that the next
+    start's migration 0005 would seal every clients row as it finds it and record each as added; with the register
+    emptied or kept, the start refuses before it migrates anything."""
     import hashlib
     import secrets
 
@@ -296,7 +288,7 @@ def test_migration_0005_rerun_launders_clients_the_operator_inserted(api, people
         )
     dialect = api.components.engine.dialect.name
     statements = [
-        "DELETE FROM register_entries",
+        *(["DELETE FROM register_entries"] if empty_register else []),
         "ALTER TABLE register_entries DROP COLUMN rights",
         "ALTER TABLE reviews DROP COLUMN row_mac",
         "ALTER TABLE reviews DROP COLUMN first_approved_at",
@@ -314,27 +306,13 @@ def test_migration_0005_rerun_launders_clients_the_operator_inserted(api, people
         "UPDATE alembic_version SET version_num = '0004'",
     ]
     _sql(api, *statements)
-    api = _restart(api, master_key)
-    try:
-        held = api.trace(trace_body(people["ordinary"], basis=WELFARE), made["ops-req"])
-        leaked = False
-        if held.status_code == 200 and held.json()["status"] == "pending_review":
-            trace_id = held.json()["trace_id"]
-            _decide(api, made["ops-g1"], trace_id, candidate=0)
-            _decide(api, made["ops-g2"], trace_id, candidate=0)
-            answer = _look(api, made["ops-req"], trace_id).json()
-            leaked = answer.get("status") == "traced" and bool(answer.get("disclosure"))
-        from api.access.replay import replay
-
-        components = api.components
-        detected = (
-            bool(_tampering(api))
-            or not components.service.register.verify().ok
-            or bool(replay(components.engine, components.service.register, components.clients.macs))
-        )
-        assert not leaked or detected, "the operator's own clients traced and released a welfare case, undetected"
-    finally:
-        api.close()
+    url, tracer, engine = api.settings.database_url, api.components.service.tracer, api.components.engine
+    api.close()
+    with pytest.raises(RegisterHeadError, match=r"at revision 0004, but the service has run on it at revision 00"):
+        ApiHarness(url, tracer, master_key)
+    with engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0004"
+        assert connection.execute(text("SELECT COUNT(*) FROM clients WHERE name LIKE 'ops-%'")).scalar() == 3
 
 
 def _revoked_then_put_back(api: ApiHarness, delete_entry: bool) -> str:
@@ -352,20 +330,28 @@ def _revoked_then_put_back(api: ApiHarness, delete_entry: bool) -> str:
     return key
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE (documented, start only checks each entry's own hash): a revoked client's old row put back and the "
-    "revocation's entry deleted from the middle of the register: the next start's replay finds nothing and the "
-    "revoked key is served again; only `register verify` (a gap) finds it",
-)
-def test_a_revocation_entry_deleted_and_the_row_put_back_is_refused_from_the_next_start(api, people, master_key):
-    key = _revoked_then_put_back(api, delete_entry=True)
-    api = _restart(api, master_key)
-    try:
-        assert not api.components.service.register.verify().ok  # verify finds the gap
-        assert api.trace(trace_body(people["ordinary"]), key).status_code == 401, "the revoked key is served"
-    finally:
-        api.close()
+def test_a_revocation_entry_deleted_and_the_row_put_back_is_refused_at_start(api, people, master_key):
+    _revoked_then_put_back(api, delete_entry=True)
+    url, tracer = api.settings.database_url, api.components.service.tracer
+    assert not api.components.service.register.verify().ok  # verify finds the gap
+    api.close()
+    with pytest.raises(RegisterHeadError, match="entries were removed"):
+        ApiHarness(url, tracer, master_key)
+
+
+def test_a_revocation_entry_made_into_another_entry_is_refused_at_start(api, people, master_key):
+    """The revocation's entry kept in its place with its hashes (so every link holds and the count is right), its
+    fields made those of a harmless read: the start reads every entry and refuses."""
+    _revoked_then_put_back(api, delete_entry=False)
+    _sql(
+        api,
+        "UPDATE register_entries SET outcome = 'register_read', rights = NULL, concerns = NULL "
+        "WHERE outcome = 'client_revoked'",
+    )
+    url, tracer = api.settings.database_url, api.components.service.tracer
+    api.close()
+    with pytest.raises(RegisterHeadError, match=r"entry \d+ was changed after it was written"):
+        ApiHarness(url, tracer, master_key)
 
 
 def test_a_revocation_undone_by_a_put_back_row_is_found_at_start(api, people, master_key):
@@ -511,29 +497,38 @@ def _hide_entries(api: ApiHarness, outcomes: tuple[str, ...]) -> None:
         )
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE (operator, no key): a BEFORE INSERT trigger on register_entries that drops chosen entries (traced, "
-    "collected, tampering_detected) is not noticed: the service answers (with the disclosure), the next entry "
-    "chains from the real head, `register verify` passes and nothing at start looks; a disclosure leaves without "
-    "its entry, and edited rows are refused without a tampering_detected",
-)
-def test_a_trigger_that_drops_register_entries_is_noticed(api, people, world, master_key):
+def test_a_trigger_that_drops_register_entries_stops_disclosures_and_the_next_start(api, people, world, master_key):
+    """A BEFORE INSERT trigger that drops chosen entries (traced, collected, tampering_detected): the disclosure
+    whose entry was dropped is not answered, nothing is written after it, and the next start refuses, naming it."""
+    from api.storage.foreign import ForeignObjectsFound
+
     keys = world
     _hide_entries(api, ("traced", "collected", "tampering_detected"))
-    answer = api.trace(trace_body(people["ordinary"]), keys["requester"]).json()
-    assert answer["status"] == "traced" and answer["disclosure"]
-    _sql(api, "UPDATE clients SET role = 'guardian' WHERE name = 'bf-requests'")
-    assert api.trace(trace_body(people["ordinary"]), keys["accomplice"]).status_code == 401
-    api.trace(trace_body(people["ordinary"], subject__given_name="X"), keys["requester"])  # a later entry
-    recorded = [e for e in api.entries() if e.draft.trace_id == answer["trace_id"]]
-    tampered = _tampering(api)
-    api = _restart(api, master_key)
-    try:
-        ok = api.components.service.register.verify().ok
-        assert recorded or not ok, f"a traced disclosure has no entry, the register verifies; tampering: {tampered}"
-    finally:
-        api.close()
+    answer = api.trace(trace_body(people["ordinary"]), keys["requester"])
+    assert answer.status_code == 503 and "disclosure" not in answer.text
+    later = api.trace(trace_body(people["ordinary"], subject__given_name="X"), keys["requester"])
+    assert later.status_code == 503  # the register refuses to write until a restart
+    url, tracer = api.settings.database_url, api.components.service.tracer
+    api.close()
+    with pytest.raises(ForeignObjectsFound, match="trigger redteam_hide on register_entries"):
+        ApiHarness(url, tracer, master_key)
+
+
+def test_a_trigger_on_the_reviews_table_is_refused_at_start(api, master_key):
+    from api.storage.foreign import ForeignObjectsFound
+
+    if api.components.engine.dialect.name == "postgresql":
+        _sql(
+            api,
+            "CREATE FUNCTION redteam_keep2() RETURNS trigger AS $$ BEGIN RETURN OLD; END $$ LANGUAGE plpgsql",
+            "CREATE TRIGGER redteam_freeze2 BEFORE UPDATE ON reviews FOR EACH ROW EXECUTE FUNCTION redteam_keep2()",
+        )
+    else:
+        _sql(api, "CREATE TRIGGER redteam_freeze2 AFTER UPDATE ON reviews BEGIN SELECT 1; END")
+    url, tracer = api.settings.database_url, api.components.service.tracer
+    api.close()
+    with pytest.raises(ForeignObjectsFound, match="trigger redteam_freeze2 on reviews"):
+        ApiHarness(url, tracer, master_key)
 
 
 @pytest.mark.xfail(

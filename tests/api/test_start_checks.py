@@ -1,0 +1,86 @@
+"""What the start checks besides the head file (issue 17): the schema is not older than the one the service last
+ran on, the database has no trigger, rule or row security the service did not create, and every entry's keyed hash
+holds. The hash is put together faster than ``json.dumps`` does it, to the same bytes."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+from sqlalchemy import text
+
+from api.audit.entry import LATER_FIELDS
+from api.audit.hashing import canonical_json
+from api.audit.head import GENESIS_HASH, HeadFile, head_path
+from api.storage.foreign import foreign_objects
+from api.storage.migrate import head_revision, set_back
+from tests.support.api import ApiHarness
+
+REPO = Path(__file__).resolve().parents[2]
+
+_values = st.one_of(st.none(), st.text(), st.integers(-(2**63), 2**63), st.text(alphabet='"\\\x00\x1f\u2028é😀'))
+
+
+@settings(suppress_health_check=[HealthCheck.too_slow], deadline=None)  # a busy machine, not the data
+@given(st.dictionaries(st.sampled_from([*sorted(LATER_FIELDS), "a", "outcome", "é", "entry_hash", "z"]), _values))
+def test_the_canonical_json_is_json_dumps_of_the_hashed_content(row):
+    content = {k: v for k, v in row.items() if k != "entry_hash" and not (k in LATER_FIELDS and v is None)}
+    expected = json.dumps(content, sort_keys=True, separators=(",", ":"))
+    assert canonical_json(tuple(row), tuple(row.values())) == expected
+
+
+def test_a_fresh_database_has_nothing_foreign_and_the_head_file_names_its_schema(api, master_key):
+    assert foreign_objects(api.components.engine) == []
+    head = HeadFile(head_path(api.settings.database_url, api.settings.register_head_dir), master_key)
+    assert head.read().schema == head_revision()
+    assert set_back(api.components.engine, head_revision()) is None
+    assert set_back(api.components.engine, "0004") is None  # a newer database than the file says: migrated since
+    assert "does not know" in set_back(api.components.engine, "9999")
+
+
+def test_a_format_1_head_file_is_read_and_brought_to_this_schema_at_start(api, master_key):
+    """A head file written before it named the schema still counts; the next start writes the schema into it."""
+    import hashlib
+    import hmac
+
+    head = HeadFile(head_path(api.settings.database_url, api.settings.register_head_dir), master_key)
+    current = head.read()
+    old = {"sequence": current.sequence, "entry_hash": current.entry_hash, "written_at": current.written_at}
+    message = json.dumps({"format": 1, **old}, sort_keys=True, separators=(",", ":")).encode()
+    mac = hmac.new(master_key.derive("register-head"), message, hashlib.sha256).hexdigest()
+    head.path.write_text(json.dumps({"format": 1, **old, "mac": mac}))
+    assert head.read().schema is None and head.read().sequence == current.sequence
+    url, tracer = api.settings.database_url, api.components.service.tracer
+    api.close()
+    ApiHarness(url, tracer, master_key).close()
+    assert head.read().schema == head_revision()
+    assert head.read().entry_hash != GENESIS_HASH or current.sequence == 0
+
+
+def test_register_verify_names_a_foreign_trigger(api, database_url):
+    with api.components.engine.begin() as connection:
+        if api.components.engine.dialect.name == "postgresql":
+            connection.execute(
+                text("CREATE FUNCTION redteam_noop() RETURNS trigger AS $$ BEGIN RETURN NEW; END $$ LANGUAGE plpgsql")
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER redteam_noop BEFORE INSERT ON clients FOR EACH ROW EXECUTE FUNCTION redteam_noop()"
+                )
+            )
+            connection.execute(text("CREATE RULE redteam_rule AS ON DELETE TO reviews DO INSTEAD NOTHING"))
+        else:
+            connection.execute(text("CREATE TRIGGER redteam_noop BEFORE INSERT ON clients BEGIN SELECT 1; END"))
+    env = {**os.environ, "DATABASE_URL": database_url}
+    verify = subprocess.run(
+        [sys.executable, "-m", "api", "register", "verify"], cwd=REPO, env=env, capture_output=True, text=True
+    )
+    assert verify.returncode == 1, verify.stdout + verify.stderr
+    assert "FOREIGN trigger redteam_noop on clients" in verify.stdout
+    if api.components.engine.dialect.name == "postgresql":
+        assert "FOREIGN rule redteam_rule on reviews" in verify.stdout
