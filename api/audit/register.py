@@ -23,14 +23,14 @@ import time
 from collections.abc import Callable, Iterator
 from typing import NoReturn
 
-from sqlalchemy import Connection, Engine, Row, func, insert, select, text
+from sqlalchemy import Connection, Engine, func, insert, select, text
 from sqlalchemy.exc import IntegrityError, SQLAlchemyError
 
 from api.audit.entry import EntryDraft, RegisterEntry, entry_from_row, entry_row
 from api.audit.hashing import EntryHasher
 from api.audit.head import GENESIS_HASH, Checkpoint, HeadFile, HeadFileError
 from api.audit.outcomes import RegisterOutcome
-from api.audit.verification import Verification, walk
+from api.audit.verification import Verification, stored_rows, walk
 from api.storage.tables import register_entries
 from matcher.protection.keys import MasterKey
 
@@ -358,22 +358,7 @@ class AuditRegister:
         return self._walk(1, GENESIS_HASH, anchors)
 
     def _walk(self, first: int, previous: str, anchors: dict[int, tuple[str, str]] | None = None) -> Verification:
-        return walk(self._rows_after(first - 1), self._authentic_row, first, previous, anchors)
-
-    def _rows_after(self, after: int, batch: int = 10_000) -> Iterator[Row]:
-        """The stored rows as they are, in order: hashed as stored, without making entries of them (a walk at each
-        start reads every one)."""
-        while True:
-            query = select(register_entries).where(register_entries.c.sequence > after)
-            with self.engine.connect() as connection:
-                rows = connection.execute(query.order_by(register_entries.c.sequence).limit(batch)).all()
-            if not rows:
-                return
-            yield from rows
-            after = rows[-1].sequence
-
-    def _authentic_row(self, row: Row) -> bool:
-        return self._hasher.authentic_row(row)
+        return walk(stored_rows(self.engine, first - 1), self._hasher.authentic_row, first, previous, anchors)
 
     def entries_of(self, outcomes: frozenset[RegisterOutcome], batch: int = 1_000) -> Iterator[RegisterEntry]:
         """Every entry with one of these outcomes, in sequence order."""

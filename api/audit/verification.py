@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Protocol, TypeVar
+
+from sqlalchemy import Engine, Row, select
+
+from api.storage.tables import register_entries
 
 
 @dataclass(frozen=True)
@@ -77,3 +81,16 @@ def _gap(expected: int, found: int) -> str:
     if found > expected:
         return f"entry {expected} is missing (the next entry is {found})"
     return f"entry {found} appears where entry {expected} should be (reordered or duplicated)"
+
+
+def stored_rows(engine: Engine, after: int, batch: int = 10_000) -> Iterator[Row]:
+    """The register's stored rows after sequence ``after``, in order, as they are: hashed as stored, without making
+    entries of them (a walk at each start reads every one)."""
+    while True:
+        query = select(register_entries).where(register_entries.c.sequence > after)
+        with engine.connect() as connection:
+            rows = connection.execute(query.order_by(register_entries.c.sequence).limit(batch)).all()
+        if not rows:
+            return
+        yield from rows
+        after = rows[-1].sequence
