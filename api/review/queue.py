@@ -22,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 
 from api.access.clients import Client
+from api.audit.register import AuditRegister
 from api.review.foureyes import (
     ALREADY_DECIDED,
     FirstApproval,
@@ -124,6 +125,7 @@ class ReviewStore:
         self.engine = engine
         self._aead = AESGCM(key.derive("review-cases"))
         self.seal = RowSeal(key)
+        self._entries = AuditRegister(engine, key)  # a reader, for the hashes of a case's steps (never appends)
         # Cases whose rows differ from the register, found at start (``close``) or by a decision or collection:
         # refused for the rest of this process; the next start finds them again while their rows stay so.
         self._disputed: set[str] = set()
@@ -309,7 +311,8 @@ class ReviewStore:
         """The row, as ``_row`` gives it, if it is also what the register's steps made it: checked in the
         transaction that writes the next step, under the register's lock, so no step lands between the two."""
         row = self._row(connection, trace_id)
-        if disagrees(recorded_case(connection, trace_id, excluding=entry), row._mapping):
+        recorded = recorded_case(connection, trace_id, entry, self._entries.authentic)
+        if disagrees(recorded, row._mapping):
             self._disputed.add(trace_id)
             raise ReviewDisputed(trace_id)
         return row

@@ -14,16 +14,22 @@ tell every version apart.
 ``disagrees`` do it for one case within a decision's or a collection's transaction, so that a row put back while
 the service runs is refused too. Nothing deletes a review row (retention only drops the disclosures and the
 subject's details, with an ``expired`` entry), so a held request whose row is gone is reported as well.
+
+The steps must follow the rules' order, and each entry used must carry the hash the key makes of it; else the case
+is broken and agrees with no row: entries made up or edited without the key can add findings, never hide one. The
+start reads review entries by outcome, so an entry edited to another outcome is found by ``register verify`` (which
+reads every link) and by the next decision or collection (which reads every entry naming the case), not at start.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from sqlalchemy import Connection, Engine, select
+from sqlalchemy import Connection, Engine, or_, select
 
 from api.access.tampering import UNVERIFIED, Finding, RowProblem
+from api.audit.entry import RegisterEntry, entry_from_row
 from api.audit.outcomes import RegisterOutcome
 from api.audit.register import AuditRegister
 from api.review.foureyes import ReviewState
@@ -32,12 +38,14 @@ from api.storage.tables import register_entries, reviews
 
 HELD = frozenset({RegisterOutcome.PENDING_REVIEW, RegisterOutcome.PROBE_SUSPECTED})
 """A held request's own entry: its trace id is the case's (a probe's ``concerns`` names another request)."""
-_TO = {
-    RegisterOutcome.REVIEW_FIRST_APPROVAL: ReviewState.AWAITING_SECOND,
-    RegisterOutcome.REVIEW_APPROVED: ReviewState.APPROVED,
-    RegisterOutcome.REVIEW_COUNTERSIGNED: ReviewState.APPROVED,
-    RegisterOutcome.REVIEW_REFUSED: ReviewState.REFUSED,
+_PENDING, _AWAITING = (ReviewState.PENDING,), (ReviewState.AWAITING_SECOND,)
+_TO = {  # each decision: the states it is made from, the state it leaves (``api.review.foureyes``)
+    RegisterOutcome.REVIEW_FIRST_APPROVAL: (_PENDING, ReviewState.AWAITING_SECOND),
+    RegisterOutcome.REVIEW_APPROVED: (_PENDING, ReviewState.APPROVED),
+    RegisterOutcome.REVIEW_COUNTERSIGNED: (_AWAITING, ReviewState.APPROVED),
+    RegisterOutcome.REVIEW_REFUSED: ((*_PENDING, *_AWAITING), ReviewState.REFUSED),
 }
+_DECIDED = (ReviewState.APPROVED, ReviewState.REFUSED)
 STEPS = frozenset({*_TO, RegisterOutcome.COLLECTED, RegisterOutcome.EXPIRED})
 """The entries that change a case's row, each naming the case in ``concerns``. (Reads, refused steps and
 ``tampering_detected`` name it too and change nothing.)"""
@@ -53,22 +61,31 @@ class Recorded:
     first_approved: bool = False
     collected: bool = False
     expired: bool = False
+    # A step the service could not have written after the ones before it (a refusal approved again, a second
+    # collection): the entries were edited or forged. The case then agrees with no row, so that entries made up
+    # without the key can only add findings, never make a put-back row look current.
+    broken: bool = False
 
     def after(self, outcome: str) -> None:
         if outcome == RegisterOutcome.COLLECTED:
+            self.broken |= self.state is not ReviewState.APPROVED or self.collected or self.expired
             self.collected = True
         elif outcome == RegisterOutcome.EXPIRED:
-            self.expired = True  # two processes applying retention at once may each write one: one expiry
+            # Two processes applying retention at once may each write one: one expiry.
+            self.broken |= self.state not in _DECIDED
+            self.expired = True
         else:
-            self.state = _TO[RegisterOutcome(outcome)]
-            self.first_approved |= self.state is ReviewState.AWAITING_SECOND
+            sources, to = _TO[RegisterOutcome(outcome)]
+            self.broken |= self.state not in sources or self.expired
+            self.state = to
+            self.first_approved |= to is ReviewState.AWAITING_SECOND
 
 
 def disagrees(recorded: Recorded | None, row: Mapping) -> bool:
     """Whether a row that passes its MAC is not what the register's entries made it: another state, a first
     approval, collection or expiry the register has not (or lacks one it has), a disclosure waiting once collected,
-    expired or never approved, or no held entry at all."""
-    if recorded is None or recorded.requester is None:
+    expired or never approved, no held entry at all, or steps out of the rules' order."""
+    if recorded is None or recorded.requester is None or recorded.broken:
         return True
     waiting = recorded.state is ReviewState.APPROVED and not (recorded.collected or recorded.expired)
     return (
@@ -80,30 +97,33 @@ def disagrees(recorded: Recorded | None, row: Mapping) -> bool:
     )
 
 
-def recorded_case(connection: Connection, trace_id: str, excluding: str) -> Recorded | None:
+def recorded_case(
+    connection: Connection, trace_id: str, excluding: str, authentic: Callable[[RegisterEntry], bool]
+) -> Recorded | None:
     """One case as the register says, read in the caller's transaction (two indexed look-ups: the held entry by its
-    trace id, the steps by ``concerns``), leaving out the entry ``excluding`` names: the one the caller's
-    transaction has just written. None if it was never held. Each entry's hash is not checked here: an entry
-    forged without the key could only make a case refused, and the start's replay and verify check them."""
-    held = connection.execute(
-        select(register_entries.c.client_name).where(
-            register_entries.c.trace_id == trace_id, register_entries.c.outcome.in_(_values(HELD))
-        )
-    ).first()
-    if held is None:
-        return None
-    recorded = Recorded(held.client_name)
-    steps = connection.execute(
-        select(register_entries.c.outcome)
+    trace id, every entry naming it by ``concerns``), leaving out the entry ``excluding`` names: the one the
+    caller's transaction has just written. None if it was never held. An entry about it whose hash the key did not
+    make (``authentic``: an edited outcome, say) breaks the case: it then agrees with no row."""
+    query = (
+        select(register_entries)
         .where(
-            register_entries.c.concerns == trace_id,
-            register_entries.c.outcome.in_(_values(STEPS)),
+            or_(register_entries.c.trace_id == trace_id, register_entries.c.concerns == trace_id),
             register_entries.c.trace_id != excluding,
         )
         .order_by(register_entries.c.sequence)
     )
-    for (outcome,) in steps:
-        recorded.after(outcome)
+    recorded = None
+    for row in connection.execute(query):
+        entry = entry_from_row(row._asdict())
+        draft = entry.draft
+        if draft.trace_id == trace_id and draft.outcome in HELD:
+            recorded = Recorded(draft.client_name, broken=not authentic(entry))
+        elif recorded is None:
+            continue  # nothing the service writes names a case before it is held
+        elif not authentic(entry):
+            recorded.broken = True
+        elif draft.outcome in STEPS:
+            recorded.after(draft.outcome)
     return recorded
 
 
@@ -117,6 +137,8 @@ def replay(engine: Engine, register: AuditRegister, seal: RowSeal) -> list[Findi
         draft = entry.draft
         if not register.authentic(entry):
             findings.append(Finding("register", str(entry.sequence), "(entry)", RowProblem.ENTRY_FORGED))
+            for named in {draft.trace_id, draft.concerns} & cases.keys():  # what it says of them is not the key's
+                cases[named].broken = True
             continue
         if draft.outcome in HELD:
             cases[draft.trace_id] = Recorded(draft.client_name)
