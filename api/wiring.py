@@ -3,8 +3,9 @@
 Everything is checked at start: a key that opens the index; a schema at the latest revision and not older than the
 one the service last ran on; no trigger, rule or row security the service did not create (``api.storage.foreign``);
 a register whose every entry verifies and that agrees with its head file (``api.audit.head``); a policy in force
-today; clients and organisations as the register's changes left them. ``api.http.app.create_app(components)``
-serves them; tests build components around their own tracer, key, clock and database.
+today; held requests, clients and organisations as the register's changes left them.
+``api.http.app.create_app(components)`` serves them; tests build components around their own tracer, key, clock and
+database.
 """
 
 from __future__ import annotations
@@ -20,12 +21,14 @@ from api.access.probing import ProbeCounter, ProbeTokens
 from api.access.ratelimit import RateLimiter
 from api.access.replay import replay
 from api.access.retries import RetryKeys, RetryStore
+from api.access.tampering import TamperReports
 from api.audit.head import HeadFile, HeadFileError, head_path
 from api.audit.register import AuditRegister, RegisterHeadError
 from api.audit.subjects import SubjectTokens
 from api.http.formats import TRACE_REQUESTS
 from api.policy.versions import PolicyBook
 from api.review.queue import ReviewStore
+from api.review.replay import replay as replay_reviews
 from api.settings import Settings
 from api.storage.engine import make_engine
 from api.storage.foreign import refuse_foreign_objects
@@ -89,6 +92,19 @@ def check_rights(clients: ClientStore) -> None:
     clients.tampering.flush()
 
 
+def check_reviews(service: TraceService, reports: TamperReports) -> None:
+    """Replay the register's review steps against the review rows: every row that fails its MAC or is not what the
+    steps made it (an older row put back, a change not kept), and every held request whose row is gone, is reported
+    (a log line and a ``tampering_detected`` entry naming the case), and such a case is closed: neither read,
+    decided nor collected by this process. Before retention, which would seal a put-back row anew. The service
+    starts, as with rights: one row put back must not stop every other case."""
+    reviews = service.reviews
+    findings = replay_reviews(service.register.engine, service.register, reviews.seal)
+    reviews.close({f.row_id for f in findings if f.table == "reviews"})
+    reports.report(findings)
+    reports.flush()
+
+
 def open_register(settings: Settings, engine: Engine, key: MasterKey) -> AuditRegister:
     """The register with its head file (none for an in-memory database), compared with it; ForeignObjectsFound if
     the database has triggers, rules or row security on the service's tables (``api.storage.foreign``)."""
@@ -138,8 +154,9 @@ def build_components(
         engine.dispose()
         raise
     service.record_policy_in_force()  # and NoPolicyInForce now rather than on the first request
-    service.apply_retention()
     clients = ClientStore(engine, key, service.register)
+    check_reviews(service, clients.tampering)
+    service.apply_retention()
     check_rights(clients)
     limiter = RateLimiter(settings.rate_per_minute, settings.rate_burst)
     # On the service's clock: a simulated year's windows are in simulated time.

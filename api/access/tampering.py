@@ -11,7 +11,7 @@ import datetime as dt
 import logging
 import threading
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
 from sqlalchemy.exc import SQLAlchemyError
@@ -35,9 +35,10 @@ class RowProblem(StrEnum):
 
 @dataclass(frozen=True)
 class Finding:
-    table: str  # clients or organisations
-    row_id: str  # the client's number or the organisation's id
-    name: str  # the client's name or the organisation's id, as the row (or the register) gives it
+    table: str  # clients, organisations, reviews (or register: an entry)
+    row_id: str  # the client's number, the organisation's id, the held request's trace id
+    name: str  # the client's name or the organisation's id (a held request's: its requester's), as the row (or the
+    # register) gives it
     problem: RowProblem
     row_mac: str | None = None  # the row's MAC as stored (it is what a later correct change replaces)
 
@@ -83,12 +84,16 @@ class TamperReports:
 
     def _record(self, findings: list[Finding]) -> None:
         drafts = [
-            rights_draft(
-                RegisterOutcome.TAMPERING_DETECTED,
-                f.client_id,
-                f.name,
-                {"table": f.table, "id": f.row_id, "problem": f.problem.value},
-                (f.problem.value,),
+            replace(
+                rights_draft(
+                    RegisterOutcome.TAMPERING_DETECTED,
+                    f.client_id,
+                    f.name,
+                    {"table": f.table, "id": f.row_id, "problem": f.problem.value},
+                    (f.problem.value,),
+                ),
+                # A held request's row: named as its other steps name it, so that its history reads in one place.
+                concerns=f.row_id if f.table == "reviews" else None,
             )
             for f in findings
         ]

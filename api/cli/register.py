@@ -16,6 +16,8 @@ from api.audit.outcomes import RegisterOutcome
 from api.audit.register import AuditRegister
 from api.audit.transparency import export_csv
 from api.cli.common import date_argument, migrated_engine, settings_of
+from api.review.integrity import RowSeal
+from api.review.replay import replay as replay_reviews
 from api.settings import ConfigurationError
 from api.storage.foreign import foreign_objects
 from api.storage.migrate import head_revision
@@ -29,8 +31,8 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
     )
     verify = register.add_parser(
         "verify",
-        help="check every link of the hash chain and the register's head file, and the clients and organisations "
-        "against its changes of rights; exit 1 if any fails",
+        help="check every link of the hash chain and the register's head file, the clients and organisations "
+        "against its changes of rights and the held requests against its review steps; exit 1 if any fails",
     )
     verify.add_argument("--anchor", help="SEQUENCE:HASH printed by an earlier verify, to detect removed newest entries")
     verify.add_argument("--head-file", type=Path, help="the head file to check against (default: the service's)")
@@ -93,7 +95,7 @@ def _verify(args: argparse.Namespace) -> int:
     foreign = foreign_objects(register.engine)
     for found in foreign:
         print(f"FOREIGN {found}: the service did not create it, and does not start while it is there")
-    return max(_verify_rights(register), 1 if foreign else 0)
+    return max(_verify_rights(register), _verify_reviews(register), 1 if foreign else 0)
 
 
 def _verify_rights(register: AuditRegister) -> int:
@@ -105,6 +107,18 @@ def _verify_rights(register: AuditRegister) -> int:
         print(f"{len(findings)} clients or organisations rows are not as the register's changes left them")
         return 1
     print("clients and organisations: as the register's changes left them")
+    return 0
+
+
+def _verify_reviews(register: AuditRegister) -> int:
+    """The held requests' rows replayed against the register's review steps: 1 if a row differs or is gone."""
+    findings = replay_reviews(register.engine, register, RowSeal(load_master_key()))
+    for finding in findings:
+        print(f"TAMPERED {finding.describe()}")
+    if findings:
+        print(f"{len(findings)} held requests' rows are not as the register's review steps left them")
+        return 1
+    print("held requests: as the register's review steps left them")
     return 0
 
 

@@ -8,6 +8,9 @@ HMAC-SHA256, under a subkey of the master key of its own, over those columns and
 insert and update and checked on every read; a row that fails is refused with ``ReviewTampered`` and never sealed
 again (a new MAC would launder the edit).
 
+A MAC shows that the service wrote a row, not that it is the newest it wrote: a whole older row put back passes.
+``api.review.replay`` compares the rows with the register's steps for that (``ReviewDisputed``).
+
 The scheme is versioned ("v1"); migration 0006 computes the same for the rows that existed before it (a test
 checks that the two agree).
 """
@@ -19,6 +22,7 @@ import hmac
 import json
 from collections.abc import Mapping
 
+from api.review.foureyes import ReviewError
 from matcher.protection.keys import MasterKey
 
 SCHEME = "v1"
@@ -60,3 +64,36 @@ class RowSeal:
         """Whether the row is as the service wrote it. A missing MAC is never accepted."""
         stored = row.get("row_mac")
         return isinstance(stored, str) and hmac.compare_digest(stored, self.mac(row))
+
+
+class ReviewTampered(ReviewError):
+    """A row that fails its keyed MAC: refused wherever it is read."""
+
+    why = "fails its integrity check"  # for the log line
+    code: str | None = None  # the refusal code of its ``tampering_detected`` entry
+
+    def __init__(self, trace_id: str, detail: str | None = None) -> None:
+        super().__init__(409, detail or TAMPERED)
+        self.trace_id = trace_id
+
+
+class ReviewDisputed(ReviewTampered):
+    """A row that passes its MAC but is not what the register's steps made it (``api.review.replay``): an older
+    row put back, or a change the database did not keep. The case is closed: neither read, decided nor collected
+    by this process, and found again at every start while the row stays as it is."""
+
+    why = "differs from what the register records of it"
+    code = "differs_from_register"
+
+    def __init__(self, trace_id: str) -> None:
+        super().__init__(trace_id, DISPUTED)
+
+
+TAMPERED = (
+    "this held request's stored record fails its integrity check (it was changed outside the service): it cannot "
+    "be read or decided until an operator restores it; this is recorded"
+)
+DISPUTED = (
+    "this held request's stored record is not what the register records of it (an older record put back, or a "
+    "change not kept): it is closed, and can be neither decided nor collected; this is recorded"
+)

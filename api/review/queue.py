@@ -5,7 +5,9 @@ levels that made its score, never the record) and what each candidate's disclosu
 AES-GCM under a subkey of the master key, bound to the trace id. A reviewer reads the case and approves (naming
 the candidate) or refuses with a written reason; an approval that needs four eyes (``api.review.foureyes``) waits
 for a second; the requester then collects the outcome once. Every row carries a keyed MAC of what the service
-wrote (``api.review.integrity``), checked on every read: an edited row is refused (``ReviewTampered``).
+wrote (``api.review.integrity``), checked on every read: an edited row is refused (``ReviewTampered``). A decision
+or a collection is written only if the row is also what the register's steps made it, and a row found at start to
+differ is closed (``ReviewDisputed``, ``api.review.replay``).
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, Engine, Row, insert, select, update
 
 from api.access.clients import Client
+from api.audit.register import AuditRegister
 from api.review.foureyes import (
     ALREADY_DECIDED,
     FirstApproval,
@@ -29,11 +32,13 @@ from api.review.foureyes import (
     Transition,
     transition,
 )
-from api.review.integrity import RowSeal
+from api.review.integrity import ReviewDisputed, ReviewTampered, RowSeal
+from api.review.replay import disagrees, recorded_case
 from api.storage.tables import reviews
 from matcher.protection.keys import MasterKey
 
-__all__ = ["ALREADY_DECIDED", "ReviewError", "ReviewState"]  # the queue's words, defined with the rules
+# The queue's words, defined with the rules and the integrity checks.
+__all__ = ["ALREADY_DECIDED", "ReviewDisputed", "ReviewError", "ReviewState", "ReviewTampered"]
 
 _NONCE = 12
 _UNDECIDED = (
@@ -55,20 +60,6 @@ class ReviewReason(StrEnum):
     AMBIGUOUS = "ambiguous"  # more than one candidate could be the person
     NEAR_THRESHOLD = "near_threshold"  # the best candidate scored just under the threshold
     ENUMERATION = "enumeration"  # one variant too many about one record from one organisation (a probe)
-
-
-class ReviewTampered(ReviewError):
-    """A row that fails its keyed MAC: refused wherever it is read (``api.review.integrity``)."""
-
-    def __init__(self, trace_id: str) -> None:
-        super().__init__(409, TAMPERED)
-        self.trace_id = trace_id
-
-
-TAMPERED = (
-    "this held request's stored record fails its integrity check (it was changed outside the service): it cannot "
-    "be read or decided until an operator restores it; this is recorded"
-)
 
 
 @dataclass(frozen=True)
@@ -133,7 +124,11 @@ class ReviewStore:
     def __init__(self, engine: Engine, key: MasterKey) -> None:
         self.engine = engine
         self._aead = AESGCM(key.derive("review-cases"))
-        self._rows = RowSeal(key)
+        self.seal = RowSeal(key)
+        self._entries = AuditRegister(engine, key)  # a reader, for the hashes of a case's steps (never appends)
+        # Cases whose rows differ from the register, found at start (``close``) or by a decision or collection:
+        # refused for the rest of this process; the next start finds them again while their rows stay so.
+        self._disputed: set[str] = set()
 
     def insert(self, connection: Connection, holds: list[Hold], created_at: str) -> None:
         """Within the caller's transaction (the one that writes the requests' register entries)."""
@@ -172,8 +167,9 @@ class ReviewStore:
         query = select(reviews).where(reviews.c.state.in_(open_states)).order_by(reviews.c.created_at)
         with self.engine.connect() as connection:
             rows = connection.execute(query.limit(limit)).all()
-        intact = [r for r in rows if self._rows.intact(r._mapping)]
-        tampered = [r.trace_id for r in rows if not self._rows.intact(r._mapping)]
+        rows = [r for r in rows if r.trace_id not in self._disputed]  # closed, and recorded when found
+        intact = [r for r in rows if self.seal.intact(r._mapping)]
+        tampered = [r.trace_id for r in rows if not self.seal.intact(r._mapping)]
         listed = [
             Pending(
                 **{f.name: getattr(r, f.name) for f in fields(Pending)}
@@ -198,12 +194,14 @@ class ReviewStore:
         reason: str,
         refusals: list[dict],
         now: str,
+        entry: str,
     ) -> ReviewState:
         """Record the decision within the caller's transaction, if the rules give ``expected`` on the row as it is
-        now (a decision made meanwhile is a 409). A final approval releases the chosen candidate's disclosure for
-        the requester to collect (none if there was no candidate: the answer is then not found); a first approval
-        of two releases nothing."""
-        row = self._row(connection, trace_id)
+        now (a decision made meanwhile is a 409) and the row is what the register's steps made it (``entry``: the
+        trace id of the entry this transaction records the decision with). A final approval releases the chosen
+        candidate's disclosure for the requester to collect (none if there was no candidate: the answer is then not
+        found); a first approval of two releases nothing."""
+        row = self._agreed_row(connection, trace_id, entry)
         case = self._case(row)
         done = transition(case.standing, reviewer, expected.to is not ReviewState.REFUSED, candidate)
         if done != expected:
@@ -242,10 +240,12 @@ class ReviewStore:
         once past retention, purged yet or not), and whether approval found the person."""
         with self.engine.connect() as connection:
             row = connection.execute(select(reviews).where(reviews.c.trace_id == trace_id)).first()
-        if row is not None and not self._rows.intact(row._mapping):
+        if row is not None and not self.seal.intact(row._mapping):
             raise ReviewTampered(trace_id)
         if row is None or row.client_id != requester.id:
             raise ReviewError(404, "no held request of this client has this id")
+        if row.trace_id in self._disputed:  # its MAC holds: the requester is the one who asked
+            raise ReviewDisputed(trace_id)
         expired = row.expired_at is not None or (
             row.decided_at is not None and row.decided_at < expired_if_decided_before
         )
@@ -253,9 +253,10 @@ class ReviewStore:
         found = row.state == ReviewState.APPROVED.value and self._open(trace_id, "case", row.sealed_case).get("found")
         return ReviewState(row.state), waiting, bool(found)
 
-    def collect(self, connection: Connection, trace_id: str, now: str) -> dict:
-        """The waiting disclosure, emptied as it is read (within the caller's transaction)."""
-        row = self._row(connection, trace_id)
+    def collect(self, connection: Connection, trace_id: str, now: str, entry: str) -> dict:
+        """The waiting disclosure, emptied as it is read (within the caller's transaction, whose ``collected``
+        entry ``entry`` names), if the register has no collection of it yet (a row put back from before one)."""
+        row = self._agreed_row(connection, trace_id, entry)
         if row.state != ReviewState.APPROVED.value or row.sealed_disclosure is None:
             raise ReviewError(409, "the disclosure was collected already")
         if not self._update(connection, row, {"sealed_disclosure": None, "collected_at": now}):
@@ -268,15 +269,15 @@ class ReviewStore:
         query = select(reviews).where(reviews.c.decided_at < decided_before, reviews.c.expired_at.is_(None))
         with self.engine.connect() as connection:
             rows = connection.execute(query.order_by(reviews.c.decided_at)).all()
-        due = [r.trace_id for r in rows if self._rows.intact(r._mapping)]
-        return due, [r.trace_id for r in rows if not self._rows.intact(r._mapping)]
+        due = [r.trace_id for r in rows if self.seal.intact(r._mapping)]
+        return due, [r.trace_id for r in rows if not self.seal.intact(r._mapping)]
 
     def expire(self, connection: Connection, trace_ids: list[str], now: str) -> None:
         """Drop the disclosures and the subject's details from these cases; what stays is the reason, the policy,
         the candidates' comparison levels and the decisions. A row changed since ``due`` read it is left."""
         query = select(reviews).where(reviews.c.trace_id.in_(trace_ids), reviews.c.expired_at.is_(None))
         for row in connection.execute(query).all():
-            if not self._rows.intact(row._mapping):
+            if not self.seal.intact(row._mapping):
                 continue
             case = self._open(row.trace_id, "case", row.sealed_case)
             kept = {
@@ -290,17 +291,34 @@ class ReviewStore:
             changes = {"sealed_case": self._seal(row.trace_id, "case", kept), "sealed_disclosure": None}
             self._update(connection, row, changes | {"expired_at": now})
 
+    def close(self, trace_ids: set[str]) -> None:
+        """Refuse these cases from now on in this process: their rows differ from the register (found at start)."""
+        self._disputed |= trace_ids
+
     def _row(self, connection: Connection, trace_id: str) -> Row:
-        """The row, if the service wrote it as it is: 404 if there is none, ``ReviewTampered`` if it fails."""
+        """The row, if the service wrote it as it is: 404 if there is none, ``ReviewTampered`` if it fails,
+        ``ReviewDisputed`` if it was found to differ from the register."""
         row = connection.execute(select(reviews).where(reviews.c.trace_id == trace_id)).first()
         if row is None:
             raise ReviewError(404, "no held request has this id")
-        if not self._rows.intact(row._mapping):
+        if not self.seal.intact(row._mapping):
             raise ReviewTampered(trace_id)
+        if trace_id in self._disputed:
+            raise ReviewDisputed(trace_id)
+        return row
+
+    def _agreed_row(self, connection: Connection, trace_id: str, entry: str) -> Row:
+        """The row, as ``_row`` gives it, if it is also what the register's steps made it: checked in the
+        transaction that writes the next step, under the register's lock, so no step lands between the two."""
+        row = self._row(connection, trace_id)
+        recorded = recorded_case(connection, trace_id, entry, self._entries.authentic)
+        if disagrees(recorded, row._mapping):
+            self._disputed.add(trace_id)
+            raise ReviewDisputed(trace_id)
         return row
 
     def _sealed_row(self, values: Mapping) -> dict:
-        return {**values, "row_mac": self._rows.mac(values)}
+        return {**values, "row_mac": self.seal.mac(values)}
 
     def _update(self, connection: Connection, row: Row, changes: dict) -> bool:
         """Change the row, with its new MAC, if it is still the row read (its MAC is the one read)."""

@@ -57,6 +57,8 @@ register_entries = Table(
         )
         for f in RECORD_FIELDS
     ),
+    # A case's steps, looked up by the trace they concern before each decision and collection (``api.review.replay``).
+    Index("register_entries_concerns", "concerns"),
 )
 
 

@@ -1,6 +1,7 @@
 """The requester's look at a held request: its state until decided, then the outcome, collected once.
 
-An approved disclosure leaves this once, and only while the grounds still pass under the policy in force (it may
+An approved disclosure leaves this once (the register must hold no collection of it: a row put back from before
+its collection is refused), and only while the grounds still pass under the policy in force (it may
 have changed since the approval) and the policy's retention period has not run out. Each look is an entry naming
 the request it concerns; the one that discloses names the fields, and is written in the same transaction as the
 disclosure is emptied from the queue.
@@ -39,17 +40,19 @@ class Collection:
                 refusals = service.recheck(service.reviews.case(trace_id)).refusals
             releasing = not refusals
         released: dict = {}
-
-        def collect(connection: Connection, recorded_at: str) -> None:
-            released["disclosure"] = service.reviews.collect(connection, trace_id, recorded_at) if releasing else None
-
         outcome = RegisterOutcome.COLLECTED if releasing else RegisterOutcome.STATUS_READ
         fields = DISCLOSURE_FIELDS if releasing else ()
         draft = service.draft(client, outcome, 200, trace_id, fields, refusal_codes=tuple(r.code for r in refusals))
+
+        def collect(connection: Connection, recorded_at: str) -> None:
+            released["disclosure"] = (
+                service.reviews.collect(connection, trace_id, recorded_at, entry=draft.trace_id) if releasing else None
+            )
+
         try:
             [entry] = self.recorder.write([draft], also=collect)
-        except ReviewTampered as error:  # changed since the look above
-            self.recorder.tampered(client, error.trace_id, error.status)
+        except ReviewTampered as error:  # changed since the look above, or collected already by the register
+            self.recorder.tampered(client, error.trace_id, error.status, error)
             raise Denied(error.status, error.detail) from None
         except ReviewError as error:  # collected meanwhile by another request of the same client
             raise Denied(error.status, error.detail) from None

@@ -3,8 +3,9 @@
 Every request from the rate check on is an entry, written before its answer leaves: a refusal, a read, a review
 step. If the entry cannot be written, the request is answered 503 and nothing is disclosed. A review step that the
 queue refuses (no such request, the reviewer's own organisation, decided already) is recorded as ``forbidden`` (a
-403) or ``invalid`` (anything else) and answered with the queue's reason; one on a row that fails its keyed MAC is
-recorded as ``tampering_detected`` (naming the row's trace id) and logged.
+403) or ``invalid`` (anything else) and answered with the queue's reason; one on a row that fails its keyed MAC, or that
+differs from what the register's steps made it, is recorded as ``tampering_detected`` (naming the row's trace id)
+and logged.
 """
 
 from __future__ import annotations
@@ -80,16 +81,23 @@ class Recorder:
         try:
             yield
         except ReviewTampered as error:
-            self.tampered(client, error.trace_id, error.status)
+            self.tampered(client, error.trace_id, error.status, error)
             raise Denied(error.status, error.detail) from None
         except ReviewError as error:
             outcome = RegisterOutcome.FORBIDDEN if error.status == 403 else RegisterOutcome.INVALID
             self.note(client, outcome, error.status, concerns)
             raise Denied(error.status, error.detail) from None
 
-    def tampered(self, client: Client, trace_id: str, http_status: int = 200) -> None:
-        """A review row that fails its MAC, found on a request of ``client``: logged (the trace id only: it names
-        no one) and noted in the register, or only logged if the register cannot be written either."""
-        _log.error("review row %s fails its integrity check: refused (changed outside the service)", trace_id)
+    def tampered(
+        self, client: Client, trace_id: str, http_status: int = 200, error: ReviewTampered | None = None
+    ) -> None:
+        """A review row that fails its MAC (or, as ``error`` says, differs from the register), found on a request
+        of ``client``: logged (the trace id only: it names no one) and noted in the register, or only logged if the
+        register cannot be written either."""
+        why, code = (error.why, error.code) if error is not None else (ReviewTampered.why, None)
+        _log.error("review row %s %s: refused (changed outside the service)", trace_id, why)
+        draft = self.service.draft(
+            client, RegisterOutcome.TAMPERING_DETECTED, http_status, trace_id, refusal_codes=(code,) if code else ()
+        )
         with suppress(Denied):  # the request is refused anyway; the log line stands
-            self.note(client, RegisterOutcome.TAMPERING_DETECTED, http_status, concerns=trace_id)
+            self.write([draft])

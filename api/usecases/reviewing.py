@@ -100,12 +100,21 @@ class Reviewing:
                     done = transition(standing, client, False, None)
             refused = [{"code": r.code, "message": r.message} for r in refusals]
 
+            draft = service.draft(client, _outcome(done), 200, trace_id, refusal_codes=tuple(r.code for r in refusals))
+
             def write(connection: Connection, recorded_at: str) -> None:
                 service.reviews.decide(
-                    connection, trace_id, client, done, decision.candidate, decision.reason, refused, recorded_at
+                    connection,
+                    trace_id,
+                    client,
+                    done,
+                    decision.candidate,
+                    decision.reason,
+                    refused,
+                    recorded_at,
+                    entry=draft.trace_id,
                 )
 
-            draft = service.draft(client, _outcome(done), 200, trace_id, refusal_codes=tuple(r.code for r in refusals))
             [entry] = self.recorder.write([draft], also=write)
         warnings: tuple[str, ...] = ()
         approved = done.to is not ReviewState.REFUSED and done.candidate is not None

@@ -93,6 +93,7 @@ def test_migration_0006_rerun_to_launder_a_review_row_is_refused_at_start(api, p
         "ALTER TABLE reviews DROP COLUMN first_approved_at",
         "ALTER TABLE reviews DROP COLUMN first_approved_by",
         "ALTER TABLE reviews DROP COLUMN first_approved_organisation",
+        "DROP INDEX register_entries_concerns",  # 0007's, which the next start builds again
         "UPDATE alembic_version SET version_num = '0005'",
         c=accomplice,
         t=trace_id,
@@ -105,38 +106,50 @@ def test_migration_0006_rerun_to_launder_a_review_row_is_refused_at_start(api, p
         assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE (replay): a review row put back, MAC and all, from before its collection is collected a second "
-    "time; nothing compares review rows with the register's collected entry (not start, not register verify)",
-)
-def test_an_approved_row_put_back_after_collection_is_collected_again(api, people, world, master_key):
+def _put_back(api: ApiHarness, saved: dict) -> None:
+    """The operator: a review row as it was (valid MAC and all), over the row as it is."""
+    columns = [c for c in saved if c != "trace_id"]
+    _sql(
+        api, "UPDATE reviews SET " + ", ".join(f"{c} = :{c}" for c in columns) + " WHERE trace_id = :trace_id", **saved
+    )
+
+
+def _review_row(api: ApiHarness, trace_id: str) -> dict:
+    with api.components.engine.connect() as connection:
+        return dict(
+            connection.execute(text("SELECT * FROM reviews WHERE trace_id = :t"), {"t": trace_id}).one()._mapping
+        )
+
+
+def _found_at_start(api: ApiHarness, trace_id: str) -> list:
+    """The start's replay findings about this case (``tampering_detected`` entries naming the reviews table)."""
+    return [
+        e.draft.refusal_codes
+        for e in _tampering(api)
+        if e.draft.concerns == trace_id and e.draft.rights and '"table":"reviews"' in e.draft.rights
+    ]
+
+
+def test_an_approved_row_put_back_after_collection_is_found_at_start_and_not_collected_again(
+    api, people, world, master_key
+):
+    """Was a hole (issue 17): nothing compared review rows with the register's collected entry."""
     keys = world
     trace_id = _held_probe(api, keys["requester"], people["ordinary"])
     assert _decide(api, keys["reviewer"], trace_id, candidate=0).json()["state"] == "approved"
-    with api.components.engine.connect() as connection:
-        saved = dict(
-            connection.execute(text("SELECT * FROM reviews WHERE trace_id = :t"), {"t": trace_id}).one()._mapping
-        )
+    saved = _review_row(api, trace_id)
     first = _look(api, keys["requester"], trace_id).json()
     assert first["status"] == "traced" and first["disclosure"]
-    _sql(
-        api,
-        "UPDATE reviews SET sealed_case = :sc, sealed_disclosure = :sd, collected_at = NULL, row_mac = :m "
-        "WHERE trace_id = :t",
-        sc=saved["sealed_case"],
-        sd=saved["sealed_disclosure"],
-        m=saved["row_mac"],
-        t=trace_id,
-    )
-    api = _restart(api, master_key)  # a start does not find it either
+    _put_back(api, saved)
+    api = _restart(api, master_key)
     try:
-        again = _look(api, keys["requester"], trace_id).json()
+        assert _found_at_start(api, trace_id) == [("differs_from_register",)]
+        again = _look(api, keys["requester"], trace_id)
+        assert again.status_code == 409 and "disclosure" not in again.json(), again.text
         collected = [
             e for e in api.entries() if e.draft.outcome == RegisterOutcome.COLLECTED and e.draft.concerns == trace_id
         ]
-        detected = bool(_tampering(api))
-        assert again["status"] != "traced" or detected, f"collected {len(collected)} times, undetected"
+        assert len(collected) == 1
     finally:
         api.close()
 
@@ -303,6 +316,7 @@ def test_migration_0005_rerun_to_launder_clients_the_operator_inserted_is_refuse
         *inserts,
         "ALTER TABLE clients DROP COLUMN row_mac",
         "DROP TABLE organisations",
+        "DROP INDEX register_entries_concerns",
         "UPDATE alembic_version SET version_num = '0004'",
     ]
     _sql(api, *statements)
@@ -531,15 +545,14 @@ def test_a_trigger_on_the_reviews_table_is_refused_at_start(api, master_key):
         ApiHarness(url, tracer, master_key)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE (operator, no key): a BEFORE UPDATE trigger on reviews that keeps the old row when the service "
-    "writes a refusal: the decision is answered 'refused' and its review_refused entry written, but the row stays "
-    "pending with its valid MAC, open to any other decider; nothing compares review rows with the register",
-)
 def test_a_refusal_the_database_never_kept_is_noticed(api, people, world, master_key):
+    """Was a hole (issue 17): a BEFORE UPDATE trigger on reviews kept the old row when the service wrote a refusal;
+    the case stayed pending with its valid MAC, open to another decider. The trigger is dropped before the restart
+    (a start refuses a database with triggers it did not create, a change of its own): the row stays as it was
+    kept, and the start's replay finds it."""
     keys = world
-    if api.components.engine.dialect.name == "postgresql":
+    postgres = api.components.engine.dialect.name == "postgresql"
+    if postgres:
         _sql(
             api,
             "CREATE FUNCTION redteam_keep() RETURNS trigger AS $$ BEGIN RETURN OLD; END $$ LANGUAGE plpgsql",
@@ -559,10 +572,20 @@ def test_a_refusal_the_database_never_kept_is_noticed(api, people, world, master
         )
     trace_id = api.trace(trace_body(people["ordinary"], basis=WELFARE), keys["requester"]).json()["trace_id"]
     assert _decide(api, keys["guardian"], trace_id, "refuse").json()["state"] == "refused"
+    assert _review_row(api, trace_id)["state"] == "pending"  # the trigger kept it
+    if postgres:
+        _sql(api, "DROP TRIGGER redteam_freeze ON reviews", "DROP FUNCTION redteam_keep()")
+    else:
+        _sql(api, "DROP TRIGGER redteam_save", "DROP TRIGGER redteam_freeze", "DROP TABLE redteam_saved")
     api = _restart(api, master_key)
     try:
-        case = api.http.get(f"/v1/reviews/{trace_id}", headers=bearer(keys["guardian2"])).json()
-        detected = bool(_tampering(api)) or not api.components.service.register.verify().ok
-        assert case["state"] == "refused" or detected, f"the refused case is {case['state']}, undetected"
+        assert _found_at_start(api, trace_id) == [("differs_from_register",)]
+        assert _decide(api, keys["guardian2"], trace_id, candidate=0).status_code == 409
+        assert _decide(api, keys["guardian2"], trace_id, "refuse").status_code == 409
+        assert api.http.get(f"/v1/reviews/{trace_id}", headers=bearer(keys["guardian2"])).status_code == 409
+        assert trace_id not in str(api.http.get("/v1/reviews", headers=bearer(keys["guardian2"])).json())
+        assert _look(api, keys["requester"], trace_id).status_code == 409
+        steps = [e.draft.outcome for e in api.entries() if e.draft.concerns == trace_id]
+        assert RegisterOutcome.REVIEW_FIRST_APPROVAL not in steps and steps.count(RegisterOutcome.REVIEW_REFUSED) == 1
     finally:
         api.close()
