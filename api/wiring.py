@@ -14,7 +14,7 @@ import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
 
-from sqlalchemy import Engine
+from sqlalchemy import Engine, inspect, text
 
 from api.access.clients import ClientStore
 from api.access.probing import ProbeCounter, ProbeTokens
@@ -126,10 +126,22 @@ def migrate(settings: Settings, engine: Engine, key: MasterKey) -> None:
         if current_revision(engine) == head_revision():
             return  # nothing to migrate: opening the register reports the file, and says how to adopt a head
         raise RegisterHeadError(f"{error}; nothing is migrated while the head file cannot be checked") from None
+    if path is not None and checkpoint is None and current_revision(engine) != head_revision() and _has_entries(engine):
+        # Moved aside for one start, the file would check nothing while a migration sealed edited rows.
+        raise RegisterHeadError(
+            f"the register has entries but no head file at {path}: nothing is migrated until it is back"
+        )
     problem = set_back(engine, checkpoint.schema) if checkpoint and checkpoint.schema else None
     if problem is not None:
         raise RegisterHeadError(f"{problem} (head file {path}); nothing was migrated")
     upgrade(engine, key=key)
+
+
+def _has_entries(engine: Engine) -> bool:
+    if not inspect(engine).has_table("register_entries"):
+        return False
+    with engine.connect() as connection:
+        return connection.execute(text("SELECT 1 FROM register_entries LIMIT 1")).first() is not None
 
 
 def build_components(

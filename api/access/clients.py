@@ -120,6 +120,13 @@ class ClientStore:
                 }
                 # The MAC covers the id, which the insert gives: the row is written, then sealed, in one transaction.
                 row["id"] = int(connection.execute(insert(clients).values(**row, row_mac="")).inserted_primary_key[0])
+                if newest_state(connection, row["id"]) is not None:
+                    # The id was another client's, whose row was deleted outside the service: given again, the
+                    # newcomer would own that client's held requests and hide the deletion from the replay.
+                    raise ClientError(
+                        f"the database gave client id {row['id']}, which the register records for another client "
+                        "whose row is gone: nothing was added (see `python -m api register verify`)"
+                    )
                 entries = self._seal(connection, RegisterOutcome.CLIENT_ADDED, row, now)
         except IntegrityError:
             raise ClientError(f"a client named {name!r} already exists") from None

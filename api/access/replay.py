@@ -39,7 +39,10 @@ def replay(engine: Engine, register: AuditRegister, macs: RowMacs) -> list[Findi
         if draft.outcome == RegisterOutcome.ORGANISATION_ADDED:
             expected[("organisations", str(state.get("organisation")))] = (draft.client_name, mac)
         else:
-            expected[("clients", str(draft.client_id))] = (draft.client_name, mac)
+            key = ("clients", str(draft.client_id))
+            if draft.outcome == RegisterOutcome.CLIENT_ADDED and key in expected:  # an id given twice
+                findings.append(Finding("clients", key[1], expected[key][0], RowProblem.MISSING))
+            expected[key] = (draft.client_name, mac)
     with engine.connect() as connection:
         rows = [("clients", r) for r in connection.execute(select(clients))] + [
             ("organisations", r) for r in connection.execute(select(organisations))

@@ -15,27 +15,39 @@ from api.storage.tables import metadata
 
 SERVICE_TABLES = tuple(sorted(metadata.tables))
 
+# The tables as the service's unqualified names resolve them (``to_regclass``, through the search path), not as
+# ``current_schema()`` names them: an empty schema named after the role comes first in the default path without
+# holding any of them.
+_RESOLVED = "SELECT to_regclass(quote_ident(name)) FROM unnest(CAST(:tables AS text[])) AS t(name)"
 _POSTGRES = (
     (
+        # Internal triggers are allowed only as a foreign key's own (a catalogue function of PostgreSQL's): one
+        # marked internal by hand in pg_trigger still fires, and must still show.
         "trigger",
         "SELECT t.tgname, c.relname FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid "
-        "JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE NOT t.tgisinternal AND n.nspname = current_schema() AND c.relname = ANY(:tables)",
+        "JOIN pg_proc p ON p.oid = t.tgfoid JOIN pg_namespace pn ON pn.oid = p.pronamespace "
+        f"WHERE t.tgrelid IN ({_RESOLVED}) AND NOT (t.tgisinternal AND t.tgconstraint <> 0 "
+        "AND pn.nspname = 'pg_catalog' AND p.proname LIKE 'RI\\_FKey\\_%')",
     ),
     (
         "rule",
-        "SELECT rulename, tablename FROM pg_rules WHERE schemaname = current_schema() AND tablename = ANY(:tables)",
-    ),
+        f"SELECT r.rulename, c.relname FROM pg_rewrite r JOIN pg_class c ON c.oid = r.ev_class "
+        f"WHERE r.ev_class IN ({_RESOLVED})",
+    ),  # a view in a table's place has its _RETURN rule
     (
         "row security policy",
-        "SELECT policyname, tablename FROM pg_policies "
-        "WHERE schemaname = current_schema() AND tablename = ANY(:tables)",
+        f"SELECT p.polname, c.relname FROM pg_policy p JOIN pg_class c ON c.oid = p.polrelid "
+        f"WHERE p.polrelid IN ({_RESOLVED})",
     ),
-    (
-        "row security",
-        "SELECT 'enabled', c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace "
-        "WHERE n.nspname = current_schema() AND c.relname = ANY(:tables) AND c.relrowsecurity",
-    ),
+    ("row security", f"SELECT 'enabled', relname FROM pg_class WHERE oid IN ({_RESOLVED}) AND relrowsecurity"),
+)
+# SQLite keeps its schema as rows of sqlite_master, which PRAGMA writable_schema lets anyone edit: SQLite loads a
+# row by its text, whatever its type column says. So everything that is not plainly a table or an index is shown.
+_SQLITE = (
+    "SELECT lower(type), name, tbl_name FROM sqlite_master WHERE type NOT IN ('table', 'index') "
+    "OR instr(upper(sql), 'TRIGGER') > 0 "
+    "OR (sql IS NOT NULL AND upper(sql) NOT LIKE 'CREATE TABLE %' AND upper(sql) NOT LIKE 'CREATE INDEX %' "
+    "AND upper(sql) NOT LIKE 'CREATE UNIQUE INDEX %')"
 )
 
 
@@ -48,8 +60,7 @@ def foreign_objects(engine: Engine) -> list[str]:
     found: list[tuple[str, str, str]] = []
     with engine.connect() as connection:
         if engine.dialect.name == "sqlite":
-            query = "SELECT name, tbl_name FROM sqlite_master WHERE type = 'trigger'"  # any table: none is ours
-            found += [("trigger", name, table) for name, table in connection.execute(text(query))]
+            found += [(kind, name, table) for kind, name, table in connection.execute(text(_SQLITE))]
         elif engine.dialect.name == "postgresql":
             for kind, query in _POSTGRES:
                 rows = connection.execute(text(query), {"tables": list(SERVICE_TABLES)})

@@ -16,6 +16,7 @@ import uuid
 import pytest
 from sqlalchemy import create_engine, text
 
+from api.access.organisations import ClientError
 from api.audit.register import RegisterHeadError
 from api.storage.foreign import ForeignObjectsFound, foreign_objects
 from tests.api.test_redteam_insiders import (
@@ -24,7 +25,6 @@ from tests.api.test_redteam_insiders import (
     _decide,
     _held_probe,
     _ids,
-    _look,
     _restart,
     _sql,
     _tampering,
@@ -68,17 +68,7 @@ def _disclosed(response) -> bool:
 # --- Holes ---------------------------------------------------------------------------------------------------------
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE (operator, no key): the schema set-back check reads the head file's revision, but a MISSING head "
-    "file is no check at all (api.wiring.migrate treats read() -> None as 'nothing recorded' and runs the upgrade). "
-    "Move the head file aside, drop 0006's columns, set alembic_version to 0005, let the service restart once: "
-    "migration 0006 seals the edited review row (handed to another requester) and commits, THEN the start refuses "
-    "for want of a head file; put the file back and the next start is clean and the accomplice collects the "
-    "disclosure. Fix: in migrate(), refuse to migrate when the head file is missing and the register has entries "
-    "(the same rule open() applies), i.e. check the head file before, not after, any migration that seals rows",
-)
-def test_a_head_file_moved_aside_for_one_start_lets_migration_0006_launder_a_review_row(api, people, world, master_key):
+def test_a_head_file_moved_aside_for_one_start_does_not_let_0006_launder_a_review_row(api, people, world, master_key):
     keys = world
     trace_id = _held_probe(api, keys["requester"], people["ordinary"])
     assert _decide(api, keys["reviewer"], trace_id, candidate=0).json()["state"] == "approved"
@@ -99,20 +89,13 @@ def test_a_head_file_moved_aside_for_one_start_lets_migration_0006_launder_a_rev
     api.close()
     aside = head.with_name(head.name + ".aside")
     head.rename(aside)
-    try:
-        ApiHarness(url, tracer, master_key).close()
-        started_without_head = True
-    except RegisterHeadError:  # "entries but no head file": after the migration has committed
-        started_without_head = False
+    with pytest.raises(RegisterHeadError, match=r"no head file .* nothing is migrated"):
+        ApiHarness(url, tracer, master_key)
     aside.rename(head)
-    assert not started_without_head
-    api = ApiHarness(url, tracer, master_key)  # the head file is back: a clean start
-    try:
-        answer = _look(api, keys["accomplice"], trace_id)
-        detected = bool(_tampering(api)) or bool(_verify_problems(api))
-        assert not _disclosed(answer) or detected, "the accomplice collected the laundered case, undetected"
-    finally:
-        api.close()
+    with pytest.raises(RegisterHeadError, match="set back by hand"):  # the file is back: the set-back shows
+        ApiHarness(url, tracer, master_key)
+    with api.components.engine.connect() as connection:
+        assert connection.execute(text("SELECT version_num FROM alembic_version")).scalar() == "0005"
 
 
 def _reuse_the_newest_id(api: ApiHarness, victim: str) -> None:
@@ -125,38 +108,40 @@ def _reuse_the_newest_id(api: ApiHarness, victim: str) -> None:
     _sql(api, *statements, v=victim_id)
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE (operator, no key, with an ordinary later `clients add`): a requester's clients row deleted and its "
-    "id handed to the next client added (PostgreSQL: setval on the sequence; SQLite: nothing, INTEGER PRIMARY KEY "
-    "reuses max(id)+1). The newcomer, of another organisation, collects the victim's approved case (a review row's "
-    "owner is a bare client_id, and the row's MAC still holds), and the deletion itself is no longer found: the "
-    "replay keys expected rows by client id, so the newcomer's client_added entry supersedes the victim's and "
-    "neither start nor verify reports a row missing. Fix: never reuse a client id (SQLite AUTOINCREMENT is not "
-    "enough against an operator: refuse at add when the register already holds a rights entry for the id the "
-    "insert gave, and in replay treat a client_added for an id that already had one as a finding); and bind review "
-    "rows to the requester's key_id or name as well as its id",
-)
-def test_a_deleted_clients_id_given_to_the_next_client_hands_it_the_victims_case_unseen(api, people, world, master_key):
+def test_a_deleted_clients_id_is_never_given_to_another_client(api, people, world, master_key):
+    """The operator deletes a requester's row and makes the database give its id to the next client added: the add
+    is refused (the register records the id for the victim), and the deletion is found at start and by verify."""
     keys = world
     victim = _client(api, "victim-req", "requester", "Home Office")  # the newest client
     trace_id = _held_probe(api, victim, people["ordinary"])
     assert _decide(api, keys["reviewer"], trace_id, candidate=0).json()["state"] == "approved"
     victim_id = _ids(api)["victim-req"]
     _reuse_the_newest_id(api, "victim-req")
-    # The administrator, days later, adds a requester for another organisation, as one does.
-    newcomer = _client(api, "new-req", "requester", "Border Force")
-    assert _ids(api)["new-req"] == victim_id
+    with pytest.raises(ClientError, match=f"client id {victim_id}, which the register records for another client"):
+        _client(api, "new-req", "requester", "Border Force")
+    assert "new-req" not in _ids(api)
     api = _restart(api, master_key)
     try:
-        taken = _look(api, newcomer, trace_id)
-        detected = bool(_tampering(api)) or bool(_verify_problems(api))
-        assert not _disclosed(taken) or detected, (
-            f"a client of another organisation collected the victim's case ({taken.json().get('status')}), "
-            "and no start or verify found the victim's row missing"
-        )
+        assert any("missing_from_table" in p for p in _verify_problems(api))
+        assert ("missing_from_table",) in [e.draft.refusal_codes for e in _tampering(api)]
     finally:
         api.close()
+
+
+def test_a_second_client_added_entry_for_one_id_is_reported(api, world, monkeypatch):
+    """Should a client id be given twice anyway (a register from before the refusal), the replay reports the
+    first client's row as missing rather than let the second entry stand for it."""
+    import api.access.clients as client_module
+
+    _client(api, "first-req", "requester", "Home Office")
+    first_id = _ids(api)["first-req"]
+    _reuse_the_newest_id(api, "first-req")
+    monkeypatch.setattr(client_module, "newest_state", lambda connection, client_id: None)  # before the refusal
+    _client(api, "second-req", "requester", "Border Force")
+    monkeypatch.undo()
+    assert _ids(api)["second-req"] == first_id
+    problems = _verify_problems(api)
+    assert any("missing_from_table" in p for p in problems), problems
 
 
 def test_a_deleted_client_is_found_missing_when_its_id_is_not_reused(api, world, master_key):
@@ -217,19 +202,6 @@ def _trigger_hidden_then_restart(api: ApiHarness, people, keys, master_key) -> t
         return None, trace_id
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE (operator, no key): the trigger check is blind to a trigger whose catalogue row was edited. "
-    "PostgreSQL (superuser): UPDATE pg_trigger SET tgisinternal = true - the trigger still fires, and foreign.py "
-    "skips internal triggers. SQLite (PRAGMA writable_schema): sqlite_master.type set to 'Trigger' - SQLite still "
-    "loads and fires it, and foreign.py asks for type = 'trigger' (case-sensitive). The service starts, verify is "
-    "clean, and a refusal is again answered but not kept. Fix: PostgreSQL - refuse any trigger on a service table "
-    "that is not a foreign key's (tgisinternal AND tgconstraint <> 0 AND tgfoid is one of the RI_FKey_* functions), "
-    "or compare pg_trigger with the exact list the migrations create; SQLite - refuse any sqlite_master row that is "
-    "not one the migrations create (an allow-list of (type, name, tbl_name, sql)), or at least match "
-    "lower(type) = 'trigger' OR sql LIKE 'create trigger%' (case-insensitive), and open with PRAGMA "
-    "trusted_schema = OFF",
-)
 def test_a_trigger_hidden_in_the_catalogue_is_refused_at_start(api, people, world, master_key):
     keys = world
     restarted, trace_id = _trigger_hidden_then_restart(api, people, keys, master_key)
@@ -259,16 +231,6 @@ def fresh_postgres_database():
     admin.dispose()
 
 
-@pytest.mark.xfail(
-    strict=True,
-    reason="HOLE (PostgreSQL operator, no key): the trigger/rule/row-security check looks only in current_schema(), "
-    "which is not where the service's unqualified table names resolve. With the default search_path "
-    "('\"$user\", public') an empty schema named after the service's role (CREATE SCHEMA postgres) becomes "
-    "current_schema() while every table still resolves to public: a trigger on public.reviews goes unseen at start "
-    "and by verify. Fix: look the tables up as the service resolves them (c.oid = 'reviews'::regclass, i.e. "
-    "to_regclass(name)) rather than by current_schema(); better, pin the schema: connect with an explicit "
-    "search_path and refuse to start if any service table name resolves outside it",
-)
 def test_a_trigger_behind_an_empty_schema_named_after_the_role_is_refused_at_start(
     fresh_postgres_database, people, tracer, master_key
 ):
