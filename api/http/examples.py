@@ -26,6 +26,7 @@ IMMIGRATION_REQUEST = {
         "sex": "female",
         "postcode": "LS6 2QT",
         "address": "14 Moorland Road",
+        "town": "Leeds",
     },
     "basis": {
         "category": 1,

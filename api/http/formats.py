@@ -46,6 +46,7 @@ def _application(body: TraceRequestBody) -> TraceApplication:
             sex=subject.sex,
             postcode=subject.postcode,
             address=subject.address,
+            town=subject.town,
         ),
         body.grounds(),
         partial(body.model_dump, mode="json"),

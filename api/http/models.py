@@ -70,6 +70,7 @@ class Subject(BaseModel):
     sex: Literal["female", "male", "unknown", "other"] | None = None
     postcode: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=10)] | None = None
     address: ShortText | None = Field(None, description="first line of the last address the requester knows")
+    town: ShortText | None = Field(None, description="town of the last address the requester knows")
 
     @field_validator("date_of_birth")
     @classmethod

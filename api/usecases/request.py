@@ -27,6 +27,7 @@ class Subject:
     sex: str | None = None
     postcode: str | None = None
     address: str | None = None  # the first line of the last address the requester knows
+    town: str | None = None  # that address's town
 
     def trace_request(self) -> TraceRequest:
         """What the tracing core matches."""
@@ -38,6 +39,7 @@ class Subject:
             sex=self.sex,
             postcode=self.postcode,
             address_line_1=self.address,
+            town=self.town,
         )
 
 
