@@ -243,6 +243,8 @@ def test_a_trigger_behind_an_empty_schema_named_after_the_role_is_refused_at_sta
     user = api.components.engine.url.username
     _freeze_refusals(api)
     _sql(api, f'CREATE SCHEMA "{user}"')
+    api.components.engine.dispose()  # new connections: current_schema() is now the empty one
+    assert "trigger redteam_freeze on reviews" in foreign_objects(api.components.engine)
     try:
         api = _restart(api, master_key)
     except ForeignObjectsFound:

@@ -84,3 +84,30 @@ def test_register_verify_names_a_foreign_trigger(api, database_url):
     assert "FOREIGN trigger redteam_noop on clients" in verify.stdout
     if api.components.engine.dialect.name == "postgresql":
         assert "FOREIGN rule redteam_rule on reviews" in verify.stdout
+
+
+def test_a_trigger_hidden_in_the_catalogue_is_still_found(api):
+    """Marked internal in pg_trigger (a superuser's edit) or retyped in sqlite_master (writable_schema), a trigger
+    still fires: the check must still name it."""
+    engine = api.components.engine
+    with engine.begin() as connection:
+        if engine.dialect.name == "postgresql":
+            connection.execute(
+                text("CREATE FUNCTION redteam_noop() RETURNS trigger AS $$ BEGIN RETURN NEW; END $$ LANGUAGE plpgsql")
+            )
+            connection.execute(
+                text(
+                    "CREATE TRIGGER redteam_hidden BEFORE UPDATE ON reviews FOR EACH ROW "
+                    "EXECUTE FUNCTION redteam_noop()"
+                )
+            )
+            connection.execute(
+                text("UPDATE pg_catalog.pg_trigger SET tgisinternal = true WHERE tgname = 'redteam_hidden'")
+            )
+        else:
+            connection.execute(text("CREATE TRIGGER redteam_hidden AFTER UPDATE ON reviews BEGIN SELECT 1; END"))
+            connection.execute(text("PRAGMA writable_schema = ON"))
+            connection.execute(text("UPDATE sqlite_master SET type = 'Trigger' WHERE name = 'redteam_hidden'"))
+            connection.execute(text("PRAGMA writable_schema = OFF"))
+    engine.dispose()  # SQLite reads its schema again
+    assert foreign_objects(engine) == ["trigger redteam_hidden on reviews"]
