@@ -7,48 +7,15 @@ the rate at 2 in 10,000 at best. The bound is reported beside every count so tha
 
 from __future__ import annotations
 
-import math
 from collections import Counter
 from dataclasses import dataclass
 
 import pyarrow as pa
 
 from matcher.decision.decide import CERTAIN
+from matcher.reports.confidence import upper_bound
 
 _CERTAIN = frozenset(o.value for o in CERTAIN)
-
-
-def _binomial_cdf(k: int, n: int, p: float) -> float:
-    if p <= 0.0:
-        return 1.0
-    if p >= 1.0:
-        return 1.0 if k >= n else 0.0
-    log_p, log_q = math.log(p), math.log1p(-p)
-    return min(
-        1.0,
-        sum(
-            math.exp(math.lgamma(n + 1) - math.lgamma(i + 1) - math.lgamma(n - i + 1) + i * log_p + (n - i) * log_q)
-            for i in range(k + 1)
-        ),
-    )
-
-
-def upper_bound(k: int, n: int, confidence: float = 0.95) -> float:
-    """One-sided Clopper-Pearson upper bound on a rate with ``k`` events in ``n`` trials."""
-    if n <= 0:
-        return 1.0
-    if k >= n:
-        return 1.0
-    if k == 0:
-        return 1.0 - (1.0 - confidence) ** (1.0 / n)
-    low, high = k / n, 1.0
-    for _ in range(100):  # bisection: the CDF falls as p rises
-        mid = (low + high) / 2
-        if _binomial_cdf(k, n, mid) > 1.0 - confidence:
-            low = mid
-        else:
-            high = mid
-    return high
 
 
 @dataclass(frozen=True)

@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING
 
 import pyarrow as pa
 
+from matcher.reports.confidence import upper_bound
 from matcher.reports.evaluation import evaluate
 
 if TYPE_CHECKING:
@@ -21,6 +22,13 @@ class SweepPoint:
     wrong_person_disclosures: int
     wrong_person_rate: float
     ambiguous_rate: float
+    requests: int = 0
+    non_members: int = 0  # requests about someone the index does not hold: where a wrong person is likeliest
+
+    @property
+    def wrong_person_upper_bound(self) -> float:
+        """The one-sided 95% upper bound on the wrong-person rate that this count of requests supports."""
+        return upper_bound(self.wrong_person_disclosures, self.requests)
 
 
 def threshold_sweep(
@@ -32,7 +40,15 @@ def threshold_sweep(
         decided = tracer.decide(batch, replace(tracer.config.decision, threshold=float(threshold)))
         e = evaluate(tracer.results_table(decided), truth)
         points.append(
-            SweepPoint(float(threshold), e.recall, e.wrong_person_disclosures, e.wrong_person_rate, e.ambiguous_rate)
+            SweepPoint(
+                float(threshold),
+                e.recall,
+                e.wrong_person_disclosures,
+                e.wrong_person_rate,
+                e.ambiguous_rate,
+                e.requests,
+                e.requests - e.members,
+            )
         )
     return points
 

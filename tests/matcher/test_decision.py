@@ -106,6 +106,11 @@ def test_a_higher_threshold_only_ever_withdraws_matches(tracer, request_sets):
     points = threshold_sweep(tracer, batch, requests.truth, [0.9, 0.999, 0.99999])
     recalls = [p.recall for p in points]
     assert recalls == sorted(recalls, reverse=True) and recalls[0] > recalls[-1]
+    # Each point says how far its count supports its rate: the requests and non-members it rests on.
+    truth = requests.truth.slice(0, 2_000).to_pylist()
+    non_members = sum(1 for t in truth if t["nhs_number"] is None)
+    assert {(p.requests, p.non_members) for p in points} == {(2_000, non_members)} and 0 < non_members < 2_000
+    assert points[-1].wrong_person_upper_bound >= 1 - 0.05 ** (1 / 2_000)  # the rule of three at zero, or above
 
 
 @settings(deadline=None)

@@ -10,8 +10,9 @@ import pytest
 
 from benchmarks.holdouts.corruption import KINDS, corrupt, holdout, namesake, sibling
 from benchmarks.holdouts.febrl import person_number, population_record, trace_request
-from benchmarks.holdouts.scoring import score, upper_bound
+from benchmarks.holdouts.scoring import score
 from matcher.contract.schema import POPULATION_SCHEMA
+from matcher.reports.confidence import upper_bound
 
 FEBRL_ORIGINAL = {
     "given_name": "michaela",
