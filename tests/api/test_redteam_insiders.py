@@ -545,14 +545,9 @@ def test_a_trigger_on_the_reviews_table_is_refused_at_start(api, master_key):
         ApiHarness(url, tracer, master_key)
 
 
-def test_a_refusal_the_database_never_kept_is_noticed(api, people, world, master_key):
-    """Was a hole (issue 17): a BEFORE UPDATE trigger on reviews kept the old row when the service wrote a refusal;
-    the case stayed pending with its valid MAC, open to another decider. The trigger is dropped before the restart
-    (a start refuses a database with triggers it did not create, a change of its own): the row stays as it was
-    kept, and the start's replay finds it."""
-    keys = world
-    postgres = api.components.engine.dialect.name == "postgresql"
-    if postgres:
+def freeze_refusals(api: ApiHarness) -> None:
+    """The operator's trigger: a refusal written to a review row is not kept (the row stays pending, MAC and all)."""
+    if api.components.engine.dialect.name == "postgresql":
         _sql(
             api,
             "CREATE FUNCTION redteam_keep() RETURNS trigger AS $$ BEGIN RETURN OLD; END $$ LANGUAGE plpgsql",
@@ -570,6 +565,16 @@ def test_a_refusal_the_database_never_kept_is_noticed(api, people, world, master
             "INSERT INTO reviews SELECT * FROM redteam_saved WHERE trace_id = NEW.trace_id; "
             "DELETE FROM redteam_saved; END",
         )
+
+
+def test_a_refusal_the_database_never_kept_is_noticed(api, people, world, master_key):
+    """Was a hole (issue 17): a BEFORE UPDATE trigger on reviews kept the old row when the service wrote a refusal;
+    the case stayed pending with its valid MAC, open to another decider. The trigger is dropped before the restart
+    (a start refuses a database with triggers it did not create, a change of its own): the row stays as it was
+    kept, and the start's replay finds it."""
+    keys = world
+    postgres = api.components.engine.dialect.name == "postgresql"
+    freeze_refusals(api)
     trace_id = api.trace(trace_body(people["ordinary"], basis=WELFARE), keys["requester"]).json()["trace_id"]
     assert _decide(api, keys["guardian"], trace_id, "refuse").json()["state"] == "refused"
     assert _review_row(api, trace_id)["state"] == "pending"  # the trigger kept it

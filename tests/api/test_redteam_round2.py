@@ -28,6 +28,7 @@ from tests.api.test_redteam_insiders import (
     _restart,
     _sql,
     _tampering,
+    freeze_refusals,
 )
 from tests.support.api import POSTGRES_URL, ApiHarness, bearer, trace_body
 
@@ -156,28 +157,6 @@ def test_a_deleted_client_is_found_missing_when_its_id_is_not_reused(api, world,
         api.close()
 
 
-def _freeze_refusals(api: ApiHarness) -> None:
-    """Round 1's trigger: a refusal written to a review row is not kept (the row stays pending, MAC and all)."""
-    if api.components.engine.dialect.name == "postgresql":
-        _sql(
-            api,
-            "CREATE FUNCTION redteam_keep() RETURNS trigger AS $$ BEGIN RETURN OLD; END $$ LANGUAGE plpgsql",
-            "CREATE TRIGGER redteam_freeze BEFORE UPDATE ON reviews FOR EACH ROW "
-            "WHEN (NEW.state = 'refused') EXECUTE FUNCTION redteam_keep()",
-        )
-    else:
-        _sql(
-            api,
-            "CREATE TABLE redteam_saved AS SELECT * FROM reviews WHERE 0",
-            "CREATE TRIGGER redteam_save BEFORE UPDATE ON reviews WHEN NEW.state = 'refused' BEGIN "
-            "INSERT INTO redteam_saved SELECT * FROM reviews WHERE trace_id = OLD.trace_id; END",
-            "CREATE TRIGGER redteam_freeze AFTER UPDATE ON reviews WHEN NEW.state = 'refused' BEGIN "
-            "DELETE FROM reviews WHERE trace_id = NEW.trace_id; "
-            "INSERT INTO reviews SELECT * FROM redteam_saved WHERE trace_id = NEW.trace_id; "
-            "DELETE FROM redteam_saved; END",
-        )
-
-
 def _hide_triggers(api: ApiHarness) -> None:
     """Make the triggers invisible to ``api.storage.foreign`` while they still fire: on PostgreSQL (superuser)
     mark them internal in pg_trigger; on SQLite (writable_schema) spell their type 'Trigger' in sqlite_master."""
@@ -194,7 +173,7 @@ def _hide_triggers(api: ApiHarness) -> None:
 
 def _trigger_hidden_then_restart(api: ApiHarness, people, keys, master_key) -> tuple[ApiHarness | None, str]:
     trace_id = api.trace(trace_body(people["ordinary"], basis=WELFARE), keys["requester"]).json()["trace_id"]
-    _freeze_refusals(api)
+    freeze_refusals(api)
     _hide_triggers(api)
     try:
         return _restart(api, master_key), trace_id
@@ -241,7 +220,7 @@ def test_a_trigger_behind_an_empty_schema_named_after_the_role_is_refused_at_sta
     guardian2 = _client(api, "g-wal", "guardian", "NHS Wales")
     trace_id = api.trace(trace_body(people["ordinary"], basis=WELFARE), requester).json()["trace_id"]
     user = api.components.engine.url.username
-    _freeze_refusals(api)
+    freeze_refusals(api)
     _sql(api, f'CREATE SCHEMA "{user}"')
     api.components.engine.dispose()  # new connections: current_schema() is now the empty one
     assert "trigger redteam_freeze on reviews" in foreign_objects(api.components.engine)
