@@ -115,10 +115,12 @@ def open_register(settings: Settings, engine: Engine, key: MasterKey) -> AuditRe
     return register
 
 
-def migrate(settings: Settings, engine: Engine, key: MasterKey) -> None:
+def migrate(settings: Settings, engine: Engine, key: MasterKey, *, without_head_file: bool = False) -> None:
     """Bring the database to the latest revision, unless its schema is older than the one the register's head file
     says the service last ran on (RegisterHeadError): a migration that seals existing rows must not be made to run
-    again on rows edited without the key."""
+    again on rows edited without the key. ``without_head_file``: the key holder's word (``db upgrade
+    --no-head-file``) that a register with entries has never had a head file (one from before head files), so that
+    it can be migrated and its head adopted."""
     path = head_path(settings.database_url, settings.register_head_dir)
     try:
         checkpoint = HeadFile(path, key).read() if path else None
@@ -126,10 +128,13 @@ def migrate(settings: Settings, engine: Engine, key: MasterKey) -> None:
         if current_revision(engine) == head_revision():
             return  # nothing to migrate: opening the register reports the file, and says how to adopt a head
         raise RegisterHeadError(f"{error}; nothing is migrated while the head file cannot be checked") from None
-    if path is not None and checkpoint is None and current_revision(engine) != head_revision() and _has_entries(engine):
+    missing = path is not None and checkpoint is None and not without_head_file
+    if missing and current_revision(engine) != head_revision() and _has_entries(engine):
         # Moved aside for one start, the file would check nothing while a migration sealed edited rows.
         raise RegisterHeadError(
-            f"the register has entries but no head file at {path}: nothing is migrated until it is back"
+            f"the register has entries but no head file at {path}: nothing is migrated until it is back (for a "
+            "register that has never had one, the key holder runs `python -m api db upgrade --no-head-file`, then "
+            "`python -m api register adopt-head`)"
         )
     problem = set_back(engine, checkpoint.schema) if checkpoint and checkpoint.schema else None
     if problem is not None:

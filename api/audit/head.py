@@ -43,8 +43,11 @@ from sqlalchemy.engine import make_url
 from matcher.protection.keys import MasterKey
 
 FORMAT = 2
-"""Format 2 adds the schema revision the service last ran on (format 1 files are read, as of no known revision)."""
+"""Format 2 adds the schema revision the service last ran on."""
 _FORMATS = (1, 2)
+FORMAT_1_SCHEMA = "0006"
+"""What a format 1 file is read as having run on: format 1 was written only by the code of migrations 0005 and 0006,
+which seal existing rows; read as of no revision, an old copy put back would let them run again."""
 STATE_DIR = Path("out/service")
 """Where the head file of a database that is not a SQLite file lives unless told: the embedded default's directory."""
 GENESIS_HASH = "0" * 64
@@ -61,8 +64,8 @@ class Checkpoint:
     sequence: int  # 0 for a register with no entry yet
     entry_hash: str  # GENESIS_HASH for sequence 0
     written_at: str  # ISO 8601 UTC, for the operator reading the file
-    # The database schema's Alembic revision when the file was written (None in a format 1 file): a database found
-    # at an older revision was set back by hand, to have a migration that seals rows seal edited ones.
+    # The database schema's Alembic revision when the file was written: a database found at an older revision was
+    # set back by hand, to have a migration that seals rows seal edited ones. (None: written by a reader's HeadFile.)
     schema: str | None = None
 
 
@@ -102,7 +105,7 @@ class HeadFile:
         try:
             document = json.loads(raw)
             mac, version = document["mac"], document["format"]
-            schema = document["schema"] if version != 1 else None
+            schema = document["schema"] if version != 1 else FORMAT_1_SCHEMA
             checkpoint = Checkpoint(document["sequence"], document["entry_hash"], document["written_at"], schema)
         except (ValueError, TypeError, KeyError):
             raise HeadFileError(f"the head file {self.path} is not a register head file") from None

@@ -21,7 +21,7 @@ def settings_of(args: argparse.Namespace) -> Settings:
     return dataclasses.replace(settings, **overrides)
 
 
-def migrated_engine(settings: Settings, key: MasterKey | None = None) -> Engine:
+def migrated_engine(settings: Settings, key: MasterKey | None = None, *, without_head_file: bool = False) -> Engine:
     """The database at the latest revision. A step that seals existing rows (0006) needs the master key: the
     deployment's, if it can be loaded (a command that needs no key otherwise still runs without one)."""
     if key is None:
@@ -33,7 +33,7 @@ def migrated_engine(settings: Settings, key: MasterKey | None = None) -> Engine:
     if key is None:
         upgrade(engine)  # no migration that seals rows can run, so there is nothing to launder
     else:
-        migrate(settings, engine, key)
+        migrate(settings, engine, key, without_head_file=without_head_file)
     return engine
 
 
