@@ -79,10 +79,9 @@ def world(api):
 # --- Holes -------------------------------------------------------------------------------------------------------
 
 
-def test_migration_0006_rerun_to_launder_a_review_row_is_refused_at_start(api, people, world, master_key):
-    """The operator without the key edits a review row (its MAC refuses it), then sets the schema back to before
-    0006 so that the next start's migration would seal the edited row anew: the start refuses and migrates nothing."""
-    keys = world
+def handed_over_and_set_back_to_0005(api: ApiHarness, keys: dict, people: dict) -> str:
+    """The operator's edit that a review row's MAC refuses (an approved case handed to another requester), then the
+    schema as it was before 0006, so that 0006 would seal the edited row anew at the next start; the case's id."""
     trace_id = _held_probe(api, keys["requester"], people["ordinary"])
     assert _decide(api, keys["reviewer"], trace_id, candidate=0).json()["state"] == "approved"
     accomplice = _ids(api)["bf-requests"]
@@ -98,6 +97,13 @@ def test_migration_0006_rerun_to_launder_a_review_row_is_refused_at_start(api, p
         c=accomplice,
         t=trace_id,
     )
+    return trace_id
+
+
+def test_migration_0006_rerun_to_launder_a_review_row_is_refused_at_start(api, people, world, master_key):
+    """The operator without the key edits a review row (its MAC refuses it), then sets the schema back to before
+    0006 so that the next start's migration would seal the edited row anew: the start refuses and migrates nothing."""
+    handed_over_and_set_back_to_0005(api, world, people)
     url, tracer, engine = api.settings.database_url, api.components.service.tracer, api.components.engine
     api.close()
     with pytest.raises(RegisterHeadError, match=r"at revision 0005, but the service has run on it at revision 00"):

@@ -29,6 +29,7 @@ from tests.api.test_redteam_insiders import (
     _sql,
     _tampering,
     freeze_refusals,
+    handed_over_and_set_back_to_0005,
 )
 from tests.support.api import POSTGRES_URL, ApiHarness, bearer, trace_body
 
@@ -70,22 +71,8 @@ def _disclosed(response) -> bool:
 
 
 def test_a_head_file_moved_aside_for_one_start_does_not_let_0006_launder_a_review_row(api, people, world, master_key):
-    keys = world
-    trace_id = _held_probe(api, keys["requester"], people["ordinary"])
-    assert _decide(api, keys["reviewer"], trace_id, candidate=0).json()["state"] == "approved"
-    accomplice = _ids(api)["bf-requests"]
     head = api.components.service.register.head.path
-    _sql(
-        api,
-        "UPDATE reviews SET client_id = :c, organisation = 'border-force' WHERE trace_id = :t",
-        "ALTER TABLE reviews DROP COLUMN row_mac",
-        "ALTER TABLE reviews DROP COLUMN first_approved_at",
-        "ALTER TABLE reviews DROP COLUMN first_approved_by",
-        "ALTER TABLE reviews DROP COLUMN first_approved_organisation",
-        "UPDATE alembic_version SET version_num = '0005'",
-        c=accomplice,
-        t=trace_id,
-    )
+    handed_over_and_set_back_to_0005(api, world, people)
     url, tracer = api.settings.database_url, api.components.service.tracer
     api.close()
     aside = head.with_name(head.name + ".aside")
