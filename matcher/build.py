@@ -7,14 +7,17 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
+from dataclasses import replace
 from pathlib import Path
 
 import pyarrow as pa
+import pyarrow.parquet as pq
 
 from matcher.comparison.library import DEFAULT_COMPARISONS, comparisons_named, derived_columns_named
 from matcher.contract.generator import NoGeneratorError, installed_generator
 from matcher.estimation import FellegiSunterEstimator
 from matcher.index import Index
+from matcher.index.households import RELATION_COLUMNS, count_relations
 from matcher.protection.keys import KeyConfigurationError, load_master_key
 from matcher.protection.payload import TamperedPayloadError
 
@@ -54,7 +57,9 @@ def build_index(
         f"trained on {training_requests.num_rows:,} unlabelled requests in {time.perf_counter() - start:.1f} s; "
         f"prior share in index {model.in_index:.3f}"
     )
-    index = index.with_model(model)
+    relations = count_relations(pq.read_table(population, columns=list(RELATION_COLUMNS)))
+    report(f"relatives in the population: {relations.counts} of {relations.records:,} records")
+    index = index.with_model(replace(model, relations=dict(relations.counts)))
     index.save(out)
     report(f"wrote {out}")
     return index

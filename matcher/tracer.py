@@ -20,6 +20,7 @@ from matcher.comparison import NULL_LABEL, Comparison, comparison_vectors, deriv
 from matcher.comparison.library import comparisons_named
 from matcher.contract.request import Requests, TraceRequest
 from matcher.decision import CERTAIN, OUTCOMES, DecisionConfig, Decisions, Outcome, RequirementCheck, decide
+from matcher.decision.relations import RelationCounts
 from matcher.disclosure import disclose
 from matcher.index import Index
 from matcher.records.entities import Entities
@@ -119,7 +120,10 @@ class Tracer:
         self._comparison_names = [c.name for c in self.comparisons]
         # Level labels by level number, with NULL's last so that NULL (-1) reads it.
         self._level_labels = [[*c.labels, NULL_LABEL] for c in self.comparisons]
-        self.meets_requirements = RequirementCheck(self.comparisons, self.config.decision.requirements)
+        # The relatives the index's population rules out: the requirements guarding against them are waived.
+        relations = self.model.relations
+        self.waived = RelationCounts(self.model.records, relations).ruled_out() if relations else frozenset()
+        self.meets_requirements = RequirementCheck(self.comparisons, self.config.decision.requirements, self.waived)
         # ``could_be`` scores the date of birth as agreeing: its comparison's first level, exact agreement.
         names = self._comparison_names
         self._date_of_birth = names.index("date_of_birth") if "date_of_birth" in names else None
@@ -146,16 +150,17 @@ class Tracer:
         self, batch: BatchTrace, decision: DecisionConfig, meets_requirements: RequirementCheck | None = None
     ) -> BatchTrace:
         """The batch's decisions under ``decision``: scored pairs are reused, so a threshold sweep costs only this."""
-        check = meets_requirements or RequirementCheck(self.comparisons, decision.requirements)
+        check = meets_requirements or RequirementCheck(self.comparisons, decision.requirements, self.waived)
         eligible = check(batch.gamma)
-        decisions = decide(
-            len(batch.request_ids),
-            batch.pair_request,
-            batch.scores.match_weight,
-            eligible,
-            self.index.standing_at(batch.pair_record),
-            decision,
-        )
+        standings = self.index.standing_at(batch.pair_record)
+        n = len(batch.request_ids)
+        decisions = decide(n, batch.pair_request, batch.scores.match_weight, eligible, standings, decision)
+        if check.reviewable is not None:
+            reviewable = check.reviewable(batch.gamma)
+            if (reviewable & ~eligible).any():
+                decisions = _hold_for_review(
+                    decisions, decide(n, batch.pair_request, batch.scores.match_weight, reviewable, standings, decision)
+                )
         blocked_by: list[str | None] = [None] * len(batch.request_ids)
         best = decisions.model_best_pair
         uncertain = ~np.isin(decisions.outcome, [OUTCOMES.index(o) for o in CERTAIN])
@@ -321,6 +326,17 @@ class Tracer:
                 strict=True,
             )
         )
+
+
+def _hold_for_review(decisions: Decisions, held: Decisions) -> Decisions:
+    """Requests that would be a certain match to someone who may be disclosed, but for a requirement that holds
+    for review, are ambiguous: a reviewer decides. A restricted or deceased match stays no match (a hold would
+    say what it is)."""
+    matched = OUTCOMES.index(Outcome.MATCHED)
+    uncertain = ~np.isin(decisions.outcome, [OUTCOMES.index(o) for o in CERTAIN])
+    outcome = decisions.outcome.copy()
+    outcome[uncertain & (held.outcome == matched)] = OUTCOMES.index(Outcome.AMBIGUOUS)
+    return replace(decisions, outcome=outcome)
 
 
 def _best_per_request(

@@ -1,13 +1,10 @@
 """Trace requests as a caseworker would type them, with the ground truth beside them.
 
-Members are living people aged 16 or over drawn from the population. Non-members
-are people who are not in it: half are independent people from the same
-generator, the rest deliberately resemble a member (a twin-like sibling at the
-same address, someone with the same surname and date of birth elsewhere, or a
-common-name namesake born the same year), because disclosing the wrong person is
-the worst failure a tracing service can make. No non-member shares a member's
-given name, family name and date of birth: such a request could not be answered
-correctly by anyone.
+Members are living people aged 16 or over drawn from the population. Non-members are people who are not in it:
+half are independent people from the same generator, the rest deliberately resemble a member (a twin-like sibling
+at the same address, someone with the same surname and date of birth elsewhere, or a common-name namesake born the
+same year), because disclosing the wrong person is the worst failure a tracing service can make. No non-member
+shares a member's given name, family name and date of birth: such a request could not be answered by anyone.
 """
 
 from __future__ import annotations
@@ -42,6 +39,7 @@ _SOURCE_COLUMNS = [
     "date_of_death",
     "postcode",
     "address_line_1",
+    "town",
     "previous_addresses",
 ]
 _IDENTITY = ["given_name", "family_name", "date_of_birth"]
@@ -144,6 +142,7 @@ def _non_members(
             record.update(
                 postcode=other["postcode"],
                 address_line_1=other["address_line_1"],
+                town=other["town"],
                 previous_addresses=other["previous_addresses"],
             )
         if kinds[slot] == "common_name":
@@ -283,6 +282,7 @@ def corrupt(
         "sex": record["sex"] if record["sex"] in ("male", "female") else None,
         "postcode": record["postcode"],
         "address_line_1": record["address_line_1"],
+        "town": record.get("town"),
         "nhs_number": record["nhs_number"] if member and rnd.random() < profile.nhs_number_known else None,
         "date_of_birth": dob.isoformat(),
     }
@@ -365,6 +365,7 @@ def corrupt(
         earlier = history[0] if rnd.random() < 0.7 else rnd.choice(history)
         set_field("postcode", "stale", earlier["postcode"])
         set_field("address_line_1", "stale", earlier["address_line_1"])
+        set_field("town", "stale", earlier.get("town"))
     elif rnd.random() < profile.postcode_missing:
         set_field("postcode", "missing", None)
     if out["postcode"] and rnd.random() < profile.postcode_error:
@@ -374,6 +375,8 @@ def corrupt(
     elif out["address_line_1"] and rnd.random() < profile.address_error:
         first_applicable("address_line_1", ADDRESS_ERROR_KINDS, _ADDRESS_CORRUPTORS)
 
+    if out["postcode"] is None and out["address_line_1"] is None:
+        set_field("town", "missing", None)  # a caseworker with no address has no town for it either
     if out["sex"] and rnd.random() < profile.sex_missing:
         set_field("sex", "missing", None)
     elif out["sex"] and rnd.random() < profile.sex_wrong:

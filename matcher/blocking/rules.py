@@ -9,7 +9,7 @@ with the record number beside each: an inverted index answered by binary search,
 The default rules follow the MPS algorithmic trace (Soundex family name with date of birth; date of birth with
 postcode, which contains its family/given + sex + DOB + postcode keys), add a given-name key for a changed family
 name, and keys that survive a wrong date of birth (names with year of birth, names with postcode district, the two
-names alone, family name with day and month).
+names alone, family name with day and month, either name in the postcode).
 
 Four more rules are kept for the service, not for scoring (``probe_only``): each date-of-birth rule with the year
 of birth in its place, and the family name in the postcode district (a date with a digit wrong, the year's too,
@@ -48,6 +48,9 @@ DEFAULT_RULES: tuple[BlockingRule, ...] = (
     BlockingRule("family+given_initial+district", ("family", "given_initial", "postcode_district")),
     BlockingRule("family+given", ("family", "given"), max_block_size=20),
     BlockingRule("family+birthday", ("family", "birthday"), max_block_size=20),
+    # A wrong date of birth with a mistyped name leaves the other name where the person lives.
+    BlockingRule("given+postcode", ("given", "postcode")),
+    BlockingRule("family+postcode", ("family", "postcode")),
     BlockingRule("nhs_number", ("nhs_number",)),
     BlockingRule("family_soundex+year", ("family_soundex", "year_of_birth"), probe_only=True),
     BlockingRule("given_soundex+year", ("given_soundex", "year_of_birth"), probe_only=True),

@@ -22,14 +22,15 @@ class DateColumn:
     def pairs(self, requests: Entities, records: Entities, req: np.ndarray, rec: np.ndarray) -> DatePairs:
         left = getattr(requests, self.attribute)[req].astype(np.int64)
         right = getattr(records, self.attribute)[rec].astype(np.int64)
-        return DatePairs(left, right)
+        return DatePairs(left, right, requests.date_of_birth_valid[req])
 
 
 class DatePairs:
-    """Both sides' dates as YYYYMMDD integers."""
+    """Both sides' dates as YYYYMMDD integers, and whether the request's is a calendar date."""
 
-    def __init__(self, left: np.ndarray, right: np.ndarray) -> None:
+    def __init__(self, left: np.ndarray, right: np.ndarray, left_valid: np.ndarray | None = None) -> None:
         self.left, self.right = left, right
+        self.left_valid = np.ones(len(left), dtype=bool) if left_valid is None else left_valid
         # Every date level reads these: computed once, up front. (year, month, day) and the eight digits, each side.
         self.parts = _parts(left), _parts(right)
         self.digits = (left[:, None] // _POWERS) % 10, (right[:, None] // _POWERS) % 10
@@ -94,6 +95,18 @@ class FirstOfJanuaryLevel(Level):
     def holds(self, pairs: DatePairs) -> np.ndarray:
         (ya, ma, da), (yb, _, _) = pairs.parts
         return (ya == yb) & (ma == 1) & (da == 1)
+
+
+@dataclass(frozen=True)
+class ImpossibleDateLevel(Level):
+    """The request's date is no calendar date (30 February, month 13) and its year is the record's: a slip of the
+    keys, where a date that is merely different could be another person's real birthday."""
+
+    label = "impossible_date_same_year"
+
+    def holds(self, pairs: DatePairs) -> np.ndarray:
+        (ya, _, _), (yb, _, _) = pairs.parts
+        return pairs.present & ~pairs.left_valid & (ya == yb)
 
 
 @dataclass(frozen=True)

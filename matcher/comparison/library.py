@@ -21,6 +21,7 @@ from matcher.comparison.dates import (
     DigitsTransposedLevel,
     DigitsWrongLevel,
     FirstOfJanuaryLevel,
+    ImpossibleDateLevel,
     SameYearLevel,
 )
 from matcher.comparison.levels import Agreement, ElseLevel, ExactLevel, Level
@@ -122,6 +123,7 @@ def date_of_birth() -> Comparison:
             DigitsTransposedLevel(),
             DigitsWrongLevel(1),
             FirstOfJanuaryLevel(),
+            ImpossibleDateLevel(),
             DatePartsLevel(2),
             SameYearLevel(),
             ElseLevel(),

@@ -14,66 +14,121 @@ bands in encoded mode.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 from dataclasses import dataclass
 
 import numpy as np
 
 from matcher.comparison import NULL, NULL_LABEL, Agreement, Comparison
+from matcher.decision.relations import Relation
 
 LevelSelector = str | Agreement
 """A level by its label (or NULL_LABEL for missing evidence), or every level of that agreement."""
+Condition = tuple[str, tuple[LevelSelector, ...]]
+"""A comparison at one of these levels."""
+
+
+@dataclass(frozen=True)
+class AllOf:
+    """A corroborator that holds only when every one of its conditions does (the date exact AND the same sex AND
+    the same address), where no single comparison says enough."""
+
+    conditions: tuple[Condition, ...]
+
+
+Corroborator = Condition | AllOf
 
 
 @dataclass(frozen=True)
 class Requirement:
     """A candidate may be matched only when ``comparison`` is at a ``sufficient`` level, or at a ``corroborated``
-    level while some corroborator (comparison, levels) holds. A level named in ``corroborated`` needs the
-    corroborator even if its agreement is listed as sufficient: naming a level is more specific than its grade."""
+    level while some corroborator holds. A level named in ``corroborated`` needs the corroborator even if its
+    agreement is listed as sufficient: naming a level is more specific than its grade."""
 
     comparison: str
     sufficient: tuple[LevelSelector, ...]
     corroborated: tuple[LevelSelector, ...] = ()
-    corroborators: tuple[tuple[str, tuple[LevelSelector, ...]], ...] = ()
+    corroborators: tuple[Corroborator, ...] = ()
     # Corroborating comparisons a tracer may lack (one whose model was trained without the address line): where
     # it does, they never corroborate. Any other name the tracer lacks is refused at construction.
     if_present: tuple[str, ...] = ()
     # What a trace that it blocked says was missing (``TraceResult.blocked_by``); by default the comparison's name.
     name: str = ""
+    # The relative this requirement protects against: waived for an index whose population rules it out.
+    guards: Relation | None = None
+    # A candidate that this requirement alone blocks, and that would otherwise be a certain match, is held for a
+    # person to review (ambiguous) rather than given up as no match: nothing in the request can tell the person
+    # from the relative, but a reviewer may know more.
+    holds_for_review: bool = False
 
     @property
     def reason(self) -> str:
         return self.name or self.comparison
 
 
-EXACT, CLOSE, WEAK = Agreement.EXACT, Agreement.CLOSE, Agreement.WEAK
+EXACT, CLOSE, WEAK, NONE = Agreement.EXACT, Agreement.CLOSE, Agreement.WEAK, Agreement.NONE
 _NHS_NUMBER_AGREES = ("nhs_number", ("exact",))
 # The same first line of an address, current or one the person has left: as specific as a postcode unit.
 _ADDRESS_LINE_AGREES = ("address_line_1", ("exact", "previous_exact"))
+_POSTCODE_UNIT_AGREES = ("postcode", ("unit", "previous_unit"))
+# A postcode that is not a UK one (FEBRL's 4-digit suburb codes) the same as typed, and most words of the address
+# line shared: as near to "the same address" as such data comes.
+_SAME_ADDRESS_AS_TYPED = AllOf(
+    (("postcode", ("text",)), ("address_line_1", ("exact", "previous_exact", "shared_words>=0.50")))
+)
+_DATE_OF_BIRTH_EXACT = ("date_of_birth", ("exact",))
+_CLOSE_DATES = ("day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january")
+_FAR_DATES = ("impossible_date_same_year", "two_of_year_month_day")
+
+
+def _at_the_address(*conditions: Condition) -> tuple[AllOf, AllOf]:
+    """``conditions`` and the same address: the same first line, or the same postcode unit."""
+    return AllOf((*conditions, _ADDRESS_LINE_AGREES)), AllOf((*conditions, _POSTCODE_UNIT_AGREES))
+
 
 DEFAULT_REQUIREMENTS = (
-    # A first name must be there and agree: a twin shares everything else. Weak similarity (a long name a few
-    # letters off, the same sound) is as likely a sibling's name as a typo of the person's.
+    # No first name at all: a twin of the same sex shares everything else the request can say. Nothing but the
+    # NHS number tells them apart, so the trace is held for a reviewer (who may know more) rather than matched.
     Requirement(
         "given_name",
-        sufficient=(EXACT, CLOSE),
-        corroborated=(WEAK, NULL_LABEL),
+        sufficient=(EXACT, CLOSE, WEAK, NONE),
+        corroborated=(NULL_LABEL,),
         corroborators=(_NHS_NUMBER_AGREES,),
-        name="first_name_agrees",
+        name="no_given_name",
+        guards=Relation.TWIN,
+        holds_for_review=True,
     ),
-    # A sibling's name is a nickname or a letter away from the person's more often than one would like (ANN/ANNE,
-    # JADE/JANE): anything short of the exact name also needs no conflicting sex and no conflicting postcode.
+    # A first name must agree: a twin shares everything else, and twins are given names alike (ALEXANDER and
+    # ALEXANDRA, TRACY and TRACEY): weak similarity is as likely a twin's name as the person's, and needs the NHS
+    # number. An initial alone is what a caseworker often has; with the exact birthday at the same address and no
+    # conflicting sex, it leaves only a twin of the same initial (one pair of twins in eighteen).
+    Requirement(
+        "given_name",
+        sufficient=(EXACT, CLOSE, NULL_LABEL),
+        corroborated=("initial",),
+        corroborators=(
+            _NHS_NUMBER_AGREES,
+            *_at_the_address(_DATE_OF_BIRTH_EXACT, ("sex", ("exact", NULL_LABEL))),
+        ),
+        if_present=("address_line_1",),
+        name="first_name_agrees",
+        guards=Relation.TWIN,
+    ),
+    # A twin's name is a nickname or a letter away from the person's more often than one would like (ANN/ANNE,
+    # JADE/JANE): anything short of the exact name also needs no conflicting sex, and no conflicting postcode (a
+    # twin who has moved out).
     Requirement(
         "given_name",
         sufficient=(EXACT,),
         corroborated=(CLOSE, WEAK, NULL_LABEL),
         corroborators=(("sex", ("exact", NULL_LABEL)), _NHS_NUMBER_AGREES),
         name="close_first_name_needs_no_conflicting_sex",
+        guards=Relation.TWIN,
     ),
     Requirement(
         "given_name",
         sufficient=(EXACT,),
-        corroborated=(CLOSE, WEAK, NULL_LABEL),
+        corroborated=(CLOSE, WEAK, NONE, NULL_LABEL),
         corroborators=(
             # A postcode that is not a UK one agrees as text or conflicts; one that conflicts with the record's
             # is still no conflict where the address line is the record's.
@@ -83,51 +138,108 @@ DEFAULT_REQUIREMENTS = (
         ),
         if_present=("address_line_1",),
         name="close_first_name_needs_no_conflicting_address",
+        guards=Relation.TWIN,
     ),
     # Known by a middle name is also what a sibling sharing surname and birthday looks like when their first name is
     # the person's middle name: that needs the address (to district) to agree, or the NHS number.
     Requirement(
         "given_name",
-        sufficient=(EXACT, CLOSE, WEAK, NULL_LABEL),
+        sufficient=(EXACT, CLOSE, WEAK, NONE, NULL_LABEL),
         corroborated=("other_given_name",),
         corroborators=(("postcode", ("unit", "previous_unit", "sector", "district")), _NHS_NUMBER_AGREES),
         name="middle_name_as_first_needs_the_address",
+        guards=Relation.TWIN,
     ),
     # A family name left out is no twin's or sibling's trait (they share it): with the first name and the date of
     # birth agreeing, the same address line or postcode unit (or the NHS number) says it is this person.
     Requirement(
         "family_name",
-        sufficient=(EXACT, CLOSE, WEAK),
+        sufficient=(EXACT, CLOSE, WEAK, NONE),
         corroborated=(NULL_LABEL,),
-        corroborators=(_ADDRESS_LINE_AGREES, ("postcode", ("unit", "previous_unit")), _NHS_NUMBER_AGREES),
+        corroborators=(_ADDRESS_LINE_AGREES, _POSTCODE_UNIT_AGREES, _SAME_ADDRESS_AS_TYPED, _NHS_NUMBER_AGREES),
         if_present=("address_line_1",),
         name="family_name_agrees",
+    ),
+    # A different family name (married, or mistyped past recognition) is someone else at that address unless the
+    # exact first name and birthday say otherwise: nobody else there shares both. Waived where nobody in the
+    # population shares an address, so that there is no one else there to be.
+    Requirement(
+        "family_name",
+        sufficient=(EXACT, CLOSE, WEAK, NULL_LABEL),
+        corroborated=(NONE,),
+        corroborators=(
+            _NHS_NUMBER_AGREES,
+            *_at_the_address(("given_name", ("exact",)), _DATE_OF_BIRTH_EXACT),
+        ),
+        if_present=("address_line_1",),
+        name="different_family_name_needs_name_date_and_address",
+        guards=Relation.HOUSEMATE,
     ),
     # A namesake born the same year is one digit away one time in thirty: a date short of exact needs a postcode, the
     # address line (or the NHS number) to say it is this person.
     Requirement(
         "date_of_birth",
-        sufficient=("exact",),
-        corroborated=("day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january"),
-        corroborators=(("postcode", ("unit", "previous_unit", "sector")), _ADDRESS_LINE_AGREES, _NHS_NUMBER_AGREES),
+        sufficient=("exact", *_FAR_DATES, "year_only", NONE, NULL_LABEL),
+        corroborated=_CLOSE_DATES,
+        corroborators=(
+            ("postcode", ("unit", "previous_unit", "sector")),
+            _ADDRESS_LINE_AGREES,
+            _SAME_ADDRESS_AS_TYPED,
+            _NHS_NUMBER_AGREES,
+        ),
         if_present=("address_line_1",),
         name="close_date_of_birth_needs_the_address",
     ),
-    # Meant to let the NHS number carry a date further off, but the requirement above already refuses such a date
-    # whatever corroborates it, so this one never changes a decision (kept as written; see issue 18).
+    # Further off: an impossible date in the right year, or two of the three parts (a day or month off across a
+    # boundary): the exact first name and the family name at the same address. A relative with the person's names
+    # born in the same month of the same year is no relative anyone has.
     Requirement(
         "date_of_birth",
-        sufficient=("exact", "day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january"),
-        corroborated=("two_of_year_month_day", "year_only"),
+        sufficient=("exact", *_CLOSE_DATES, "year_only", NONE, NULL_LABEL),
+        corroborated=_FAR_DATES,
+        corroborators=(
+            _NHS_NUMBER_AGREES,
+            *_at_the_address(("given_name", (EXACT,)), ("family_name", (EXACT, CLOSE))),
+        ),
+        if_present=("address_line_1",),
+        name="far_date_of_birth_needs_names_and_address",
+    ),
+    # The year alone, or no birthday in common: a father and son of one name at one address differ in nothing else
+    # (and a same-named housemate is born in the same year now and then). Waived where the population has no
+    # same-named housemates; the model's own weight then decides.
+    Requirement(
+        "date_of_birth",
+        sufficient=("exact", *_CLOSE_DATES, *_FAR_DATES, NULL_LABEL),
+        corroborated=("year_only", NONE),
         corroborators=(_NHS_NUMBER_AGREES,),
-        name="far_date_of_birth_needs_the_nhs_number",
+        name="date_of_birth_agrees",
+        guards=Relation.SAME_NAME_HOUSEMATE,
+    ),
+    # No date of birth at all leaves the names, which namesakes share: the same address too, or the NHS number.
+    Requirement(
+        "date_of_birth",
+        sufficient=("exact", *_CLOSE_DATES, *_FAR_DATES, "year_only", NONE),
+        corroborated=(NULL_LABEL,),
+        corroborators=(
+            _NHS_NUMBER_AGREES,
+            *_at_the_address(("given_name", (EXACT, CLOSE)), ("family_name", (EXACT, CLOSE))),
+            AllOf(
+                (("given_name", (EXACT, CLOSE)), ("family_name", (EXACT, CLOSE)), *_SAME_ADDRESS_AS_TYPED.conditions)
+            ),
+        ),
+        if_present=("address_line_1",),
+        name="date_of_birth_given",
     ),
 )
 
 
 def _positions(check: tuple) -> list[int]:
     (j, _), _, corroborators = check
-    return [j, *(k for k, _ in corroborators)]
+    return [j, *(k for group in corroborators for k, _ in group)]
+
+
+def _conditions(corroborator: Corroborator) -> tuple[Condition, ...]:
+    return corroborator.conditions if isinstance(corroborator, AllOf) else (corroborator,)
 
 
 class RequirementCheck:
@@ -141,20 +253,30 @@ class RequirementCheck:
 
     _MAX_COMBINATIONS = 1 << 22
 
-    def __init__(self, comparisons: Sequence[Comparison], requirements: Sequence[Requirement]) -> None:
+    def __init__(
+        self,
+        comparisons: Sequence[Comparison],
+        requirements: Sequence[Requirement],
+        waived: Collection[Relation] = frozenset(),
+    ) -> None:
+        """``waived``: the relatives the index's population rules out; requirements guarding against them go."""
         self._position = {c.name: j for j, c in enumerate(comparisons)}
         self._comparisons = comparisons
-        self._requirements = tuple(requirements)
+        self._requirements = tuple(r for r in requirements if r.guards is None or r.guards not in waived)
         self._checks = []
-        for r in requirements:
+        for r in self._requirements:
             j, corroborated = self._table(r.comparison, r.corroborated)
             _, sufficient = self._table(r.comparison, r.sufficient)
             corroborators = [
-                self._table(name, levels)
-                for name, levels in r.corroborators
-                if name in self._position or name not in r.if_present
+                [self._table(name, levels) for name, levels in _conditions(corroborator)]
+                for corroborator in r.corroborators
+                if all(name in self._position or name not in r.if_present for name, _ in _conditions(corroborator))
             ]
             self._checks.append(((j, sufficient & ~corroborated), (j, corroborated), corroborators))
+        # What a candidate blocked only by requirements that hold for review must meet to be held (None: no such
+        # requirement here, nothing is held).
+        kept = [r for r in self._requirements if not r.holds_for_review]
+        self.reviewable = RequirementCheck(comparisons, kept) if len(kept) < len(self._requirements) else None
         # Only the comparisons some requirement names decide anything: the table is over their levels alone (an
         # address line or a town that no requirement names would multiply its size for nothing).
         self._named = sorted({j for check in self._checks for j in _positions(check)})
@@ -207,7 +329,10 @@ def _met(check: tuple, gamma: np.ndarray) -> np.ndarray:
     met = at(sufficient)
     if corroborators:
         backed = np.zeros(len(gamma), dtype=bool)
-        for corroborator in corroborators:
-            backed |= at(corroborator)
+        for group in corroborators:
+            together = at(group[0])
+            for condition in group[1:]:
+                together &= at(condition)
+            backed |= together
         met |= at(corroborated) & backed
     return met

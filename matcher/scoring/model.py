@@ -34,6 +34,9 @@ class FellegiSunterModel:
     in_index: float  # prior probability that a request's person is in the index
     records: int  # N, the index size the prior is spread over
     training: dict  # how the parameters were estimated (pairs, iterations, converged)
+    # Per relation (``matcher.decision.relations``), how many of the N records have such a relative in the index:
+    # counted at build; None for a model saved before they were, whose index is protected against every relation.
+    relations: dict[str, int] | None = None
 
     def to_json(self) -> str:
         return json.dumps(asdict(self), indent=1)
@@ -45,7 +48,7 @@ class FellegiSunterModel:
             ComparisonParameters(c["name"], tuple(c["levels"]), tuple(c["m"]), tuple(c["u"]))
             for c in raw["comparisons"]
         )
-        return cls(comparisons, raw["in_index"], raw["records"], raw["training"])
+        return cls(comparisons, raw["in_index"], raw["records"], raw["training"], raw.get("relations"))
 
     def check_matches(self, comparisons: tuple[Comparison, ...]) -> None:
         """A model is only valid for the comparisons (and levels) it was trained on."""

@@ -55,10 +55,12 @@ def _hold(api, requester: str, person: dict, basis: dict | None = None) -> str:
 
 
 def _other_candidate(case: dict) -> int:
-    """The candidate that is not the subject: names agree exactly, the requirements are not met."""
+    """The candidate that is not the subject: names agree exactly, the requirements are not met (a housemate
+    sharing only the family name may be a candidate too)."""
     for i, candidate in enumerate(case["candidates"]):
         levels = {c["comparison"]: c["level"] for c in candidate["comparisons"]}
-        if not candidate["meets_requirements"] and levels["family_name"] == "exact":
+        names = (levels["given_name"], levels["family_name"])
+        if not candidate["meets_requirements"] and names == ("exact", "exact"):
             return i
     raise AssertionError("no namesake among the candidates")
 

@@ -85,7 +85,10 @@ def test_family_name_levels(family, expected):
         ("1980-12-03", "day_month_swapped"),
         ("1980-03-21", "digits_transposed"),
         ("1980-03-13", "one_digit_wrong"),
-        ("1980-03-34", "two_of_year_month_day"),  # impossible date, still evidence
+        ("1980-03-34", "impossible_date_same_year"),  # no calendar date: a slip, never someone else's birthday
+        ("1980-02-30", "impossible_date_same_year"),
+        ("1981-02-30", "else"),
+        ("1980-11-12", "two_of_year_month_day"),
         ("1980-01-01", "first_of_january"),
         ("1980-07-25", "year_only"),
         ("1955-07-25", "else"),

@@ -19,6 +19,8 @@ from matcher.decision import (
     RequirementCheck,
     decide,
 )
+from matcher.decision.relations import Relation, RelationCounts
+from matcher.decision.requirements import AllOf
 from matcher.protection.tokens import Tokeniser
 from matcher.reports.thresholds import SweepPoint, choose_threshold, threshold_sweep
 
@@ -47,6 +49,47 @@ def test_requirements_naming_unknown_levels_fail_at_construction():
         (dict(given_name="exact", family_name="exact", date_of_birth="exact"), True),
         (dict(given_name="exact", family_name="else", date_of_birth="exact"), False),
         (dict(family_name="exact", date_of_birth="exact"), False),  # no first name: needs the NHS number
+        # an initial alone: the exact date at the same address, and no conflicting sex
+        (dict(given_name="initial", family_name="exact", date_of_birth="exact", address_line_1="exact"), True),
+        (dict(given_name="initial", family_name="exact", date_of_birth="exact", postcode="unit", sex="exact"), True),
+        (dict(given_name="initial", family_name="exact", date_of_birth="exact", postcode="sector"), False),
+        (dict(given_name="initial", family_name="exact", date_of_birth="exact", postcode="unit", sex="else"), False),
+        (dict(given_name="initial", family_name="exact", date_of_birth="one_digit_wrong", postcode="unit"), False),
+        # a weakly similar name is what twins are given: only with the NHS number
+        (dict(given_name="jaro_winkler>=0.80", family_name="exact", date_of_birth="exact", postcode="unit"), False),
+        (dict(given_name="else", family_name="exact", date_of_birth="exact", address_line_1="exact"), False),
+        # a date further off: the exact names at the same address; the year alone never
+        (dict(given_name="exact", family_name="exact", date_of_birth="two_of_year_month_day", postcode="unit"), True),
+        (
+            dict(given_name="exact", family_name="exact", date_of_birth="impossible_date_same_year", postcode="unit"),
+            True,
+        ),
+        (
+            dict(given_name="exact", family_name="exact", date_of_birth="two_of_year_month_day", postcode="sector"),
+            False,
+        ),
+        (
+            dict(given_name="one_edit", family_name="exact", date_of_birth="two_of_year_month_day", postcode="unit"),
+            False,
+        ),
+        (
+            dict(
+                given_name="other_given_name",
+                family_name="exact",
+                date_of_birth="two_of_year_month_day",
+                postcode="unit",
+            ),
+            False,
+        ),
+        (dict(given_name="exact", family_name="exact", date_of_birth="year_only", postcode="unit"), False),
+        (dict(given_name="exact", family_name="exact", date_of_birth="else", address_line_1="exact"), False),
+        # a different family name: the exact first name and date at the same address
+        (dict(given_name="exact", family_name="else", date_of_birth="exact", postcode="unit"), True),
+        (dict(given_name="one_edit", family_name="else", date_of_birth="exact", postcode="unit"), False),
+        # no date of birth: both names at the same address
+        (dict(given_name="exact", family_name="exact", address_line_1="exact"), True),
+        (dict(given_name="exact", family_name="exact", postcode="text", address_line_1="shared_words>=0.50"), True),
+        (dict(given_name="exact", family_name="exact", postcode="sector"), False),
         (dict(family_name="exact", date_of_birth="exact", nhs_number="exact"), True),
         (dict(given_name="exact", family_name="exact", date_of_birth="one_digit_wrong"), False),
         (dict(given_name="exact", family_name="exact", date_of_birth="one_digit_wrong", postcode="unit"), True),
@@ -80,6 +123,48 @@ def test_requirements_naming_unknown_levels_fail_at_construction():
 )
 def test_default_requirements(pair, eligible):
     assert RequirementCheck(COMPARISONS, DEFAULT_REQUIREMENTS)(levels(**pair))[0] == eligible
+
+
+@pytest.mark.parametrize(
+    ("pair", "waived"),
+    [
+        # a different first name, or none, where nobody has a twin: the model decides
+        (dict(given_name="else", family_name="exact", date_of_birth="exact", address_line_1="exact"), Relation.TWIN),
+        (dict(family_name="exact", date_of_birth="exact", postcode="else"), Relation.TWIN),
+        (dict(given_name="one_edit", family_name="exact", date_of_birth="exact", sex="else"), Relation.TWIN),
+        # a different family name where nobody shares an address
+        (dict(given_name="exact", family_name="else", date_of_birth="exact", postcode="text"), Relation.HOUSEMATE),
+        # the year alone, or another date, where nobody of one name shares an address
+        (dict(given_name="exact", family_name="exact", date_of_birth="year_only"), Relation.SAME_NAME_HOUSEMATE),
+        (dict(given_name="exact", family_name="exact", date_of_birth="else"), Relation.SAME_NAME_HOUSEMATE),
+    ],
+)
+def test_a_relative_the_population_rules_out_waives_what_guards_against_it(pair, waived):
+    gamma = levels(**pair)
+    assert not RequirementCheck(COMPARISONS, DEFAULT_REQUIREMENTS)(gamma)[0]
+    assert not RequirementCheck(COMPARISONS, DEFAULT_REQUIREMENTS, set(Relation) - {waived})(gamma)[0]
+    assert RequirementCheck(COMPARISONS, DEFAULT_REQUIREMENTS, {waived})(gamma)[0]
+
+
+def test_a_missing_date_is_never_waived():
+    """No date of birth leaves only names, which namesakes share wherever they live: in every population."""
+    gamma = levels(given_name="exact", family_name="exact", town="exact", address_line_1="shared_words>=0.50")
+    assert not RequirementCheck(COMPARISONS, DEFAULT_REQUIREMENTS, frozenset(Relation))(gamma)[0]
+
+
+def test_a_population_rules_a_relative_out_only_when_large_enough_to_have_shown_one():
+    counts = {"twin": 0, "housemate": 3}
+    assert RelationCounts(2_000, counts).ruled_out() == {Relation.TWIN}
+    assert RelationCounts(1_999, counts).ruled_out() == set()  # too few to say
+    assert RelationCounts(10_000, {}).ruled_out() == set()  # not counted: never ruled out
+
+
+def test_requirements_that_hold_for_review_are_what_the_reviewable_check_leaves_out():
+    check = RequirementCheck(COMPARISONS, DEFAULT_REQUIREMENTS)
+    no_given_name = levels(family_name="exact", date_of_birth="exact", postcode="unit", sex="exact")
+    assert not check(no_given_name)[0] and check.reviewable(no_given_name)[0]
+    assert check.first_failed(no_given_name) == ["no_given_name"]
+    assert RequirementCheck(COMPARISONS, DEFAULT_REQUIREMENTS, {Relation.TWIN}).reviewable is None
 
 
 def point(threshold: float, wrong: int, recall: float = 0.97) -> SweepPoint:
@@ -159,9 +244,12 @@ def test_a_blocked_trace_names_the_requirement_beside_the_probability(tracer, po
         "postcode": person["postcode"],
         "address_line_1": person["address_line_1"],
     }
-    result = tracer.trace(request)
+    result = tracer.trace({**request, "given_name": "Q" if person["given_name"][0] != "Q" else "Z"})
     assert result.outcome is Outcome.NO_MATCH and result.blocked_by == "first_name_agrees"
     assert result.probability > 0.5  # the model's, for the candidate the requirement blocked
+    # No first name at all: a same-sex twin would look the same, so a reviewer decides (held, not given up).
+    held = tracer.trace({**request, "sex": person["sex"]})
+    assert held.outcome is Outcome.AMBIGUOUS and held.blocked_by == "no_given_name" and held.disclosure is None
     found = tracer.trace({**request, "given_name": person["given_name"]})
     assert found.outcome is Outcome.MATCHED and found.blocked_by is None
 
@@ -175,50 +263,103 @@ def test_the_precomputed_table_answers_as_the_requirements_do():
 
 
 def _by_label(variants: tuple[str, ...], weak: tuple[str, ...], family: tuple[str, ...]) -> tuple[Requirement, ...]:
-    """The default requirements as they were written before levels had agreements: every level by its label."""
+    """The default requirements written level by level: every level by its label. ``variants``: the given name's
+    close levels; ``weak``: its weak ones; ``family``: the family name's spelling levels, the close one first."""
     nhs = ("nhs_number", ("exact",))
-    address = ("address_line_1", ("exact", "previous_exact"))
+    line = ("address_line_1", ("exact", "previous_exact"))
+    unit = ("postcode", ("unit", "previous_unit"))
+    typed = (("postcode", ("text",)), ("address_line_1", ("exact", "previous_exact", "shared_words>=0.50")))
+    dob = ("date_of_birth", ("exact",))
+    close_dates = ("day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january")
+    far_dates = ("impossible_date_same_year", "two_of_year_month_day")
+    family_close = ("exact", "previous_family_name", "compound_part", family[0], "swapped_with_given")
+    family_given = (*family_close, *family[1:], "phonetic")
+
+    def at_the_address(*conditions):
+        return AllOf((*conditions, line)), AllOf((*conditions, unit))
+
     return (
-        Requirement("given_name", sufficient=("exact", *variants), corroborated=weak, corroborators=(nhs,)),
         Requirement(
             "given_name",
-            sufficient=("exact",),
-            corroborated=(*variants, *weak),
-            corroborators=(("sex", ("exact", "null")), nhs),
+            sufficient=("exact", *variants, *weak, "else"),
+            corroborated=("null",),
+            corroborators=(nhs,),
+            guards=Relation.TWIN,
+            holds_for_review=True,
+        ),
+        Requirement(
+            "given_name",
+            sufficient=("exact", *variants, "null"),
+            corroborated=("initial",),
+            corroborators=(nhs, *at_the_address(dob, ("sex", ("exact", "null")))),
+            guards=Relation.TWIN,
         ),
         Requirement(
             "given_name",
             sufficient=("exact",),
-            corroborated=(*variants, *weak),
+            corroborated=(*variants, *weak, "null"),
+            corroborators=(("sex", ("exact", "null")), nhs),
+            guards=Relation.TWIN,
+        ),
+        Requirement(
+            "given_name",
+            sufficient=("exact",),
+            corroborated=(*variants, *weak, "else", "null"),
             corroborators=(
                 ("postcode", ("unit", "previous_unit", "sector", "district", "area", "text", "null")),
-                address,
+                line,
                 nhs,
             ),
+            guards=Relation.TWIN,
         ),
         Requirement(
             "given_name",
-            sufficient=("exact", *(v for v in variants if v != "other_given_name"), *weak),
+            sufficient=("exact", *(v for v in variants if v != "other_given_name"), *weak, "else", "null"),
             corroborated=("other_given_name",),
             corroborators=(("postcode", ("unit", "previous_unit", "sector", "district")), nhs),
+            guards=Relation.TWIN,
         ),
         Requirement(
             "family_name",
-            sufficient=("exact", "previous_family_name", "compound_part", *family, "phonetic", "swapped_with_given"),
+            sufficient=(*family_given, "else"),
             corroborated=("null",),
-            corroborators=(address, ("postcode", ("unit", "previous_unit")), nhs),
+            corroborators=(line, unit, AllOf(typed), nhs),
+        ),
+        Requirement(
+            "family_name",
+            sufficient=(*family_given, "null"),
+            corroborated=("else",),
+            corroborators=(nhs, *at_the_address(("given_name", ("exact",)), dob)),
+            guards=Relation.HOUSEMATE,
         ),
         Requirement(
             "date_of_birth",
-            sufficient=("exact",),
-            corroborated=("day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january"),
-            corroborators=(("postcode", ("unit", "previous_unit", "sector")), address, nhs),
+            sufficient=("exact", *far_dates, "year_only", "else", "null"),
+            corroborated=close_dates,
+            corroborators=(("postcode", ("unit", "previous_unit", "sector")), line, AllOf(typed), nhs),
         ),
         Requirement(
             "date_of_birth",
-            sufficient=("exact", "day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january"),
-            corroborated=("two_of_year_month_day", "year_only"),
+            sufficient=("exact", *close_dates, "year_only", "else", "null"),
+            corroborated=far_dates,
+            corroborators=(nhs, *at_the_address(("given_name", ("exact",)), ("family_name", family_close))),
+        ),
+        Requirement(
+            "date_of_birth",
+            sufficient=("exact", *close_dates, *far_dates, "null"),
+            corroborated=("year_only", "else"),
             corroborators=(nhs,),
+            guards=Relation.SAME_NAME_HOUSEMATE,
+        ),
+        Requirement(
+            "date_of_birth",
+            sufficient=("exact", *close_dates, *far_dates, "year_only", "else"),
+            corroborated=("null",),
+            corroborators=(
+                nhs,
+                *at_the_address(("given_name", ("exact", *variants)), ("family_name", family_close)),
+                AllOf((("given_name", ("exact", *variants)), ("family_name", family_close), *typed)),
+            ),
         ),
     )
 
@@ -236,11 +377,12 @@ def test_requirements_by_agreement_decide_as_the_labels_they_stand_for(encoded, 
     weak) pass exactly the candidates that the same requirements written level by level pass."""
     comparisons = default_comparisons(Tokeniser(os.urandom(32)), encoded=encoded)
     variants = ("nickname", similar, "other_given_name", "swapped_with_family")
-    weak = (*weakly_similar, "phonetic", "initial", "null")
-    by_label = RequirementCheck(comparisons, _by_label(variants, weak, (similar, *weakly_similar)))
-    by_agreement = RequirementCheck(comparisons, DEFAULT_REQUIREMENTS)
-    assert by_agreement._all_combinations is not None and by_agreement._all_combinations.any()
-    np.testing.assert_array_equal(by_agreement._all_combinations, by_label._all_combinations)
+    weak = (*weakly_similar, "phonetic", "initial")
+    for waived in (frozenset(), frozenset(Relation)):
+        by_label = RequirementCheck(comparisons, _by_label(variants, weak, (similar, *weakly_similar)), waived)
+        by_agreement = RequirementCheck(comparisons, DEFAULT_REQUIREMENTS, waived)
+        assert by_agreement._all_combinations is not None and by_agreement._all_combinations.any()
+        np.testing.assert_array_equal(by_agreement._all_combinations, by_label._all_combinations)
 
 
 def test_a_tracer_without_the_address_line_keeps_the_requirements_that_it_could_corroborate():

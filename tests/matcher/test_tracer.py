@@ -1,12 +1,14 @@
 """The tracer on a 200k synthetic index: outcomes, disclosure, restriction, persistence and match quality."""
 
 import dataclasses
+import datetime as dt
 
 import numpy as np
 import pyarrow as pa
 import pytest
 
 from matcher.decision import Outcome
+from matcher.decision.relations import Relation
 from matcher.disclosure import DISCLOSURE_FIELDS
 from matcher.index import Index
 from matcher.reports.evaluation import evaluate
@@ -62,9 +64,27 @@ def test_a_twin_with_another_first_name_is_not_matched(tracer, unrestricted_row)
     assert result.disclosure is None and result.record is None
 
 
-def test_a_missing_first_name_is_not_enough(tracer, unrestricted_row):
+def test_a_missing_first_name_is_held_for_review_not_matched(tracer, unrestricted_row):
+    """A same-sex twin shares everything else such a request says: a reviewer decides, nothing is disclosed."""
     _, row = unrestricted_row
-    assert tracer.trace(request_for(row, given_name=None, other_given_names=None)).outcome is Outcome.NO_MATCH
+    result = tracer.trace(request_for(row, given_name=None, other_given_names=None))
+    assert (result.outcome, result.blocked_by, result.disclosure) == (Outcome.AMBIGUOUS, "no_given_name", None)
+
+
+def test_an_initial_is_enough_with_the_exact_date_at_the_address(tracer, unrestricted_row):
+    i, row = unrestricted_row
+    result = tracer.trace(request_for(row, given_name=row["given_name"][0], other_given_names=None))
+    assert (result.outcome, result.record) == (Outcome.MATCHED, i)
+    other_sex = {"male": "female", "female": "male"}[row["sex"]]
+    assert tracer.trace(request_for(row, given_name=row["given_name"][0], sex=other_sex)).outcome is not (
+        Outcome.MATCHED
+    )
+
+
+def test_a_tracer_waives_the_protections_its_population_rules_out(trained_index):
+    counted = dataclasses.replace(trained_index.model, relations={"housemate": 5, "twin": 0, "same_name_housemate": 0})
+    assert Tracer(trained_index, model=counted).waived == {Relation.TWIN, Relation.SAME_NAME_HOUSEMATE}
+    assert Tracer(trained_index, model=dataclasses.replace(counted, relations=None)).waived == frozenset()
 
 
 def test_nhs_number_corroborates_a_missing_first_name(tracer, unrestricted_row):
@@ -176,6 +196,37 @@ def test_explanation_names_each_comparisons_level_and_its_weights_add_up(tracer,
     assert [e.match_weight for e in result.explanation] == sorted(
         (e.match_weight for e in result.explanation), reverse=True
     )
+
+
+def test_relatives_are_counted_by_what_they_share():
+    from matcher.index.households import count_relations
+
+    def person(given: str, family: str, born: dt.date, line: str = "1 HIGH STREET") -> dict:
+        return {
+            "given_name": given,
+            "family_name": family,
+            "date_of_birth": born,
+            "address_line_1": line,
+            "postcode": "LS1 4AP",
+        }
+
+    born = dt.date(1990, 5, 1)
+    people = [
+        person("ANN", "SMITH", born),
+        person("JANE", "Smith", born),  # ANN's twin
+        person("ANN", "SMITH", dt.date(1960, 2, 2)),  # ANN's mother, of one name with her
+        person("OMAR", "ALI", born, line="3 HIGH STREET"),  # next door, alone
+    ]
+    counts = count_relations(pa.Table.from_pylist(people)).counts
+    assert counts == {"housemate": 3, "twin": 2, "same_name_housemate": 2}
+
+
+def test_the_synthetic_population_has_the_relatives_its_index_is_protected_against(population):
+    from matcher.index.households import count_relations
+
+    relations = count_relations(population)
+    assert relations.records == population.num_rows and not relations.ruled_out()
+    assert 0 < relations.counts["twin"] < relations.counts["housemate"]
 
 
 def test_a_restricted_persons_housemate_is_withheld_like_them(tracer, population):

@@ -116,6 +116,7 @@ def test_listed_corruptions_are_exactly_the_changed_fields(request_sets, populat
             "family_name": person["family_name"],
             "postcode": person["postcode"],
             "address_line_1": person["address_line_1"],
+            "town": person["town"],
             "date_of_birth": person["date_of_birth"].isoformat(),
             "sex": person["sex"] if person["sex"] in ("male", "female") else None,
         }
