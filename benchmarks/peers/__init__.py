@@ -32,6 +32,10 @@ RESULT_SCHEMA = pa.schema(
         pa.field("probability", pa.float64()),
         pa.field("matched_nhs_number", pa.string()),
         pa.field("candidates", pa.int64()),
+        # What a threshold sweep re-decides from (``benchmarks.peers._common.decide_at``): the best candidate,
+        # matched or not, and the runner-up's score (-1 with none).
+        pa.field("best_nhs_number", pa.string()),
+        pa.field("runner_up_probability", pa.float64()),
     ]
 )
 
@@ -43,7 +47,8 @@ class PeerRun:
     ``results`` has exactly one row per request, with the columns of ``RESULT_SCHEMA``: ``outcome`` is
     "matched", "no_match" or "ambiguous"; ``probability`` is the peer's score for its best candidate scaled
     to 0..1 (0 when there was no candidate); ``matched_nhs_number`` is null unless matched; ``candidates`` is
-    how many population records were scored for that request.
+    how many population records were scored for that request. ``ambiguity`` is the peer's own rule for a
+    runner-up too close, for re-deciding at another threshold: ("below", limit) or ("margin", points).
     """
 
     results: pa.Table
@@ -51,6 +56,7 @@ class PeerRun:
     predict_seconds: float
     details: dict[str, Any] = field(default_factory=dict)
     model: Any = field(default=None, repr=False)
+    ambiguity: tuple[str, float] = ("below", 0.5)
 
 
 __all__ = ["OUTCOMES", "RESULT_SCHEMA", "PeerRun"]

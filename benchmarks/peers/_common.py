@@ -9,8 +9,9 @@ methods, not from cleaning:
   characters) when there are at least five characters, the bare outward code when there are two to four
   (an outward-only postcode), null otherwise; malformed postcodes are kept in that shape, not corrected;
 - sex: lower case ``male``/``female``/``other``/``unknown`` (``m``/``f`` accepted), anything else null;
-- dates of birth: population dates as ISO strings; request dates parsed from the typed ``YYYY-MM-DD`` string into
-  year, month and day, kept even when the date is impossible (``1985-02-30``), with a flag for real dates.
+- dates of birth: population dates as ISO strings; request dates parsed from the typed ``YYYY-MM-DD`` (or
+  ``DD/MM/YYYY``) string into year, month and day, kept even when the date is impossible (``1985-02-30``), with a
+  flag for real dates.
 """
 
 from __future__ import annotations
@@ -55,6 +56,14 @@ def norm_postcode(values: pa.Array | pa.ChunkedArray | pd.Series) -> pd.Series:
     return out.astype(object).where(out.notna(), None)
 
 
+def norm_text(values: pa.Array | pa.ChunkedArray) -> pd.Series:
+    """An address line or town: upper case, letters and digits, one space between words, empty -> None."""
+    arr = pc.replace_substring_regex(pc.utf8_upper(values), "[^A-Z0-9]+", " ")
+    arr = pc.utf8_trim_whitespace(arr)
+    arr = pc.if_else(pc.equal(arr, ""), pa.scalar(None, pa.string()), arr)
+    return _to_series(arr).astype(object).where(lambda s: s.notna(), None)
+
+
 def postcode_outward(postcodes: pd.Series) -> pd.Series:
     """Outward code (district) of normalised postcodes: the part before the space, or the whole outward-only."""
     s = postcodes.astype("string").str.split(" ").str[0]
@@ -89,14 +98,15 @@ def soundex(names: pd.Series) -> pd.Series:
 
 
 def parse_request_dob(values: pa.Array | pa.ChunkedArray | pd.Series) -> pd.DataFrame:
-    """Typed ``YYYY-MM-DD`` strings -> columns ``dob`` (ISO string of a real date, else None), ``dob_typed``
-    (the typed digits in ISO shape, also for impossible dates), ``dob_y``/``dob_m``/``dob_d`` (floats, NaN if
-    unreadable) and ``dob_valid`` (bool)."""
+    """Typed ``YYYY-MM-DD`` (or, as UK forms are filled in, ``DD/MM/YYYY``) strings -> columns ``dob`` (ISO
+    string of a real date, else None), ``dob_typed`` (the typed digits in ISO shape, also for impossible dates),
+    ``dob_y``/``dob_m``/``dob_d`` (floats, NaN if unreadable) and ``dob_valid`` (bool)."""
     s = _to_series(values).astype("string").str.strip()
     parts = s.str.extract(r"^(\d{4})\D(\d{1,2})\D(\d{1,2})$")
-    y = pd.to_numeric(parts[0], errors="coerce")
-    m = pd.to_numeric(parts[1], errors="coerce")
-    d = pd.to_numeric(parts[2], errors="coerce")
+    day_first = s.str.extract(r"^(\d{1,2})\D(\d{1,2})\D(\d{4})$")
+    y = pd.to_numeric(parts[0], errors="coerce").fillna(pd.to_numeric(day_first[2], errors="coerce"))
+    m = pd.to_numeric(parts[1], errors="coerce").fillna(pd.to_numeric(day_first[1], errors="coerce"))
+    d = pd.to_numeric(parts[2], errors="coerce").fillna(pd.to_numeric(day_first[0], errors="coerce"))
     typed = pd.Series(pd.NA, index=s.index, dtype="string")
     ok = y.notna() & m.notna() & d.notna()
     typed[ok] = (
@@ -125,8 +135,8 @@ def normalise_population(population: pa.Table) -> pd.DataFrame:
     """The population's current values, normalised (one row per record, in input order).
 
     Columns: ``nhs_number``, ``given``, ``other_given`` (letters-only tokens joined by spaces), ``family``,
-    ``sex``, ``dob`` (ISO), ``dob_y``/``dob_m``/``dob_d``, ``postcode``, ``outward``, ``family_soundex``,
-    ``given_initial``.
+    ``sex``, ``dob`` (ISO), ``dob_y``/``dob_m``/``dob_d``, ``postcode``, ``address`` and ``town`` (``norm_text``),
+    ``outward``, ``family_soundex``, ``given_initial``.
     """
     dob = population["date_of_birth"].cast(pa.date32())
     df = pd.DataFrame(
@@ -141,6 +151,8 @@ def normalise_population(population: pa.Table) -> pd.DataFrame:
             "dob_m": _to_series(pc.month(dob)).astype(float),
             "dob_d": _to_series(pc.day(dob)).astype(float),
             "postcode": norm_postcode(population["postcode"]),
+            "address": norm_text(population["address_line_1"]),
+            "town": norm_text(population["town"]),
         }
     )
     df["outward"] = postcode_outward(df["postcode"])
@@ -162,6 +174,8 @@ def normalise_requests(requests: pa.Table) -> pd.DataFrame:
             "family": norm_name(requests["family_name"]),
             "sex": norm_sex(requests["sex"]),
             "postcode": norm_postcode(requests["postcode"]),
+            "address": norm_text(requests["address_line_1"]),
+            "town": norm_text(requests["town"]) if "town" in requests.column_names else None,
         }
     )
     dob = parse_request_dob(requests["date_of_birth"].cast(pa.string()))
@@ -190,6 +204,8 @@ def results_table(
     probabilities: list | np.ndarray | pd.Series,
     matched_nhs_numbers: list | np.ndarray | pd.Series,
     candidates: list | np.ndarray | pd.Series,
+    best_nhs_numbers: list | np.ndarray | pd.Series,
+    runner_up_probabilities: list | np.ndarray | pd.Series,
 ) -> pa.Table:
     """Build and check a results table (one row per request, outcomes valid, nhs number only when matched)."""
     df = pd.DataFrame(
@@ -199,8 +215,11 @@ def results_table(
             "probability": pd.Series(probabilities, dtype=float).fillna(0.0).clip(0.0, 1.0).to_numpy(),
             "matched_nhs_number": pd.Series(matched_nhs_numbers, dtype=object).to_numpy(),
             "candidates": pd.Series(candidates).fillna(0).astype(np.int64).to_numpy(),
+            "best_nhs_number": pd.Series(best_nhs_numbers, dtype=object).to_numpy(),
+            "runner_up_probability": pd.Series(runner_up_probabilities, dtype=float).fillna(-1.0).to_numpy(),
         }
     )
+    df["best_nhs_number"] = df["best_nhs_number"].where(df["best_nhs_number"].notna(), None)
     df.loc[df["outcome"] != "matched", "matched_nhs_number"] = None
     df["matched_nhs_number"] = df["matched_nhs_number"].where(df["matched_nhs_number"].notna(), None)
     bad = set(df["outcome"]) - set(OUTCOMES)
@@ -230,6 +249,8 @@ def decide_from_pairs(
     outcome = np.full(n, "no_match", dtype=object)
     best_p = np.zeros(n)
     nhs = np.full(n, None, dtype=object)
+    best_nhs = np.full(n, None, dtype=object)
+    runner_up_p = np.full(n, -1.0)
     counts = np.zeros(n, dtype=np.int64)
     if len(request_rows):
         df = pd.DataFrame({"r": request_rows, "p": record_rows, "prob": probabilities})
@@ -249,7 +270,26 @@ def decide_from_pairs(
         outcome[r_idx[match]] = "matched"
         outcome[r_idx[ambiguous]] = "ambiguous"
         nhs[r_idx[match]] = population_nhs[first.loc[r_idx[match], "p"].to_numpy()]
-    return results_table(request_ids, outcome, best_p, nhs, counts)
+        best_nhs[r_idx] = population_nhs[first["p"].to_numpy()]
+        runner_up_p[r_idx] = runner.to_numpy()
+    return results_table(request_ids, outcome, best_p, nhs, counts, best_nhs, runner_up_p)
+
+
+def decide_at(results: pa.Table, threshold: float, ambiguity: tuple[str, float]) -> pa.Table:
+    """A peer's results re-decided at ``threshold`` by its own rule for a runner-up too close (``PeerRun``):
+    matched when the best candidate reaches the threshold and the runner-up is clear of it, ambiguous when it
+    is not. What a threshold sweep over a peer's scores reads."""
+    best = results.column("probability").to_numpy()
+    runner_up = results.column("runner_up_probability").to_numpy()
+    rule, value = ambiguity
+    close = runner_up >= value if rule == "below" else runner_up >= best - value
+    passes = best >= threshold
+    outcome = np.where(passes & ~close, "matched", np.where(passes, "ambiguous", "no_match"))
+    best_nhs = np.array(results.column("best_nhs_number").to_pylist(), dtype=object)
+    matched = np.where(outcome == "matched", best_nhs, None)
+    return results.set_column(1, "outcome", pa.array(outcome.tolist(), pa.string())).set_column(
+        3, "matched_nhs_number", pa.array(matched.tolist(), pa.string())
+    )
 
 
 @contextmanager

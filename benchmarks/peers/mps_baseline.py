@@ -194,8 +194,9 @@ def score_candidate(index: MpsIndex, req: dict, i: int) -> float:
     return sum(scores) / len(scores)
 
 
-def trace_one(index: MpsIndex, req: dict) -> tuple[str, float, str | None, int]:
-    """(outcome, probability, matched nhs number, candidates scored) for one normalised request."""
+def trace_one(index: MpsIndex, req: dict) -> tuple[str, float, str | None, int, str | None, float]:
+    """(outcome, probability, matched nhs number, candidates scored, best candidate's nhs number, runner-up's
+    probability) for one normalised request."""
     nhs = req["nhs_number"]
     if nhs:
         i = index.by_nhs.get(nhs)
@@ -205,18 +206,20 @@ def trace_one(index: MpsIndex, req: dict) -> tuple[str, float, str | None, int]:
             and req["dob_m"] == index.dob_m[i]
             and req["dob_d"] == index.dob_d[i]
         ):
-            return "matched", 1.0, index.nhs_number[i], 1
+            return "matched", 1.0, index.nhs_number[i], 1, index.nhs_number[i], -1.0
     cands = _candidates(index, req)
     if not cands:
-        return "no_match", 0.0, None, 0
+        return "no_match", 0.0, None, 0, None, -1.0
     scored = sorted(((score_candidate(index, req, i), i) for i in cands), reverse=True)
     best, best_i = scored[0]
     runner_up = scored[1][0] if len(scored) > 1 else -np.inf
+    found = index.nhs_number[best_i]
+    second = runner_up / 100.0 if len(scored) > 1 else -1.0
     if best < MATCH_THRESHOLD:
-        return "no_match", best / 100.0, None, len(scored)
+        return "no_match", best / 100.0, None, len(scored), found, second
     if runner_up >= best - AMBIGUITY_MARGIN:
-        return "ambiguous", best / 100.0, None, len(scored)
-    return "matched", best / 100.0, index.nhs_number[best_i], len(scored)
+        return "ambiguous", best / 100.0, None, len(scored), found, second
+    return "matched", best / 100.0, found, len(scored), found, second
 
 
 _REQUEST_FIELDS = (
@@ -253,17 +256,18 @@ def trace(population: pa.Table, requests: pa.Table, training_requests: pa.Table 
     with stopwatch() as t_pred:
         ids, rows = _request_dicts(requests)
         out = [trace_one(index, row) for row in rows]
-        results = results_table(
-            ids,
-            [o[0] for o in out],
-            [o[1] for o in out],
-            [o[2] for o in out],
-            [o[3] for o in out],
-        )
+        results = results_table(ids, *([o[k] for o in out] for k in range(6)))
     details = {
         "match_threshold": MATCH_THRESHOLD,
         "ambiguity_margin": AMBIGUITY_MARGIN,
         "name_jw_floor": NAME_JW_FLOOR,
         "index_records": len(index.nhs_number),
     }
-    return PeerRun(results=results, train_seconds=t_train[0], predict_seconds=t_pred[0], details=details, model=index)
+    return PeerRun(
+        results=results,
+        train_seconds=t_train[0],
+        predict_seconds=t_pred[0],
+        details=details,
+        model=index,
+        ambiguity=("margin", AMBIGUITY_MARGIN / 100.0),
+    )

@@ -3,18 +3,21 @@
 Set-up (all on pandas, fields normalised by ``benchmarks.peers._common``; current values only, since the
 toolkit compares flat columns):
 
-Indexing: ``recordlinkage.Index`` with three ``Block`` passes whose candidate pairs are unioned:
+Indexing: ``recordlinkage.Index`` with four ``Block`` passes whose candidate pairs are unioned:
 
 - NHS number (when the request has one);
 - date of birth as typed (about 30 candidates a request at 1M records);
-- family name + given name + year of birth (reaches requests whose day or month is wrong).
+- family name + given name + year of birth (reaches requests whose day or month is wrong);
+- family name + postcode (a wrong date with a mistyped given name, as our tracer's rule of that name).
 
 Comparison: ``recordlinkage.Compare`` with
 
 - ``string(..., method="jarowinkler")`` on family name and on given name (similarities 0..1);
 - ``date(...)`` on the date of birth (1 equal, 0.5 day and month swapped, 0 otherwise; impossible dates are
   missing);
-- ``exact`` on full postcode, postcode district (outward code), sex and NHS number.
+- ``exact`` on full postcode, postcode district (outward code), sex and NHS number;
+- the fields our tracer compares too: ``string(..., method="jarowinkler")`` on the address line, ``exact`` on
+  the town.
 
 Missing values are 0 (the toolkit's default, i.e. treated as disagreement).
 
@@ -72,7 +75,7 @@ BINARIZE = 0.85
 BINARIZE_TRIED = (0.80, 0.85, 0.90, 0.95)
 MATCH_PROBABILITY = 0.5
 
-FEATURES = ("family", "given", "dob", "postcode", "outward", "sex", "nhs_number")
+FEATURES = ("family", "given", "dob", "postcode", "outward", "sex", "nhs_number", "address", "town")
 
 
 def _population_frame(population: pa.Table) -> pd.DataFrame:
@@ -98,6 +101,7 @@ def make_indexer() -> recordlinkage.Index:
     indexer.add(Block("nhs_number", "nhs_number"))
     indexer.add(Block("dob_key", "dob_key"))
     indexer.add(Block(["family", "given", "dob_year"], ["family", "given", "dob_year"]))
+    indexer.add(Block(["family", "postcode"], ["family", "postcode"]))
     return indexer
 
 
@@ -110,6 +114,8 @@ def make_comparer() -> recordlinkage.Compare:
     comparer.exact("outward", "outward", label="outward")
     comparer.exact("sex", "sex", label="sex")
     comparer.exact("nhs_number", "nhs_number", label="nhs_number")
+    comparer.string("address", "address", method="jarowinkler", label="address")
+    comparer.exact("town", "town", label="town")
     return comparer
 
 
@@ -163,4 +169,11 @@ def trace(population: pa.Table, requests: pa.Table, training_requests: pa.Table 
     for name in FEATURES:
         details[f"m_{name}"] = float(np.exp(model.log_m_probs[name].get(1, -np.inf)))
         details[f"u_{name}"] = float(np.exp(model.log_u_probs[name].get(1, -np.inf)))
-    return PeerRun(results=results, train_seconds=t_train[0], predict_seconds=t_pred[0], details=details, model=model)
+    return PeerRun(
+        results=results,
+        train_seconds=t_train[0],
+        predict_seconds=t_pred[0],
+        details=details,
+        model=model,
+        ambiguity=("below", MATCH_PROBABILITY),
+    )

@@ -15,7 +15,9 @@ Comparisons (``splink.comparison_library``):
   district level at best);
 - ``ExactMatch("sex")``;
 - the NHS number (null, exact, else) as a ``CustomComparison`` whose u probabilities are fixed at 1e-6 for
-  agreement, since random sampling never sees two records share one (its m is estimated by EM).
+  agreement, since random sampling never sees two records share one (its m is estimated by EM);
+- the fields our tracer compares too: ``JaroWinklerAtThresholds("address_line_1", [0.95, 0.88])`` and
+  ``ExactMatch("town")``, each with term-frequency adjustment.
 
 Training (``train_seconds``), no labels anywhere:
 
@@ -34,7 +36,7 @@ Prediction (``predict_seconds``): a second ``Linker`` over the traced requests a
 trained model's settings, and one batch ``linker.inference.predict()`` with these blocking rules (union):
 NHS number; Soundex(family name) + date of birth (the MPS pass 1, without the initial); given name + date of
 birth; date of birth + postcode (the MPS passes 2-4, without sex, which would drop requests missing it); family
-name + given name + year of birth.
+name + given name + year of birth; family name + postcode and given name + postcode (as our tracer's rules).
 
 Decision per request: the candidate with the highest ``match_probability`` is **matched** when it is at least
 ``MATCH_THRESHOLD`` = 0.9 and the runner-up is below ``RUNNER_UP_LIMIT`` = 0.5 (clearly lower: the model
@@ -92,6 +94,7 @@ REQUEST_SCHEMA = pa.schema(
             "sex",
             "postcode",
             "address_line_1",
+            "town",
             "nhs_number",
             "date_of_birth",
         )
@@ -106,6 +109,8 @@ COLUMNS = [
     "dob_year",
     "sex",
     "postcode",
+    "address_line_1",
+    "town",
     "family_soundex",
     "nhs_number",
 ]
@@ -121,6 +126,8 @@ def _frame(norm: pd.DataFrame, dob_column: str) -> pd.DataFrame:
             "dob_year": norm["dob_y"].astype("Int64").astype("string").astype(object),
             "sex": norm["sex"],
             "postcode": norm["postcode"],
+            "address_line_1": norm["address"],
+            "town": norm["town"],
             "family_soundex": norm["family_soundex"],
             "nhs_number": norm["nhs_number"],
         }
@@ -161,6 +168,10 @@ def settings() -> SettingsCreator:
             cl.PostcodeComparison("postcode"),
             cl.ExactMatch("sex"),
             nhs_number_comparison(),
+            # The fields our tracer compares too: the address line (fuzzy, for a flat number or a typo) and the
+            # town, each with term-frequency adjustment of exact agreement.
+            cl.JaroWinklerAtThresholds("address_line_1", [0.95, 0.88]).configure(term_frequency_adjustments=True),
+            cl.ExactMatch("town").configure(term_frequency_adjustments=True),
         ],
         blocking_rules_to_generate_predictions=[
             block_on("nhs_number"),
@@ -168,6 +179,9 @@ def settings() -> SettingsCreator:
             block_on("given_name", "date_of_birth"),
             block_on("date_of_birth", "postcode"),
             block_on("family_name", "given_name", "dob_year"),
+            # As ours: either name where the person lives, for a wrong date with a mistyped name.
+            block_on("family_name", "postcode"),
+            block_on("given_name", "postcode"),
         ],
         retain_matching_columns=False,
         retain_intermediate_calculation_columns=False,
@@ -243,7 +257,14 @@ def trace(population: pa.Table, requests: pa.Table, training_requests: pa.Table 
         "pairs": n_pairs,
         "probability_two_random_records_match": model.model_settings.get("probability_two_random_records_match"),
     }
-    return PeerRun(results=results, train_seconds=t_train[0], predict_seconds=t_pred[0], details=details, model=model)
+    return PeerRun(
+        results=results,
+        train_seconds=t_train[0],
+        predict_seconds=t_pred[0],
+        details=details,
+        model=model,
+        ambiguity=("below", RUNNER_UP_LIMIT),
+    )
 
 
 def single_request_seconds(model: SplinkModel, request_row: dict[str, Any]) -> float:
