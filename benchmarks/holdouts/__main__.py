@@ -1,4 +1,4 @@
-"""``python -m benchmarks.holdouts febrl4|requests|score``: see the package's docstring."""
+"""``python -m benchmarks.holdouts febrl4|febrl3|febrl2|strangers|requests|score``: see the package's docstring."""
 
 from __future__ import annotations
 
@@ -36,6 +36,23 @@ def febrl(args: argparse.Namespace) -> int:
     return 0
 
 
+def strangers(args: argparse.Namespace) -> int:
+    """FEBRL2's and FEBRL3's duplicates traced against another FEBRL set's index: people it does not hold (the
+    sets were generated apart), so that every match is a wrong-person disclosure."""
+    from benchmarks.holdouts.febrl import febrl_dedup_tables
+    from matcher.reports.confidence import upper_bound
+
+    tracer = Tracer(Index.load(args.index, load_master_key()))
+    total = matched = 0
+    for number in (2, 3):
+        _, requests, _ = febrl_dedup_tables(number)
+        outcomes = tracer.results_table(tracer.trace_batch(requests)).column("outcome").to_pylist()
+        total, matched = total + len(outcomes), matched + outcomes.count("matched")
+        print(f"FEBRL{number} duplicates: {len(outcomes):,} strangers, matched {outcomes.count('matched')}")
+    print(f"wrong-person disclosures {matched} of {total:,} (95% upper bound {upper_bound(matched, total):.2e})")
+    return 0
+
+
 def requests(args: argparse.Namespace) -> int:
     population, reqs, truth = holdout(pq.read_table(args.population), args.count, args.seed, args.non_member_rate)
     args.out.mkdir(parents=True, exist_ok=True)
@@ -60,6 +77,9 @@ def main(argv: list[str] | None = None) -> int:
         f.add_argument("--comparisons", nargs="+", default=list(DEFAULT_COMPARISONS))
         f.add_argument("--training", choices=("requests", "generator"), default="requests")
         f.set_defaults(run=febrl, number=number)
+    x = commands.add_parser("strangers", help="FEBRL2/3 duplicates against another FEBRL index: all non-members")
+    x.add_argument("--index", type=Path, required=True)
+    x.set_defaults(run=strangers)
     r = commands.add_parser("requests", help="the second corruption model: index population, requests, truth")
     r.add_argument("--population", type=Path, required=True)
     r.add_argument("--count", type=int, default=15_000)

@@ -3,12 +3,11 @@
 Set-up (all on pandas, fields normalised by ``benchmarks.peers._common``; current values only, since the
 toolkit compares flat columns):
 
-Indexing: ``recordlinkage.Index`` with four ``Block`` passes whose candidate pairs are unioned:
+Indexing: ``recordlinkage.Index`` with three ``Block`` passes whose candidate pairs are unioned:
 
 - NHS number (when the request has one);
 - date of birth as typed (about 30 candidates a request at 1M records);
-- family name + given name + year of birth (reaches requests whose day or month is wrong);
-- family name + postcode (a wrong date with a mistyped given name, as our tracer's rule of that name).
+- family name + given name + year of birth (reaches requests whose day or month is wrong).
 
 Comparison: ``recordlinkage.Compare`` with
 
@@ -101,7 +100,6 @@ def make_indexer() -> recordlinkage.Index:
     indexer.add(Block("nhs_number", "nhs_number"))
     indexer.add(Block("dob_key", "dob_key"))
     indexer.add(Block(["family", "given", "dob_year"], ["family", "given", "dob_year"]))
-    indexer.add(Block(["family", "postcode"], ["family", "postcode"]))
     return indexer
 
 
