@@ -65,6 +65,21 @@ def test_an_ambiguous_match_discloses_nothing(api, requester_key, people, monkey
     assert answer["status"] == "ambiguous" and answer["disclosure"] is None
 
 
+def test_a_request_with_no_given_name_goes_to_a_reviewer_with_its_candidate(api, requester_key, people):
+    """The core would match it but for a same-sex twin that nothing in it rules out: held, nothing disclosed, and
+    the reviewer sees the candidate it stopped short of."""
+    person = people["ordinary"]
+    body = trace_body(person)
+    del body["subject"]["given_name"]
+    body["subject"]["address"] = person["address_line_1"]
+    held = api.trace(body, requester_key).json()
+    assert held["status"] == "pending_review" and held["disclosure"] is None
+    reviewer = api.add_client("reviewer", name="nhs-reviewer", organisation="NHS Digital")
+    case = api.http.get(f"/v1/reviews/{held['trace_id']}", headers={"Authorization": f"Bearer {reviewer}"}).json()
+    assert case["reason"] == "ambiguous"
+    assert any(not c["meets_requirements"] for c in case["candidates"])
+
+
 def test_a_restricted_record_is_answered_as_someone_the_index_does_not_hold(api, requester_key, people):
     restricted = api.trace(trace_body(people["restricted"]), requester_key)
     stranger = api.trace(
