@@ -40,10 +40,20 @@ def build_index(
     encoded: bool = False,
     comparisons: Sequence[str] = DEFAULT_COMPARISONS,
     report: Callable[[str], None] = print,
+    households: bool = True,
 ) -> Index:
     """Index ``population`` under the deployment's key for the library's ``comparisons`` (by name: with the
     feature columns they read), fit their model on ``training_requests`` (by default the installed generator's
-    unlabelled sample of that population), save to ``out``. A tracer of the saved index compares what it names."""
+    unlabelled sample of that population), save to ``out``. A tracer of the saved index compares what it names.
+
+    ``households=False`` declares a population whose records were drawn one at a time (FEBRL's): checked to have
+    nobody sharing an address, its relatives' counts are kept with the model, and its tracers waive the
+    protections against relatives it cannot hold (``matcher.decision.relations``). A ValueError if anyone does."""
+    relations = None
+    if not households:
+        relations = count_relations(pq.read_table(population, columns=list(RELATION_COLUMNS)))
+        if any(relations.counts.values()):
+            raise ValueError(f"declared without households, but the population has relatives: {relations.counts}")
     start = time.perf_counter()
     features = derived_columns_named(comparisons)
     index = Index.build(population, load_master_key(), encoded=encoded, features=features)
@@ -57,9 +67,10 @@ def build_index(
         f"trained on {training_requests.num_rows:,} unlabelled requests in {time.perf_counter() - start:.1f} s; "
         f"prior share in index {model.in_index:.3f}"
     )
-    relations = count_relations(pq.read_table(population, columns=list(RELATION_COLUMNS)))
-    report(f"relatives in the population: {relations.counts} of {relations.records:,} records")
-    index = index.with_model(replace(model, relations=dict(relations.counts)))
+    if relations is not None:
+        report(f"no households: protections against relatives waived for {relations.records:,} records")
+        model = replace(model, relations=dict(relations.counts))
+    index = index.with_model(model)
     index.save(out)
     report(f"wrote {out}")
     return index

@@ -28,7 +28,10 @@ def febrl(args: argparse.Namespace) -> int:
     # EM learns m from unlabelled requests: by default the duplicates themselves, their pairing unread (as Splink
     # is trained on the data it links); --training generator: the installed generator's sample of the originals.
     training = requests if args.training == "requests" else None
-    build_index(args.work / "population.parquet", args.work / "index", training, comparisons=args.comparisons)
+    # FEBRL's records are drawn one at a time: no one shares an address, and no relative can be asked about.
+    build_index(
+        args.work / "population.parquet", args.work / "index", training, comparisons=args.comparisons, households=False
+    )
     tracer = Tracer(Index.load(args.work / "index", load_master_key()))
     results = tracer.results_table(tracer.trace_batch(requests))
     pq.write_table(results, args.work / "results.parquet")

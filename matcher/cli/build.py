@@ -26,9 +26,16 @@ def add_parser(commands: argparse._SubParsersAction) -> None:
         help="unlabelled trace requests to estimate m by EM (default: 20,000 drawn from the population by the "
         "synthetic generator, typical profile, its truth discarded)",
     )
+    build.add_argument(
+        "--no-households",
+        action="store_true",
+        help="the population's records were drawn one at a time (as FEBRL's): nobody shares an address, so no "
+        "twin or housemate can be asked about, and the protections against them are waived (refused if anyone "
+        "does share an address)",
+    )
 
 
 def run(args: argparse.Namespace) -> int:
     training = pq.read_table(args.training_requests) if args.training_requests else None
-    build_index(args.population, args.out, training, args.encoded)
+    build_index(args.population, args.out, training, args.encoded, households=not args.no_households)
     return 0

@@ -14,7 +14,8 @@ __all__ = [
     "NULL_LABEL",
     "Agreement",
     "Comparison",
-    "Level", "comparison_vectors",
+    "Level",
+    "comparison_vectors",
     "default_comparisons",
     "derived_columns",
 ]

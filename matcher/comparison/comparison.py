@@ -39,6 +39,10 @@ NULL_LABEL = "null"
 class Comparison:
     column: FeatureColumn
     levels: tuple[Level, ...]
+    # Evidence another comparison already carries: this one reads NULL (none) where comparison ``implied_by[0]``
+    # is at one of the levels ``implied_by[1]``. A town agrees whenever the postcode does; counted again there, it
+    # would be the same evidence twice (Fellegi-Sunter assumes the fields independent).
+    implied_by: tuple[str, tuple[str, ...]] | None = None
 
     def __post_init__(self) -> None:
         if not self.levels or not isinstance(self.levels[-1], ElseLevel):
@@ -70,6 +74,12 @@ def comparison_vectors(
     out = np.empty((len(req), len(comparisons)), dtype=np.int8)
     for j, comparison in enumerate(comparisons):
         out[:, j] = comparison.compare(requests, records, req, rec)
+    position = {c.name: j for j, c in enumerate(comparisons)}
+    for j, comparison in enumerate(comparisons):
+        if comparison.implied_by and comparison.implied_by[0] in position:
+            other = comparisons[position[comparison.implied_by[0]]]
+            levels = [other.labels.index(label) for label in comparison.implied_by[1]]
+            out[np.isin(out[:, position[other.name]], levels), j] = NULL
     return out
 
 

@@ -110,6 +110,29 @@ class ImpossibleDateLevel(Level):
 
 
 @dataclass(frozen=True)
+class NextYearLevel(Level):
+    """The same day and month a year apart (1989 for 1990): the year mistyped, never a father's or son's."""
+
+    label = "year_off_by_one"
+
+    def holds(self, pairs: DatePairs) -> np.ndarray:
+        (ya, ma, da), (yb, mb, db) = pairs.parts
+        return (np.abs(ya - yb) == 1) & (ma == mb) & (da == db)
+
+
+@dataclass(frozen=True)
+class SameYearAndMonthOrDayLevel(Level):
+    """The year and the month, or the year and the day: a day or month mistyped. Two of the three parts with the
+    year different (the same birthday) are a father's and son's as often as a typo's."""
+
+    label = "year_and_month_or_day"
+
+    def holds(self, pairs: DatePairs) -> np.ndarray:
+        (ya, ma, da), (yb, mb, db) = pairs.parts
+        return (ya == yb) & ((ma == mb) | (da == db))
+
+
+@dataclass(frozen=True)
 class DatePartsLevel(Level):
     """At least ``parts`` of year, month and day agree."""
 

@@ -44,7 +44,6 @@ class Level:
     """One agreement level of a comparison. Subclasses give ``label`` and ``holds``; ``agreement`` and
     ``term_frequency`` have defaults a subclass or an instance may change."""
 
-
     label: str  # what models, explanations, charts and requirements call it: a constant, or made from parameters
     agreement: Agreement = Agreement.WEAK
     # Agreement on this level is weighed by how common the agreed value is (SMITH says less than ZIELINSKI).

@@ -22,6 +22,8 @@ from matcher.comparison.dates import (
     DigitsWrongLevel,
     FirstOfJanuaryLevel,
     ImpossibleDateLevel,
+    NextYearLevel,
+    SameYearAndMonthOrDayLevel,
     SameYearLevel,
 )
 from matcher.comparison.levels import Agreement, ElseLevel, ExactLevel, Level
@@ -84,6 +86,9 @@ def given_name(nicknames: np.ndarray, spelling: Spelling = PLAINTEXT_SPELLING) -
         GIVEN_NAME,
         (
             ExactLevel(term_frequency=True),
+            # Before any spelling level: "E" is one edit from "EM" and Jaro-Winkler-close to "EMA", and a letter
+            # read as a mistyped name would set the person apart from a twin of the same initial.
+            InitialLevel(),
             NicknameLevel(nicknames),
             *spelling.close,
             PhoneticLevel(),
@@ -91,7 +96,6 @@ def given_name(nicknames: np.ndarray, spelling: Spelling = PLAINTEXT_SPELLING) -
             # first name is among the request's other names.
             KnownByOtherNameLevel(OTHER_GIVEN_NAMES),
             *spelling.loose,
-            InitialLevel(),
             SwappedLevel(FAMILY_NAME),
             ElseLevel(),
         ),
@@ -124,6 +128,8 @@ def date_of_birth() -> Comparison:
             DigitsWrongLevel(1),
             FirstOfJanuaryLevel(),
             ImpossibleDateLevel(),
+            NextYearLevel(),
+            SameYearAndMonthOrDayLevel(),
             DatePartsLevel(2),
             SameYearLevel(),
             ElseLevel(),
@@ -182,8 +188,13 @@ def address_line() -> Comparison:
 
 def town() -> Comparison:
     """The request's town against the record's current and previous towns: weak evidence alone (a town holds
-    thousands), but what a postcode that is not a UK one, or none, leaves to say where the person lives."""
-    return Comparison(TOWN, (ExactLevel(), PreviousExactLevel(agreement=Agreement.WEAK), ElseLevel()))
+    thousands), but what a postcode that is not a UK one, or none, leaves to say where the person lives. Where the
+    postcode agrees to its district the town says nothing more, and reads as no evidence."""
+    return Comparison(
+        TOWN,
+        (ExactLevel(), PreviousExactLevel(agreement=Agreement.WEAK), ElseLevel()),
+        implied_by=("postcode", ("unit", "previous_unit", "sector", "district")),
+    )
 
 
 DEFAULT_COMPARISONS = (

@@ -2,8 +2,10 @@
 
 Fellegi-Sunter's independence fails for relatives: a twin shares surname, birthday and address, so those outweigh
 a different first name. The requirements that protect against such a relative (``Requirement.guards``) are needed
-where the population has them. A population that shows none where a UK one would show dozens (FEBRL's records,
-drawn one at a time with no households) rules the relative out, and the requirement is waived for its index.
+where the population has them. Only a population declared at build to have no households (``matcher build
+--no-households``: FEBRL's records, drawn one at a time), checked to have nobody sharing an address, and large
+enough for that absence to mean something, rules the relatives out; its index waives those requirements. The data
+alone cannot say so: a sample of a population with households, or one whose twins were held out, looks the same.
 """
 
 from __future__ import annotations
@@ -37,4 +39,9 @@ class RelationCounts:
         return count == 0 and self.records >= self.MIN_RECORDS_TO_RULE_OUT
 
     def ruled_out(self) -> frozenset[Relation]:
+        """The relatives ruled out, only where nobody shares an address at all: twins and same-named housemates
+        are housemates, and a population with housemates but no twins has lost them (a twin held out, a sample),
+        not never had them."""
+        if not self.rules_out(Relation.HOUSEMATE):
+            return frozenset()
         return frozenset(r for r in Relation if self.rules_out(r))

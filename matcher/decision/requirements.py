@@ -78,7 +78,9 @@ _SAME_ADDRESS_AS_TYPED = AllOf(
 )
 _DATE_OF_BIRTH_EXACT = ("date_of_birth", ("exact",))
 _CLOSE_DATES = ("day_month_swapped", "digits_transposed", "one_digit_wrong", "first_of_january")
-_FAR_DATES = ("impossible_date_same_year", "two_of_year_month_day")
+_FAR_DATES = ("impossible_date_same_year", "year_off_by_one", "year_and_month_or_day")
+# Another year with the same birthday, the year alone, another date: a same-named father's or son's as often.
+_OTHER_DATES = ("two_of_year_month_day", "year_only", NONE)
 
 
 def _at_the_address(*conditions: Condition) -> tuple[AllOf, AllOf]:
@@ -100,15 +102,16 @@ DEFAULT_REQUIREMENTS = (
     ),
     # A first name must agree: a twin shares everything else, and twins are given names alike (ALEXANDER and
     # ALEXANDRA, TRACY and TRACEY): weak similarity is as likely a twin's name as the person's, and needs the NHS
-    # number. An initial alone is what a caseworker often has; with the exact birthday at the same address and no
-    # conflicting sex, it leaves only a twin of the same initial (one pair of twins in eighteen).
+    # number. An initial alone is what a caseworker often has; with the exact birthday at the same address and the
+    # same sex, it leaves only a twin of the same initial and sex (one pair of twins in thirty-five) whom the index
+    # does not hold (one it holds is a rival candidate at the same level: ambiguous).
     Requirement(
         "given_name",
         sufficient=(EXACT, CLOSE, NULL_LABEL),
         corroborated=("initial",),
         corroborators=(
             _NHS_NUMBER_AGREES,
-            *_at_the_address(_DATE_OF_BIRTH_EXACT, ("sex", ("exact", NULL_LABEL))),
+            *_at_the_address(_DATE_OF_BIRTH_EXACT, ("sex", ("exact",))),
         ),
         if_present=("address_line_1",),
         name="first_name_agrees",
@@ -179,7 +182,7 @@ DEFAULT_REQUIREMENTS = (
     # address line (or the NHS number) to say it is this person.
     Requirement(
         "date_of_birth",
-        sufficient=("exact", *_FAR_DATES, "year_only", NONE, NULL_LABEL),
+        sufficient=("exact", *_FAR_DATES, *_OTHER_DATES, NULL_LABEL),
         corroborated=_CLOSE_DATES,
         corroborators=(
             ("postcode", ("unit", "previous_unit", "sector")),
@@ -190,12 +193,12 @@ DEFAULT_REQUIREMENTS = (
         if_present=("address_line_1",),
         name="close_date_of_birth_needs_the_address",
     ),
-    # Further off: an impossible date in the right year, or two of the three parts (a day or month off across a
-    # boundary): the exact first name and the family name at the same address. A relative with the person's names
-    # born in the same month of the same year is no relative anyone has.
+    # Further off: an impossible date in the right year, the birthday a year off, or the year with the month or the
+    # day (a day or month off across a boundary): the exact first name and the family name at the same address. A
+    # relative with the person's names born within a year of them is no relative anyone has.
     Requirement(
         "date_of_birth",
-        sufficient=("exact", *_CLOSE_DATES, "year_only", NONE, NULL_LABEL),
+        sufficient=("exact", *_CLOSE_DATES, *_OTHER_DATES, NULL_LABEL),
         corroborated=_FAR_DATES,
         corroborators=(
             _NHS_NUMBER_AGREES,
@@ -204,21 +207,30 @@ DEFAULT_REQUIREMENTS = (
         if_present=("address_line_1",),
         name="far_date_of_birth_needs_names_and_address",
     ),
-    # The year alone, or no birthday in common: a father and son of one name at one address differ in nothing else
-    # (and a same-named housemate is born in the same year now and then). Waived where the population has no
-    # same-named housemates; the model's own weight then decides.
+    # The same birthday in another year, the year alone, no birthday in common: a father and son of one name at
+    # one address differ in nothing else. Waived where the population has no same-named housemates; the model's
+    # own weight then decides.
     Requirement(
         "date_of_birth",
         sufficient=("exact", *_CLOSE_DATES, *_FAR_DATES, NULL_LABEL),
-        corroborated=("year_only", NONE),
+        corroborated=_OTHER_DATES,
         corroborators=(_NHS_NUMBER_AGREES,),
         name="date_of_birth_agrees",
         guards=Relation.SAME_NAME_HOUSEMATE,
     ),
-    # No date of birth at all leaves the names, which namesakes share: the same address too, or the NHS number.
+    # No date of birth at all: the same, for the same father and son; and where nobody shares a name and an
+    # address, still the names at the same address, which namesakes elsewhere do not share.
     Requirement(
         "date_of_birth",
-        sufficient=("exact", *_CLOSE_DATES, *_FAR_DATES, "year_only", NONE),
+        sufficient=("exact", *_CLOSE_DATES, *_FAR_DATES, *_OTHER_DATES),
+        corroborated=(NULL_LABEL,),
+        corroborators=(_NHS_NUMBER_AGREES,),
+        name="date_of_birth_given",
+        guards=Relation.SAME_NAME_HOUSEMATE,
+    ),
+    Requirement(
+        "date_of_birth",
+        sufficient=("exact", *_CLOSE_DATES, *_FAR_DATES, *_OTHER_DATES),
         corroborated=(NULL_LABEL,),
         corroborators=(
             _NHS_NUMBER_AGREES,
@@ -228,7 +240,7 @@ DEFAULT_REQUIREMENTS = (
             ),
         ),
         if_present=("address_line_1",),
-        name="date_of_birth_given",
+        name="date_of_birth_given_with_names_at_the_address",
     ),
 )
 

@@ -37,7 +37,7 @@ from matcher.scoring.model import FellegiSunterModel
 if TYPE_CHECKING:
     from matcher.index.index import Index
 
-FORMAT_VERSION = 10
+FORMAT_VERSION = 11
 _RECORDS = "records."
 _DESCRIPTION = "index.json"
 _MODEL = "model.json"

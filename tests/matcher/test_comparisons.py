@@ -88,7 +88,9 @@ def test_family_name_levels(family, expected):
         ("1980-03-34", "impossible_date_same_year"),  # no calendar date: a slip, never someone else's birthday
         ("1980-02-30", "impossible_date_same_year"),
         ("1981-02-30", "else"),
-        ("1980-11-12", "two_of_year_month_day"),
+        ("1980-11-12", "year_and_month_or_day"),
+        ("1979-03-12", "year_off_by_one"),
+        ("1975-03-12", "two_of_year_month_day"),  # the same birthday years apart: a father's or son's too
         ("1980-01-01", "first_of_january"),
         ("1980-07-25", "year_only"),
         ("1955-07-25", "else"),

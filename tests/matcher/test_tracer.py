@@ -5,6 +5,7 @@ import datetime as dt
 
 import numpy as np
 import pyarrow as pa
+import pyarrow.parquet as pq
 import pytest
 
 from matcher.decision import Outcome
@@ -81,10 +82,39 @@ def test_an_initial_is_enough_with_the_exact_date_at_the_address(tracer, unrestr
     )
 
 
+def test_an_initial_that_twins_share_matches_neither_twin(tracer, population):
+    """Red team round 3: "E JONES" at the twins' address matched EVONNE, because her twin EMA's short name read
+    as a weak spelling of "E" (which the requirements refuse) while EVONNE's read as the initial."""
+    twins: dict[tuple, list[dict]] = {}
+    for person in population.to_pylist():
+        if person["restricted"] or person["date_of_death"] is not None:
+            continue
+        key = (person["family_name"], person["date_of_birth"], person["postcode"], person["address_line_1"])
+        twins.setdefault(key, []).append(person)
+    pairs = [g for g in twins.values() if len(g) == 2 and g[0]["given_name"][0] == g[1]["given_name"][0]]
+    assert len(pairs) >= 10
+    wrong = 0
+    for pair in pairs:
+        for person, other in (pair, pair[::-1]):
+            result = tracer.trace(request_for(person, given_name=person["given_name"][0], other_given_names=None))
+            wrong += result.outcome is Outcome.MATCHED and result.record == index_row(tracer.index, other["nhs_number"])
+    assert wrong == 0
+
+
+def test_a_population_with_households_cannot_be_declared_without(tmp_path, population):
+    from matcher.build import build_index
+
+    pq.write_table(population.slice(0, 5_000), tmp_path / "population.parquet")
+    with pytest.raises(ValueError, match="declared without households"):
+        build_index(tmp_path / "population.parquet", tmp_path / "index", households=False, report=lambda _: None)
+
+
 def test_a_tracer_waives_the_protections_its_population_rules_out(trained_index):
-    counted = dataclasses.replace(trained_index.model, relations={"housemate": 5, "twin": 0, "same_name_housemate": 0})
-    assert Tracer(trained_index, model=counted).waived == {Relation.TWIN, Relation.SAME_NAME_HOUSEMATE}
-    assert Tracer(trained_index, model=dataclasses.replace(counted, relations=None)).waived == frozenset()
+    nobody = dataclasses.replace(trained_index.model, relations={"housemate": 0, "twin": 0, "same_name_housemate": 0})
+    assert Tracer(trained_index, model=nobody).waived == set(Relation)
+    housemates = dataclasses.replace(nobody, relations={"housemate": 5, "twin": 0, "same_name_housemate": 0})
+    assert Tracer(trained_index, model=housemates).waived == frozenset()
+    assert Tracer(trained_index, model=dataclasses.replace(nobody, relations=None)).waived == frozenset()
 
 
 def test_nhs_number_corroborates_a_missing_first_name(tracer, unrestricted_row):
