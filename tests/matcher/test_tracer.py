@@ -214,6 +214,18 @@ def test_match_quality(tracer, request_sets, profile):
     assert evaluation.lost_by_blocking / evaluation.members <= floors[1]
 
 
+def test_the_town_is_no_evidence_where_the_postcode_already_agrees(tracer, unrestricted_row):
+    """A town agrees whenever the postcode does: counted there too, it would be the same evidence twice."""
+    _, row = unrestricted_row
+
+    def town_level(**changes) -> str:
+        best = tracer.trace(request_for(row, town=row["town"], **changes)).explanation[0]
+        return next(c.level for c in best.comparisons if c.comparison == "town")
+
+    assert town_level() == "null"
+    assert town_level(postcode=None) == "exact"
+
+
 def test_explanation_names_each_comparisons_level_and_its_weights_add_up(tracer, unrestricted_row):
     _, row = unrestricted_row
     result = tracer.trace(request_for(row, postcode=None))
