@@ -81,6 +81,7 @@ _CLOSE_DATES = ("day_month_swapped", "digits_transposed", "one_digit_wrong", "fi
 _FAR_DATES = ("impossible_date_same_year", "year_off_by_one", "year_and_month_or_day")
 # Another year with the same birthday, the year alone, another date: a same-named father's or son's as often.
 _OTHER_DATES = ("two_of_year_month_day", "year_only", NONE)
+_ANY_DATE = ("exact", *_CLOSE_DATES, *_FAR_DATES, *_OTHER_DATES)
 
 
 def _at_the_address(*conditions: Condition) -> tuple[AllOf, AllOf]:
@@ -222,7 +223,7 @@ DEFAULT_REQUIREMENTS = (
     # address, still the names at the same address, which namesakes elsewhere do not share.
     Requirement(
         "date_of_birth",
-        sufficient=("exact", *_CLOSE_DATES, *_FAR_DATES, *_OTHER_DATES),
+        sufficient=_ANY_DATE,
         corroborated=(NULL_LABEL,),
         corroborators=(_NHS_NUMBER_AGREES,),
         name="date_of_birth_given",
@@ -230,7 +231,7 @@ DEFAULT_REQUIREMENTS = (
     ),
     Requirement(
         "date_of_birth",
-        sufficient=("exact", *_CLOSE_DATES, *_FAR_DATES, *_OTHER_DATES),
+        sufficient=_ANY_DATE,
         corroborated=(NULL_LABEL,),
         corroborators=(
             _NHS_NUMBER_AGREES,

@@ -175,13 +175,15 @@ def test_no_trace_answer_leaves_before_the_response_floor(database_url, tracer, 
 
 def test_the_town_and_address_line_sent_reach_the_core(api, requester_key, people):
     """A held request's case shows the core's comparisons: the town sent is compared (exact for the person's own,
-    else for another), as the address line is."""
+    else for another), as the address line is. Without a postcode: one that agrees says the town already, and the
+    town then reads as no evidence (``test_the_town_is_no_evidence_where_the_postcode_already_agrees``)."""
     person = people["ordinary"]
     guardian = api.add_client("guardian", name="g-towns", organisation="NHS Towns")
     welfare = {"category": 2, "welfare_description": "vulnerable adult missing from care"}
     levels = {}
     for town in (person["town"], "Nowhere On Sea"):
         body = trace_body(person, basis=welfare, subject__town=town, subject__address=person["address_line_1"])
+        del body["subject"]["postcode"]
         trace_id = api.trace(body, requester_key).json()["trace_id"]
         case = api.http.get(f"/v1/reviews/{trace_id}", headers={"Authorization": f"Bearer {guardian}"}).json()
         comparisons = {c["comparison"]: c["level"] for c in case["candidates"][0]["comparisons"]}
